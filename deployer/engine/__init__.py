@@ -1,0 +1,1 @@
+"""Carrying out plans wave by wave and running workflows."""
