@@ -1,0 +1,1 @@
+{ objects: { port: 8080 } }

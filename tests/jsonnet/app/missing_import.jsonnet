@@ -1,0 +1,2 @@
+local nothing = import 'nowhere.libsonnet';
+nothing
