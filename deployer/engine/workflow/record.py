@@ -1,0 +1,294 @@
+"""Run records kept in the cluster, the coalescing writer and secret masking.
+
+Each run is one ConfigMap in namespace `deployer-runs` (created on first use), named after the
+run and labelled `deployer.dev/record=run`; its `record.json` key contains the RunRecord. The
+CLI controls a running run by annotating that ConfigMap (`deployer.dev/resume`,
+`deployer.dev/stop`, `deployer.dev/terminate`); the running process watches it.
+
+Values that must not be shown are masked as `***` in everything written to the record:
+parameters whose name looks secret (`SECRET_NAME`) and values read from a Secret object. The
+unmasked values of masked workflow parameters go into a Secret of the same name as the run,
+so `deployer retry` can pass them again.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+from deployer.errors import ApiError, WorkflowError
+from deployer.model.run import RunRecord
+
+log = logging.getLogger(__name__)
+
+RECORD_NAMESPACE = "deployer-runs"
+RECORD_LABEL = "deployer.dev/record"
+RECORD_KEY = "record.json"
+CONTROL_PREFIX = "deployer.dev/"
+CONTROLS = ("resume", "stop", "terminate")
+MASK = "***"
+
+# Parameter names that are treated as secret: any name containing one of these words.
+SECRET_NAME = re.compile(r"(password|passwd|secret|token|apikey|api-key|api_key|credential)", re.I)
+
+# Minimum time between two record writes of one run, in seconds.
+WRITE_INTERVAL_SECONDS = 0.5
+
+
+def looks_secret(name: str) -> bool:
+    """Return True when a parameter name suggests its value is a secret."""
+    return bool(SECRET_NAME.search(name))
+
+
+class Masker:
+    """Replaces registered secret values in text; shared by one run and its record writer."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, value: str) -> None:
+        # Very short values would mask unrelated text, such as "1" in every timestamp.
+        if len(value) >= 3:
+            with self._lock:
+                self._values.add(value)
+
+    def mask(self, text: str) -> str:
+        with self._lock:
+            values = sorted(self._values, key=len, reverse=True)
+        for value in values:
+            text = text.replace(value, MASK)
+        return text
+
+    def mask_data(self, data: Any) -> Any:
+        """Return a copy of a JSON-like value with every string masked."""
+        if isinstance(data, str):
+            return self.mask(data)
+        if isinstance(data, Mapping):
+            return {key: self.mask_data(value) for key, value in data.items()}
+        if isinstance(data, list):
+            return [self.mask_data(value) for value in data]
+        return data
+
+
+class RecordStore(Protocol):
+    """Where run records live; the cluster in use, an in-memory dict in unit tests."""
+
+    def save(self, record_data: dict[str, Any]) -> None: ...
+
+    def load(self, name: str) -> RunRecord: ...
+
+    def list_runs(self) -> list[RunRecord]: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def request(self, name: str, control: str, value: str) -> None: ...
+
+    def clear(self, name: str, control: str) -> None: ...
+
+    def watch_controls(self, name: str, stop: threading.Event) -> Iterator[dict[str, str]]: ...
+
+    def save_secrets(self, name: str, values: Mapping[str, str]) -> None: ...
+
+    def load_secrets(self, name: str) -> dict[str, str]: ...
+
+
+class ClusterRecordStore:
+    """Run records as ConfigMaps in `deployer-runs`, through `deployer.cluster.client.Cluster`."""
+
+    def __init__(self, cluster: Any, *, namespace: str = RECORD_NAMESPACE) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self._namespace_ready = False
+
+    def _ensure_namespace(self) -> None:
+        if self._namespace_ready:
+            return
+        if self.cluster.get("v1", "Namespace", self.namespace) is None:
+            self.cluster.apply(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.namespace}}
+            )
+        self._namespace_ready = True
+
+    def save(self, record_data: dict[str, Any]) -> None:
+        self._ensure_namespace()
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": record_data["name"],
+                "namespace": self.namespace,
+                "labels": {RECORD_LABEL: "run", "deployer.dev/phase": record_data["phase"]},
+            },
+            "data": {RECORD_KEY: json.dumps(record_data, separators=(",", ":"))},
+        }
+        self.cluster.apply(body, force=True)
+
+    def _get(self, name: str) -> dict[str, Any]:
+        found = self.cluster.get("v1", "ConfigMap", name, self.namespace)
+        if found is None:
+            raise WorkflowError(
+                f"run {name} not found in namespace {self.namespace}; "
+                "list the runs with `deployer list`"
+            )
+        return dict(found)
+
+    def load(self, name: str) -> RunRecord:
+        return record_from_configmap(self._get(name))
+
+    def list_runs(self) -> list[RunRecord]:
+        items, _ = self.cluster.list(
+            "v1", "ConfigMap", self.namespace, label_selector=f"{RECORD_LABEL}=run"
+        )
+        runs = []
+        for item in items:
+            try:
+                runs.append(record_from_configmap(item))
+            except WorkflowError as bad:
+                log.warning("skipping unreadable run record: %s", bad)
+        return runs
+
+    def delete(self, name: str) -> None:
+        self._get(name)
+        self.cluster.delete("v1", "ConfigMap", name, self.namespace)
+        self.cluster.delete("v1", "Secret", name, self.namespace)
+
+    def request(self, name: str, control: str, value: str) -> None:
+        self._get(name)
+        patch = {"metadata": {"annotations": {CONTROL_PREFIX + control: value}}}
+        self.cluster.patch("v1", "ConfigMap", name, self.namespace, patch)
+
+    def clear(self, name: str, control: str) -> None:
+        patch = {"metadata": {"annotations": {CONTROL_PREFIX + control: None}}}
+        self.cluster.patch("v1", "ConfigMap", name, self.namespace, patch)
+
+    def watch_controls(self, name: str, stop: threading.Event) -> Iterator[dict[str, str]]:
+        while not stop.is_set():
+            try:
+                events = self.cluster.watch(
+                    "v1",
+                    "ConfigMap",
+                    self.namespace,
+                    field_selector=f"metadata.name={name}",
+                    stop=stop,
+                )
+                for kind, obj in events:
+                    if kind in ("ADDED", "MODIFIED"):
+                        yield controls_of(obj)
+            except ApiError as failed:
+                log.warning("watch of run %s failed: %s; watching again in 1 s", name, failed)
+                stop.wait(1.0)
+
+    def save_secrets(self, name: str, values: Mapping[str, str]) -> None:
+        if not values:
+            return
+        self._ensure_namespace()
+        body = {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": name,
+                "namespace": self.namespace,
+                "labels": {RECORD_LABEL: "run"},
+            },
+            "type": "Opaque",
+            "data": {key: base64.b64encode(v.encode()).decode() for key, v in values.items()},
+        }
+        self.cluster.apply(body, force=True)
+
+    def load_secrets(self, name: str) -> dict[str, str]:
+        found = self.cluster.get("v1", "Secret", name, self.namespace)
+        if not found:
+            return {}
+        data = found.get("data") or {}
+        return {key: base64.b64decode(value).decode() for key, value in data.items()}
+
+
+def controls_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    """Return the control annotations (resume, stop, terminate) set on a record ConfigMap."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    found = {}
+    for control in CONTROLS:
+        value = annotations.get(CONTROL_PREFIX + control)
+        if value is not None:
+            found[control] = str(value)
+    return found
+
+
+def record_from_configmap(obj: Mapping[str, Any]) -> RunRecord:
+    """Decode the RunRecord stored in a record ConfigMap."""
+    name = (obj.get("metadata") or {}).get("name", "?")
+    text = (obj.get("data") or {}).get(RECORD_KEY)
+    if not text:
+        raise WorkflowError(f"run record ConfigMap {name} has no {RECORD_KEY}")
+    try:
+        return RunRecord.from_dict(json.loads(text))
+    except (ValueError, KeyError, TypeError) as bad:
+        raise WorkflowError(f"run record ConfigMap {name} is unreadable: {bad}") from bad
+
+
+class RecordWriter:
+    """Writes a run record on change, at most once per WRITE_INTERVAL_SECONDS, plus a final write.
+
+    `snapshot` returns the record as a dict (taken under the runner's lock); it is masked here.
+    """
+
+    def __init__(
+        self,
+        store: RecordStore,
+        snapshot: Callable[[], dict[str, Any]],
+        masker: Masker,
+        *,
+        interval: float = WRITE_INTERVAL_SECONDS,
+    ) -> None:
+        self.store = store
+        self.snapshot = snapshot
+        self.masker = masker
+        self.interval = interval
+        self.writes = 0
+        self._dirty = threading.Event()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="record-writer", daemon=True)
+
+    def start(self) -> None:
+        self._write()
+        self._thread.start()
+
+    def changed(self) -> None:
+        self._dirty.set()
+
+    def close(self) -> None:
+        """Stop the writer thread and write the final state."""
+        self._closed.set()
+        self._dirty.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._write()
+
+    def _loop(self) -> None:
+        while not self._closed.is_set():
+            self._dirty.wait()
+            if self._closed.is_set():
+                return
+            self._dirty.clear()
+            self._write()
+            time.sleep(self.interval)
+
+    def _write(self) -> None:
+        data = self.masker.mask_data(self.snapshot())
+        for attempt in range(1, 4):
+            try:
+                self.store.save(data)
+                self.writes += 1
+                return
+            except ApiError as failed:
+                log.warning(
+                    "writing run record %s failed (attempt %d/3): %s", data["name"], attempt, failed
+                )
+                time.sleep(0.5 * attempt)
