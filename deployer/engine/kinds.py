@@ -2,12 +2,18 @@
 
 The runner resolves a template's inputs, then hands the template body (for example the
 mapping under `manifests:` or `helm:`) to the kind's `run`, and later to its `destroy`.
+
+Output parameters: the runner passes the template's `outputs.parameters` list, as
+declared and after `{{...}}` substitution, in `TemplateContext.output_parameters`. A kind
+fills `TemplateResult.outputs[name]` for each entry with `valueFrom.jsonPath` (read from
+the live object named by `valueFrom.object`, see docs/templates.md) and leaves entries
+without `jsonPath` (`value`, `valueFrom.parameter`, `expression`, ...) to the runner.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +37,8 @@ class TemplateContext:
     stop: threading.Event = field(default_factory=threading.Event)
     timeout_seconds: float | None = None
     dry_run: bool = False
+    # The template's `outputs.parameters` entries, as declared; see the module docstring.
+    output_parameters: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass
