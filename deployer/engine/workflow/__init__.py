@@ -1,0 +1,1 @@
+"""The workflow language (parse, validate, expressions, variables) and the runner."""
