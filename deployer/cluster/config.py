@@ -1,0 +1,68 @@
+"""Build an API client from a kubeconfig the way kubectl finds it.
+
+Order: the `kubeconfig` argument (kubectl's `--kubeconfig`), else the `KUBECONFIG`
+environment variable (a colon-separated list, merged), else `~/.kube/config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from deployer.errors import ApiError
+
+POOL_SIZE = 32  # connections shared by every thread; matches the apply parallelism
+USER_AGENT = "deployer/0.1"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """An API client plus the context's name, server URL and default namespace."""
+
+    api_client: Any  # kubernetes.client.ApiClient
+    context: str
+    server: str
+    default_namespace: str
+
+
+def kubeconfig_files(kubeconfig: str | None) -> str:
+    """Return the kubeconfig path (or colon-separated list) that kubectl would read."""
+    if kubeconfig:
+        return os.path.expanduser(kubeconfig)
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+def connect(kubeconfig: str | None = None, context: str | None = None) -> Connection:
+    """Load the kubeconfig and return a client with one shared connection pool."""
+    files = kubeconfig_files(kubeconfig)
+    configuration = k8s_client.Configuration()
+    try:
+        contexts, active = k8s_config.list_kube_config_contexts(config_file=files)
+        k8s_config.load_kube_config(
+            config_file=files,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except (k8s_config.ConfigException, OSError) as failure:
+        raise ApiError(
+            f"cannot load kubeconfig {files}: {failure}; pass --kubeconfig or set KUBECONFIG"
+        ) from None
+
+    chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
+    namespace = str(((chosen or {}).get("context") or {}).get("namespace") or "default")
+    configuration.connection_pool_maxsize = POOL_SIZE
+    # Retries are deployer's own (logged, with backoff), so urllib3 must not retry silently.
+    configuration.retries = False
+    api_client = k8s_client.ApiClient(configuration)
+    api_client.user_agent = USER_AGENT
+    return Connection(
+        api_client=api_client,
+        context=str((chosen or {}).get("name") or ""),
+        server=str(configuration.host),
+        default_namespace=namespace,
+    )

@@ -1,0 +1,94 @@
+"""The inventory: which objects an apply wrote, stored in the cluster for prune and destroy.
+
+Stored as the ConfigMap `deployer-inventory-<name>` in the inventory namespace (the
+apply's default namespace unless set). Its `objects` key is a JSON list of entries with
+apiVersion, kind, namespace, name and wave. Each apply writes it once, at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from deployer.errors import InputError
+
+if TYPE_CHECKING:
+    from deployer.cluster.client import Cluster
+
+PREFIX = "deployer-inventory-"
+LABEL = "deployer.dev/inventory"
+_VALID_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+@dataclass(frozen=True, order=True)
+class Entry:
+    """One object an apply wrote, with the wave it was applied in."""
+
+    wave: int
+    api_version: str
+    kind: str
+    namespace: str | None
+    name: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.kind} {self.namespace}/{self.name}"
+            if self.namespace
+            else f"{self.kind} {self.name}"
+        )
+
+    @property
+    def key(self) -> tuple[str, str, str | None, str]:
+        """Identity without the wave: the group part of apiVersion, kind, namespace, name."""
+        group = self.api_version.rpartition("/")[0]
+        return group, self.kind, self.namespace, self.name
+
+
+def config_map_name(name: str) -> str:
+    """Return the ConfigMap name for inventory `name`; InputError if it is not a valid name."""
+    full = PREFIX + name
+    if not _VALID_NAME.match(name) or len(full) > 253:
+        raise InputError(
+            f"inventory name {name!r} is invalid: use lowercase letters, digits, '-' and '.'"
+        )
+    return full
+
+
+def encode(entries: list[Entry]) -> str:
+    """Serialise entries as the ConfigMap's `objects` value."""
+    return json.dumps([asdict(e) for e in sorted(set(entries))], separators=(",", ":"))
+
+
+def decode(text: str) -> list[Entry]:
+    """Parse the `objects` value written by `encode`."""
+    return [Entry(**item) for item in json.loads(text or "[]")]
+
+
+def read(cluster: Cluster, name: str, namespace: str) -> list[Entry] | None:
+    """Return the stored entries of inventory `name`, or None when it does not exist."""
+    stored = cluster.get("v1", "ConfigMap", config_map_name(name), namespace)
+    if stored is None:
+        return None
+    return decode(str((stored.get("data") or {}).get("objects") or "[]"))
+
+
+def write(cluster: Cluster, name: str, namespace: str, entries: list[Entry]) -> None:
+    """Store entries as inventory `name` with one server-side apply."""
+    body: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": config_map_name(name),
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "deployer", LABEL: name},
+        },
+        "data": {"objects": encode(entries)},
+    }
+    cluster.apply(body, force=True)
+
+
+def remove(cluster: Cluster, name: str, namespace: str) -> bool:
+    """Delete inventory `name`; False when it did not exist."""
+    return cluster.delete("v1", "ConfigMap", config_map_name(name), namespace)
