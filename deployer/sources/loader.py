@@ -1,0 +1,269 @@
+"""Load manifest files, folders and globs into Manifests that know their file and line.
+
+- A folder is searched recursively for `*.yaml`, `*.yml` and `*.json`, skipping names
+  that start with a dot; a glob (`dir/*.yaml`, `dir/**/*.yaml`) expands to its matches.
+  Files load in sorted path order so the result is deterministic. A file named directly
+  loads whatever its suffix, as JSON when it ends in `.json`, else as YAML.
+- Files containing Jinja2 markers render first (see `deployer.sources.jinja`); the
+  YAML is parsed from the rendered text, so lines refer to the rendered text.
+- Empty documents (`---` alone, comments only) are skipped. Every other document must be
+  a mapping with `apiVersion` and `kind`.
+- `kind: List` and typed lists (`ConfigMapList`, ...) that have an `items` key flatten into
+  their items, each keeping its own line; `items: null` gives no objects. A custom kind
+  ending in `List` without `items` is an ordinary object.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from deployer.errors import InputError
+from deployer.model.objects import Manifest, Source
+from deployer.sources import jinja
+from deployer.sources.documents import (
+    STR_TAG,
+    Document,
+    iter_documents,
+    mapping_value,
+    node_line,
+    sequence_items,
+)
+
+SUFFIXES = (".yaml", ".yml", ".json")
+GLOB_CHARACTERS = frozenset("*?[")
+
+# Fields that Kubernetes types as string maps. For a non-string value in one of them the
+# loader keeps the text as written (`on`, `0644`), so that deployer.plan.validate can say
+# exactly what to quote. The check itself, per kind, lives in deployer.plan.validate.
+STRING_MAP_FIELDS: tuple[tuple[str, ...], ...] = (
+    ("metadata", "labels"),
+    ("metadata", "annotations"),
+    ("data",),
+    ("stringData",),
+    ("binaryData",),
+    ("spec", "selector"),
+    ("spec", "selector", "matchLabels"),
+    ("spec", "nodeSelector"),
+    ("spec", "template", "metadata", "labels"),
+    ("spec", "template", "metadata", "annotations"),
+    ("spec", "template", "spec", "nodeSelector"),
+    ("spec", "jobTemplate", "spec", "template", "metadata", "labels"),
+    ("spec", "jobTemplate", "spec", "template", "metadata", "annotations"),
+    ("spec", "jobTemplate", "spec", "template", "spec", "nodeSelector"),
+)
+
+
+@dataclass
+class LoadedManifest(Manifest):
+    """A Manifest with the written text of non-string values in string-map fields.
+
+    `scalar_text` maps a field path such as `data.FEATURE` to the text in the file (`on`).
+    The loader returns this subclass only for objects that have such values.
+    """
+
+    scalar_text: Mapping[str, str] = field(default_factory=dict)
+
+
+def load_paths(
+    paths: Sequence[str | Path],
+    *,
+    parameters: Mapping[str, Any] | None = None,
+    base_dir: Path | None = None,
+) -> list[Manifest]:
+    """Load every manifest from files, folders and globs, in a deterministic order.
+
+    Relative paths resolve against `base_dir` (default: the working directory). Jinja2
+    templates render over `parameters`. Raises InputError for a missing path, a glob or
+    folder without manifest files, an unreadable file or an invalid document, and
+    RenderError for a template that does not render.
+    """
+    manifests: list[Manifest] = []
+    for file in expand_paths(paths, base_dir=base_dir):
+        text = read_text(file)
+        manifests.extend(
+            load_text(text, file=str(file), parameters=parameters, json=file.suffix == ".json")
+        )
+    return manifests
+
+
+def expand_paths(paths: Sequence[str | Path], *, base_dir: Path | None = None) -> list[Path]:
+    """Expand files, folders and globs into files, each once, in argument then path order."""
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for given in paths:
+        for file in _expand_one(Path(given), base_dir):
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files
+
+
+def _expand_one(path: Path, base_dir: Path | None) -> list[Path]:
+    full = path if path.is_absolute() or base_dir is None else base_dir / path
+    if full.is_file():
+        return [full]
+    if full.is_dir():
+        found = sorted(_manifest_files(full), key=lambda p: p.relative_to(full).as_posix())
+        if not found:
+            raise InputError(f"no *.yaml, *.yml or *.json files in folder {full}")
+        return found
+    if GLOB_CHARACTERS.intersection(str(path)):
+        matches = sorted(Path(m) for m in glob.glob(str(full), recursive=True))
+        found = [m for m in matches if m.is_file()]
+        if not found:
+            raise InputError(f"no files match {full}")
+        return found
+    raise InputError(f"file or folder not found: {full}")
+
+
+def _manifest_files(folder: Path) -> Iterator[Path]:
+    for file in folder.rglob("*"):
+        relative = file.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if file.suffix in SUFFIXES and file.is_file():
+            yield file
+
+
+def read_text(file: Path) -> str:
+    """Read a UTF-8 file (a byte order mark is dropped); raise InputError if that fails."""
+    try:
+        return file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(file)
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror}", file=str(file)) from None
+
+
+def load_text(
+    text: str,
+    *,
+    file: str,
+    parameters: Mapping[str, Any] | None = None,
+    json: bool | None = None,
+) -> list[Manifest]:
+    """Load the manifests in one YAML or JSON text; `file` names it in Sources and errors.
+
+    The text renders as a Jinja2 template over `parameters` when it contains a marker.
+    `json` defaults to whether `file` ends in `.json`.
+    """
+    if jinja.needs_rendering(text):
+        text = jinja.render(text, file=file, parameters=parameters or {})
+    as_json = file.endswith(".json") if json is None else json
+    manifests: list[Manifest] = []
+    for document in iter_documents(text, file=file, json=as_json):
+        if document.data is not None:
+            manifests.extend(_document_manifests(document, file))
+    return manifests
+
+
+def _document_manifests(document: Document, file: str) -> list[Manifest]:
+    where = f"document index {document.index}"
+    _check_object(document.data, file=file, line=document.line, where=where)
+    body: dict[str, Any] = document.data
+    if _is_list(body):
+        return _list_items(body, document, file)
+    source = Source(file, document.line, document.index)
+    return [_make_manifest(body, document.node, source)]
+
+
+def _check_object(data: Any, *, file: str, line: int, where: str) -> None:
+    if not isinstance(data, dict):
+        raise InputError(
+            f"{where} is {_describe_type(data)}, not a mapping; each document must be one "
+            "Kubernetes object",
+            file=file,
+            line=line,
+        )
+    for key in ("apiVersion", "kind"):
+        value = data.get(key)
+        if not isinstance(value, str) or not value:
+            problem = "has no" if value is None else "has an invalid"
+            raise InputError(
+                f'{where} {problem} "{key}"; every object needs apiVersion and kind',
+                file=file,
+                line=line,
+            )
+
+
+def _is_list(body: Mapping[str, Any]) -> bool:
+    return "items" in body and str(body["kind"]).endswith("List")
+
+
+def _list_items(body: Mapping[str, Any], document: Document, file: str) -> list[Manifest]:
+    items = body["items"]
+    if items is None:
+        return []
+    if not isinstance(items, list):
+        raise InputError(
+            f'"items" of the {body["kind"]} in document index {document.index} is '
+            f"{_describe_type(items)}, not a list",
+            file=file,
+            line=document.line,
+        )
+    nodes = sequence_items(mapping_value(document.node, "items"))
+    manifests: list[Manifest] = []
+    for position, item in enumerate(items):
+        node = nodes[position] if position < len(nodes) else None
+        line = node_line(node) if node is not None else document.line
+        where = f"item {position} of the {body['kind']} in document index {document.index}"
+        _check_object(item, file=file, line=line, where=where)
+        manifests.append(_make_manifest(item, node, Source(file, line, document.index)))
+    return manifests
+
+
+def _make_manifest(body: dict[str, Any], node: Node | None, source: Source) -> Manifest:
+    scalar_text = _non_string_text(body, node)
+    if scalar_text:
+        return LoadedManifest(body=body, source=source, scalar_text=scalar_text)
+    return Manifest(body=body, source=source)
+
+
+def _non_string_text(body: Mapping[str, Any], node: Node | None) -> dict[str, str]:
+    """Return the written text of non-string values in STRING_MAP_FIELDS, by field path."""
+    found: dict[str, str] = {}
+    for path in STRING_MAP_FIELDS:
+        values = _get_path(body, path)
+        if not isinstance(values, Mapping):
+            continue
+        if all(isinstance(v, str) for v in values.values()):
+            continue
+        map_node = node
+        for key in path:
+            map_node = mapping_value(map_node, key)
+        if not isinstance(map_node, MappingNode):
+            continue  # the mapping came in through a `<<` merge key
+        for key_node, value_node in map_node.value:
+            if isinstance(value_node, ScalarNode) and value_node.tag != STR_TAG:
+                found[".".join((*path, str(key_node.value)))] = str(value_node.value)
+    return found
+
+
+def _get_path(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = body
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value
+
+
+def _describe_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return f"a {type(value).__name__}"
