@@ -34,9 +34,12 @@ def kubeconfig() -> Iterator[str]:
 
 
 def kubectl(kubeconfig: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run kubectl against the test cluster and return the finished process."""
+    """Run kubectl (the locally built one when present) and return the finished process."""
+    from deployer.local import kubectl_binary
+
+    binary = kubectl_binary()
     return subprocess.run(
-        ["kubectl", "--kubeconfig", kubeconfig, *args],
+        [str(binary or "kubectl"), "--kubeconfig", kubeconfig, *args],
         check=check,
         capture_output=True,
         text=True,

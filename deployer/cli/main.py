@@ -30,7 +30,9 @@ def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool, log_format: 
     """Bring whole application stacks up on Kubernetes, wave by wave, and know they are up."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    level = (
+        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    )
     configure_logging(level, log_format)
 
 

@@ -1,0 +1,381 @@
+"""Start, stop and inspect local clusters: etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok on 127.0.0.1, each cluster with its own folder and ports.
+
+A cluster's folder (`<home>/clusters/<name>/`) holds its etcd data, keys, logs, the
+written kubeconfig and `state.json` with the ports and pids, so `down` and `status` work
+from any process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from deployer.errors import LocalClusterError
+from deployer.local import build, paths, pki, processes
+from deployer.local.api import Api
+
+log = logging.getLogger(__name__)
+
+SERVICE_CIDR = "10.96.0.0/16"
+SERVICE_IP = "10.96.0.1"
+POD_CIDR = "10.244.0.0/16"
+STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
+# Order matters: processes start in this order and stop in reverse.
+PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+Report = Callable[[str], None]
+
+
+@dataclass
+class LocalCluster:
+    """A local cluster as recorded in its state file."""
+
+    name: str
+    folder: Path
+    server: str
+    ports: dict[str, int] = field(default_factory=dict)
+    pids: dict[str, int] = field(default_factory=dict)
+    nodes: int = 3
+    started_at: float = 0.0
+    already_running: bool = False
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.folder / "kubeconfig"
+
+    def alive(self) -> dict[str, bool]:
+        """Which of the cluster's processes still run."""
+        marker = str(self.folder)
+        return {name: processes.is_alive(pid, marker=marker) for name, pid in self.pids.items()}
+
+
+def _state_file(name: str) -> Path:
+    return paths.cluster_dir(name) / "state.json"
+
+
+def load(name: str) -> LocalCluster | None:
+    """Read a cluster's recorded state, or None if it was never started."""
+    try:
+        raw = json.loads(_state_file(name).read_text())
+    except (OSError, ValueError):
+        return None
+    raw["folder"] = Path(raw["folder"])
+    raw.pop("already_running", None)
+    return LocalCluster(**raw)
+
+
+def _save(cluster: LocalCluster) -> None:
+    data = asdict(cluster)
+    data["folder"] = str(cluster.folder)
+    data.pop("already_running")
+    _state_file(cluster.name).write_text(json.dumps(data, indent=2) + "\n")
+
+
+def list_names() -> list[str]:
+    """Names of every cluster that has a state file."""
+    root = paths.clusters_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.name for p in root.glob("*/state.json"))
+
+
+def status(name: str) -> LocalCluster | None:
+    """The recorded cluster, or None; check `.alive()` for its processes."""
+    return load(name)
+
+
+def up(
+    name: str = "default", *, nodes: int = 3, report: Report = log.info, timeout: float = 180.0
+) -> LocalCluster:
+    """Start a local cluster, or return it if it already runs.
+
+    Returns once /readyz is ok, every simulated node is Ready and the `default`
+    ServiceAccount exists. Builds the binaries first if they are not cached.
+    """
+    _check_name(name)
+    existing = load(name)
+    if existing is not None and all(existing.alive().values()) and existing.alive():
+        existing.already_running = True
+        return existing
+    if existing is not None:
+        report(f"cluster {name} was stopped or is broken; starting it afresh")
+        down(name)
+
+    build.ensure_built(report=report)
+    folder = paths.cluster_dir(name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    token = pki.write_pki(folder / "pki", service_ip=SERVICE_IP)
+    etcd_client, etcd_peer, apiserver = processes.free_ports(3)
+    cluster = LocalCluster(
+        name=name,
+        folder=folder,
+        server=f"https://{processes.LOOPBACK}:{apiserver}",
+        ports={"etcd": etcd_client, "etcd-peer": etcd_peer, "kube-apiserver": apiserver},
+        nodes=nodes,
+        started_at=time.time(),
+    )
+    _write_kubeconfig(cluster, token)
+    api = Api(cluster.server, ca_file=folder / "pki" / "ca.crt", token=token)
+    try:
+        _start_all(cluster, api, report=report, timeout=timeout)
+    except BaseException:
+        report(
+            f"start-up of cluster {name} failed; stopping what was started"
+            f" (logs in {folder / 'logs'})"
+        )
+        _stop_processes(cluster)
+        raise
+    return cluster
+
+
+def _check_name(name: str) -> None:
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise LocalClusterError(f"invalid cluster name {name!r}: use letters, digits, '-' and '_'")
+
+
+def _start_all(cluster: LocalCluster, api: Api, *, report: Report, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    report(f"starting etcd on port {cluster.ports['etcd']}")
+    _launch(cluster, "etcd", _etcd_command(cluster))
+    report(f"starting kube-apiserver on {cluster.server}")
+    _launch(cluster, "kube-apiserver", _apiserver_command(cluster))
+    _wait(lambda: api.ready(), cluster, "kube-apiserver to report /readyz ok", deadline)
+    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
+        _launch(cluster, name, _component_command(cluster, name))
+    _register_nodes(api, cluster.nodes)
+    report(f"waiting for {cluster.nodes} simulated nodes and the default ServiceAccount")
+    _wait(
+        lambda: _nodes_ready(api) >= cluster.nodes,
+        cluster,
+        f"{cluster.nodes} nodes to be Ready",
+        deadline,
+    )
+    _wait(lambda: _default_service_account(api), cluster, "the default ServiceAccount", deadline)
+
+
+def _launch(cluster: LocalCluster, name: str, command: list[str]) -> None:
+    cluster.pids[name] = processes.start(command, log_file=cluster.folder / "logs" / f"{name}.log")
+    _save(cluster)
+
+
+def _wait(check: Callable[[], bool], cluster: LocalCluster, what: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        dead = [n for n, alive in cluster.alive().items() if not alive]
+        if dead:
+            tail = _log_tail(cluster, dead[0])
+            raise LocalClusterError(
+                f"{dead[0]} of cluster {cluster.name} exited while waiting for {what}:\n{tail}"
+            )
+        if check():
+            return
+        time.sleep(0.25)
+    raise LocalClusterError(
+        f"timed out waiting for {what} on cluster {cluster.name};"
+        f" see the logs in {cluster.folder / 'logs'}"
+    )
+
+
+def _log_tail(cluster: LocalCluster, name: str, lines: int = 15) -> str:
+    try:
+        text = (cluster.folder / "logs" / f"{name}.log").read_text(errors="replace")
+    except OSError:
+        return "  (no log)"
+    return "\n".join("  " + line for line in text.splitlines()[-lines:])
+
+
+def _etcd_command(cluster: LocalCluster) -> list[str]:
+    client = f"http://{processes.LOOPBACK}:{cluster.ports['etcd']}"
+    peer = f"http://{processes.LOOPBACK}:{cluster.ports['etcd-peer']}"
+    return [
+        str(build.binary(build.ETCD, "etcd")),
+        f"--name={cluster.name}",
+        f"--data-dir={cluster.folder / 'etcd'}",
+        f"--listen-client-urls={client}",
+        f"--advertise-client-urls={client}",
+        f"--listen-peer-urls={peer}",
+        f"--initial-advertise-peer-urls={peer}",
+        f"--initial-cluster={cluster.name}={peer}",
+        "--unsafe-no-fsync",
+        "--log-level=warn",
+    ]
+
+
+def _apiserver_command(cluster: LocalCluster) -> list[str]:
+    pki_dir = cluster.folder / "pki"
+    return [
+        str(build.binary(build.KUBERNETES, "kube-apiserver")),
+        f"--etcd-servers=http://{processes.LOOPBACK}:{cluster.ports['etcd']}",
+        f"--bind-address={processes.LOOPBACK}",
+        f"--secure-port={cluster.ports['kube-apiserver']}",
+        f"--cert-dir={pki_dir}",
+        f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
+        f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
+        f"--client-ca-file={pki_dir / 'ca.crt'}",
+        f"--token-auth-file={pki_dir / 'tokens.csv'}",
+        "--authorization-mode=RBAC",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-key-file={pki_dir / 'sa.pub'}",
+        f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
+        f"--service-cluster-ip-range={SERVICE_CIDR}",
+        "--endpoint-reconciler-type=none",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=0",
+    ]
+
+
+def _component_command(cluster: LocalCluster, name: str) -> list[str]:
+    kubeconfig = str(cluster.kubeconfig)
+    pki_dir = cluster.folder / "pki"
+    if name == "kwok":
+        return [
+            str(build.binary(build.KWOK, "kwok")),
+            f"--kubeconfig={kubeconfig}",
+            "--manage-all-nodes=true",
+            f"--cidr={POD_CIDR}",
+            f"--config={STAGES_FILE}",
+            # The cluster folder in the command line lets `down` recognise this process.
+            f"--node-name=kwok-{cluster.name}",
+        ]
+    binary = build.binary(build.KUBERNETES, name)
+    common = [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--bind-address={processes.LOOPBACK}",
+        "--secure-port=0",
+        "--leader-elect=false",
+        "--v=0",
+    ]
+    if name == "kube-controller-manager":
+        return [
+            *common,
+            f"--service-account-private-key-file={pki_dir / 'sa.key'}",
+            f"--root-ca-file={pki_dir / 'ca.crt'}",
+            f"--cluster-signing-cert-file={pki_dir / 'ca.crt'}",
+            f"--cluster-signing-key-file={pki_dir / 'ca.key'}",
+            "--use-service-account-credentials=false",
+            # Simulated nodes need no IP ranges. The node lifecycle controller lifts the
+            # not-ready taint; a long grace period keeps a late heartbeat from evicting pods.
+            "--controllers=*,-node-ipam-controller",
+            "--node-monitor-grace-period=10m",
+        ]
+    return common
+
+
+def _write_kubeconfig(cluster: LocalCluster, token: str) -> None:
+    import base64
+
+    ca = base64.b64encode((cluster.folder / "pki" / "ca.crt").read_bytes()).decode()
+    context = f"deployer-{cluster.name}"
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": context,
+                "cluster": {"server": cluster.server, "certificate-authority-data": ca},
+            }
+        ],
+        "users": [{"name": f"{context}-admin", "user": {"token": token}}],
+        "contexts": [
+            {
+                "name": context,
+                "context": {"cluster": context, "user": f"{context}-admin", "namespace": "default"},
+            }
+        ],
+        "current-context": context,
+        "preferences": {},
+    }
+    cluster.kubeconfig.write_text(json.dumps(config, indent=2) + "\n")
+    cluster.kubeconfig.chmod(0o600)
+
+
+def _node_body(index: int) -> dict[str, object]:
+    name = f"kwok-node-{index}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+            "labels": {
+                "kubernetes.io/arch": "amd64",
+                "kubernetes.io/hostname": name,
+                "kubernetes.io/os": "linux",
+                "kubernetes.io/role": "agent",
+                "node-role.kubernetes.io/agent": "",
+                "type": "kwok",
+            },
+        },
+        "spec": {"podCIDR": f"10.244.{index}.0/24"},
+    }
+
+
+def _register_nodes(api: Api, count: int) -> None:
+    for index in range(count):
+        code, body = api.request("POST", "/api/v1/nodes", _node_body(index))
+        if code not in (200, 201, 409):
+            raise LocalClusterError(
+                f"registering simulated node kwok-node-{index} failed: HTTP {code}: {body}"
+            )
+
+
+def _nodes_ready(api: Api) -> int:
+    code, body = api.request("GET", "/api/v1/nodes")
+    if code != 200 or not isinstance(body, dict):
+        return 0
+    ready = 0
+    for node in body.get("items", []):
+        for condition in node.get("status", {}).get("conditions", []) or []:
+            if condition.get("type") == "Ready" and condition.get("status") == "True":
+                ready += 1
+    return ready
+
+
+def _default_service_account(api: Api) -> bool:
+    code, _ = api.request("GET", "/api/v1/namespaces/default/serviceaccounts/default")
+    return code == 200
+
+
+def down(name: str = "default", *, remove: bool = True) -> bool:
+    """Stop every process of the cluster and free its ports; return False if it was not known."""
+    cluster = load(name)
+    if cluster is None:
+        return False
+    left = _stop_processes(cluster)
+    if left:
+        raise LocalClusterError(
+            f"processes {left} of cluster {name} did not stop; kill them by hand"
+        )
+    busy = [p for p in cluster.ports.values() if not _port_released(p)]
+    if busy:
+        raise LocalClusterError(
+            f"ports {busy} of cluster {name} are still in use after its processes stopped"
+        )
+    if remove:
+        shutil.rmtree(cluster.folder, ignore_errors=True)
+    return True
+
+
+def _stop_processes(cluster: LocalCluster) -> list[int]:
+    left: list[int] = []
+    for name in reversed(PROCESS_ORDER):
+        pid = cluster.pids.get(name)
+        if pid is not None:
+            left += processes.stop([pid], marker=str(cluster.folder))
+    return left
+
+
+def _port_released(port: int, wait: float = 5.0) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if processes.port_is_free(port):
+            return True
+        time.sleep(0.1)
+    return False

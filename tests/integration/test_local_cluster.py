@@ -1,0 +1,269 @@
+"""The local control plane behaves like a real cluster for the objects deployer manages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from deployer.local import cluster as local
+from deployer.local import helm_binary, processes
+from tests.conftest import kubectl
+
+pytestmark = pytest.mark.cluster
+
+
+def apply_text(kubeconfig: str, namespace: str, text: str) -> None:
+    subprocess.run(
+        [*_kubectl_prefix(kubeconfig), "-n", namespace, "apply", "-f", "-"],
+        input=textwrap.dedent(text),
+        text=True,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+def _kubectl_prefix(kubeconfig: str) -> list[str]:
+    from deployer.local import kubectl_binary
+
+    return [str(kubectl_binary() or "kubectl"), "--kubeconfig", kubeconfig]
+
+
+def wait(kubeconfig: str, namespace: str, *args: str) -> None:
+    kubectl(kubeconfig, "-n", namespace, "wait", "--timeout=60s", *args)
+
+
+def get_json(kubeconfig: str, namespace: str, *args: str) -> dict:
+    return json.loads(kubectl(kubeconfig, "-n", namespace, "get", "-o", "json", *args).stdout)
+
+
+def test_nodes_listed_ready(kubeconfig: str) -> None:
+    nodes = json.loads(kubectl(kubeconfig, "get", "nodes", "-o", "json").stdout)["items"]
+    assert len(nodes) >= 3
+    for node in nodes:
+        ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready[0]["status"] == "True", node["metadata"]["name"]
+    printed = kubectl(kubeconfig, "get", "nodes").stdout
+    assert printed.count(" Ready ") >= 3
+
+
+def test_server_reports_pinned_version(kubeconfig: str) -> None:
+    version = json.loads(kubectl(kubeconfig, "version", "-o", "json").stdout)["serverVersion"]
+    assert version["gitVersion"] == local.paths.versions()["kubernetes"]
+
+
+WORKLOADS = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: nginx:1.27}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: redis:7}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: busybox:1.36}]}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: once, image: busybox:1.36}]
+"""
+
+
+def test_workloads_become_ready(kubeconfig: str, namespace: str) -> None:
+    apply_text(kubeconfig, namespace, WORKLOADS)
+    wait(kubeconfig, namespace, "--for=condition=Available", "deployment/web")
+    wait(kubeconfig, namespace, "--for=jsonpath={.status.readyReplicas}=2", "statefulset/db")
+    wait(kubeconfig, namespace, "--for=condition=Complete", "job/once")
+    nodes = len(json.loads(kubectl(kubeconfig, "get", "nodes", "-o", "json").stdout)["items"])
+    wait(
+        kubeconfig, namespace, f"--for=jsonpath={{.status.numberReady}}={nodes}", "daemonset/agent"
+    )
+
+    deployment = get_json(kubeconfig, namespace, "deployment/web")
+    assert deployment["status"]["availableReplicas"] == 3
+    pods = get_json(kubeconfig, namespace, "pods", "-l", "app=agent")["items"]
+    assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(
+        {p["spec"]["nodeName"] for p in pods}
+    )
+
+
+def _waiting_reason(kubeconfig: str, namespace: str, selector: str) -> str:
+    pods = get_json(kubeconfig, namespace, "pods", "-l", selector)["items"]
+    statuses = pods[0]["status"].get("containerStatuses") or [{}]
+    return str(statuses[0].get("state", {}).get("waiting", {}).get("reason", ""))
+
+
+@pytest.mark.parametrize(
+    ("lever", "reason"), [("crashloop", "CrashLoopBackOff"), ("imagepull", "ImagePullBackOff")]
+)
+def test_annotated_pod_shows_waiting_reason(
+    kubeconfig: str, namespace: str, lever: str, reason: str
+) -> None:
+    apply_text(
+        kubeconfig,
+        namespace,
+        f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: lever
+          labels: {{app: lever}}
+          annotations: {{deployer.dev/sim: {lever}}}
+        spec: {{containers: [{{name: main, image: example.invalid/app:1}}]}}
+        """,
+    )
+    wait(
+        kubeconfig,
+        namespace,
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=" + reason,
+        "pod/lever",
+    )
+    assert _waiting_reason(kubeconfig, namespace, "app=lever") == reason
+
+
+def test_completed_pod_carries_output_and_exit_code(kubeconfig: str, namespace: str) -> None:
+    apply_text(
+        kubeconfig,
+        namespace,
+        """
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: flip
+          annotations: {deployer.dev/sim-output: tails, deployer.dev/sim-exit-code: "2"}
+        spec: {restartPolicy: Never, containers: [{name: main, image: busybox:1.36}]}
+        """,
+    )
+    wait(kubeconfig, namespace, "--for=jsonpath={.status.phase}=Failed", "pod/flip")
+    terminated = get_json(kubeconfig, namespace, "pod/flip")["status"]["containerStatuses"][0][
+        "state"
+    ]["terminated"]
+    assert terminated["message"] == "tails"
+    assert terminated["exitCode"] == 2
+
+
+def test_crd_established_and_custom_resource_created(kubeconfig: str, namespace: str) -> None:
+    group = f"{namespace}.example.com"
+    kubectl_input = f"""
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {{name: widgets.{group}}}
+        spec:
+          group: {group}
+          scope: Namespaced
+          names: {{plural: widgets, singular: widget, kind: Widget}}
+          versions:
+          - name: v1
+            served: true
+            storage: true
+            schema:
+              openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+        """
+    apply_text(kubeconfig, namespace, kubectl_input)
+    try:
+        kubectl(
+            kubeconfig,
+            "wait",
+            "--for=condition=Established",
+            f"crd/widgets.{group}",
+            "--timeout=60s",
+        )
+        apply_text(
+            kubeconfig,
+            namespace,
+            f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: w1}}\nspec: {{size: 3}}\n",
+        )
+        widget = get_json(kubeconfig, namespace, f"widgets.{group}/w1")
+        assert widget["spec"]["size"] == 3
+    finally:
+        kubectl(kubeconfig, "delete", f"crd/widgets.{group}", "--wait=false", check=False)
+
+
+def test_namespace_with_objects_deleted(kubeconfig: str, namespace: str) -> None:
+    apply_text(kubeconfig, namespace, WORKLOADS)
+    wait(kubeconfig, namespace, "--for=condition=Available", "deployment/web")
+    kubectl(kubeconfig, "delete", "namespace", namespace, "--timeout=120s")
+    gone = kubectl(kubeconfig, "get", "namespace", namespace, check=False)
+    assert gone.returncode != 0
+    assert "NotFound" in gone.stderr
+
+
+def test_helm_installs_local_chart(kubeconfig: str, namespace: str, tmp_path: Path) -> None:
+    helm = helm_binary()
+    assert helm is not None, "helm is not built; run: deployer local build"
+    chart = tmp_path / "hello"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: hello\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("greeting: hi\n")
+    (chart / "templates" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello}\n"
+        "data: {greeting: {{ .Values.greeting | quote }}}\n"
+    )
+    env = dict(
+        os.environ,
+        KUBECONFIG=kubeconfig,
+        HELM_CACHE_HOME=str(tmp_path / "cache"),
+        HELM_CONFIG_HOME=str(tmp_path / "config"),
+    )
+    run = [str(helm), "--namespace", namespace]
+    subprocess.run(
+        [*run, "install", "hello", str(chart)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    releases = json.loads(
+        subprocess.run(
+            [*run, "list", "-o", "json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
+    assert [r["name"] for r in releases] == ["hello"]
+    assert releases[0]["status"] == "deployed"
+    assert get_json(kubeconfig, namespace, "configmap/hello")["data"]["greeting"] == "hi"
+
+
+def test_down_stops_processes_and_frees_ports() -> None:
+    name = f"pytest-down-{os.getpid()}"
+    cluster = local.up(name, nodes=1)
+    try:
+        assert all(cluster.alive().values())
+        again = local.up(name)
+        assert again.already_running
+    finally:
+        assert local.down(name)
+    assert not any(
+        processes.is_alive(pid, marker=str(cluster.folder)) for pid in cluster.pids.values()
+    )
+    assert all(processes.port_is_free(port) for port in cluster.ports.values())
+    assert local.status(name) is None
