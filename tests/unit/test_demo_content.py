@@ -1,0 +1,344 @@
+"""Static checks of the demo content: kubernetes-spec/, workflows/ and stacks/, no cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.engine.stack import effective_parameters, load_stack
+from deployer.engine.workflow.parse import load_workflow
+from deployer.model.objects import Manifest
+from deployer.model.workflow import Workflow
+from deployer.sources.jsonnet import load_jsonnet
+from deployer.sources.loader import load_paths
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "kubernetes-spec"
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.yaml"))
+STACKS = sorted((ROOT / "stacks").glob("*.yaml"))
+PLACEHOLDER = re.compile(r"\{\{\s*workflow\.parameters\.([A-Za-z0-9_-]+)\s*\}\}")
+
+# Raw manifest folders; charts/ and jsonnet/ are rendered by Helm and Jsonnet instead.
+RAW_FOLDERS = (
+    "logging",
+    "logging-cr",
+    "monitoring",
+    "monitoring-cfg",
+    "monitoring-cr",
+    "sock-shop-db",
+    "sock-shop-persist-db",
+    "sock-shop-usvc",
+    "sock-shop-zipkin-usvc",
+    "zipkin",
+)
+CURRENT_API_VERSIONS = {
+    "v1",
+    "apps/v1",
+    "batch/v1",
+    "rbac.authorization.k8s.io/v1",
+    "storage.k8s.io/v1",
+}
+# Service names the services use to find each other; they must stay exactly these.
+SERVICE_NAMES = {
+    "sock-shop-usvc": {
+        "carts",
+        "catalogue",
+        "front-end",
+        "orders",
+        "payment",
+        "queue-master",
+        "rabbitmq",
+        "shipping",
+        "user",
+    },
+    "sock-shop-db": {"carts-db", "catalogue-db", "orders-db", "session-db", "user-db"},
+    "sock-shop-persist-db": {"carts-db", "catalogue-db", "orders-db", "session-db", "user-db"},
+    "monitoring": {"prometheus", "kube-state-metrics", "node-exporter", "grafana"},
+    "logging": {"elasticsearch", "kibana"},
+}
+SCRAPED_SERVICES = {
+    "carts",
+    "catalogue",
+    "front-end",
+    "orders",
+    "payment",
+    "queue-master",
+    "shipping",
+    "user",
+    "rabbitmq",
+}
+ALL_FILES = sorted(p for folder in RAW_FOLDERS for p in (SPEC / folder).glob("*.yaml"))
+
+
+def parameter_sets(workflow_file: Path) -> list[dict[str, str]]:
+    """Return the workflow's defaults plus its parameters in every stack that uses it."""
+    workflow = load_workflow(workflow_file)
+    sets = [{p.name: p.value or p.default or "" for p in workflow.arguments}]
+    for stack_file in STACKS:
+        stack = load_stack(stack_file)
+        for entry in stack.workflows:
+            if entry.file == workflow_file.resolve():
+                sets.append(effective_parameters(stack, entry, workflow))
+    return sets
+
+
+def substitute(value: Any, parameters: Mapping[str, str]) -> Any:
+    """Replace `{{workflow.parameters.X}}` in every string of a template body."""
+    if isinstance(value, str):
+        return PLACEHOLDER.sub(lambda match: parameters[match.group(1)], value)
+    if isinstance(value, list):
+        return [substitute(item, parameters) for item in value]
+    if isinstance(value, Mapping):
+        return {key: substitute(item, parameters) for key, item in value.items()}
+    return value
+
+
+def template_bodies(workflow: Workflow, kind: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for name, template in workflow.templates.items():
+        if template.kind == kind:
+            yield name, template.body
+
+
+def rendered_manifests(workflow_file: Path) -> Iterator[tuple[str, Path, list[Manifest]]]:
+    """Render every `manifests` path of a workflow with each of its parameter sets."""
+    workflow = load_workflow(workflow_file)
+    for parameters in parameter_sets(workflow_file):
+        for name, body in template_bodies(workflow, "manifests"):
+            spec = substitute(body, parameters)
+            for path in spec["paths"]:
+                loaded = load_paths(
+                    [path], parameters=spec.get("parameters", {}), base_dir=workflow_file.parent
+                )
+                yield name, (workflow_file.parent / path).resolve(), loaded
+
+
+def containers(manifest: Manifest) -> list[Mapping[str, Any]]:
+    spec = manifest.body.get("spec", {})
+    pod = spec.get("template", {}).get("spec", {}) if "template" in spec else spec
+    return [*pod.get("containers", []), *pod.get("initContainers", [])]
+
+
+def load_file(file: Path) -> list[Manifest]:
+    """Load one raw file with placeholder parameters for the names it uses."""
+    names = set(re.findall(r"\{\{\s*([a-z_]+)\s*\}\}", file.read_text()))
+    return load_paths([file], parameters={name: f"x-{name}".replace("_", "-") for name in names})
+
+
+def test_raw_folders_have_files() -> None:
+    for folder in RAW_FOLDERS:
+        assert list((SPEC / folder).glob("*.yaml")), folder
+
+
+@pytest.mark.parametrize("workflow_file", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_manifests_render(workflow_file: Path) -> None:
+    rendered = list(rendered_manifests(workflow_file))
+    assert rendered
+    for template, path, manifests in rendered:
+        assert manifests, f"{workflow_file.name} template {template}: {path} gives no objects"
+
+
+def test_every_spec_file_used_by_a_workflow() -> None:
+    used: set[Path] = set()
+    for workflow_file in WORKFLOWS:
+        for _, path, _ in rendered_manifests(workflow_file):
+            used.update(path.rglob("*.yaml") if path.is_dir() else [path])
+    unused = [str(f.relative_to(SPEC)) for f in ALL_FILES if f.resolve() not in used]
+    assert unused == []
+
+
+@pytest.mark.parametrize("file", ALL_FILES, ids=lambda p: str(p.relative_to(SPEC)))
+def test_one_object_per_file(file: Path) -> None:
+    manifests = load_file(file)
+    assert len(manifests) == 1
+    manifest = manifests[0]
+    suffix = {
+        "Deployment": "dep",
+        "StatefulSet": "sts",
+        "DaemonSet": "ds",
+        "Service": "svc",
+        "ServiceAccount": "sa",
+        "ClusterRole": "cr",
+        "ClusterRoleBinding": "crb",
+        "Secret": "secret",
+        "Job": "job",
+        "Namespace": "ns",
+    }.get(manifest.kind)
+    if suffix:
+        assert file.name == f"{manifest.name}-{suffix}.yaml" or manifest.kind == "Namespace"
+    else:
+        assert file.stem == manifest.name
+
+
+@pytest.mark.parametrize("file", ALL_FILES, ids=lambda p: str(p.relative_to(SPEC)))
+def test_api_version_current(file: Path) -> None:
+    (manifest,) = load_file(file)
+    assert manifest.api_version in CURRENT_API_VERSIONS
+
+
+@pytest.mark.parametrize("file", ALL_FILES, ids=lambda p: str(p.relative_to(SPEC)))
+def test_images_pinned(file: Path) -> None:
+    (manifest,) = load_file(file)
+    for container in containers(manifest):
+        image = container["image"]
+        name, _, tag = image.rpartition(":")
+        assert name and "/" not in tag, f"{image} has no tag"
+        assert tag != "latest", image
+        assert re.search(r"\d", tag), f"{image}: the tag names no version"
+
+
+WORKLOAD_FILES = [f for f in ALL_FILES if re.search(r"-(dep|sts|ds|job)\.yaml$", f.name)]
+
+
+@pytest.mark.parametrize("file", WORKLOAD_FILES, ids=lambda p: str(p.relative_to(SPEC)))
+def test_workloads_select_linux_nodes(file: Path) -> None:
+    (manifest,) = load_file(file)
+    assert manifest.kind in ("Deployment", "StatefulSet", "DaemonSet", "Job")
+    pod = manifest.body["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    if manifest.kind != "Job":
+        selector = manifest.body["spec"]["selector"]["matchLabels"]
+        labels = manifest.body["spec"]["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items()
+
+
+@pytest.mark.parametrize("folder", sorted(SERVICE_NAMES))
+def test_service_names_match_wiring(folder: str) -> None:
+    names = set()
+    for file in (SPEC / folder).glob("*-svc.yaml"):
+        (manifest,) = load_file(file)
+        assert manifest.kind == "Service"
+        names.add(manifest.name)
+    assert names == SERVICE_NAMES[folder]
+
+
+def test_app_services_scraped() -> None:
+    for name in SCRAPED_SERVICES:
+        (manifest,) = load_file(SPEC / "sock-shop-usvc" / f"{name}-svc.yaml")
+        assert manifest.annotations.get("prometheus.io/scrape") == "true", name
+
+
+def test_app_containers_run_as_non_root() -> None:
+    for file in (SPEC / "sock-shop-usvc").glob("*-dep.yaml"):
+        (manifest,) = load_file(file)
+        main = containers(manifest)[0]
+        context = main["securityContext"]
+        if manifest.name == "rabbitmq":
+            continue
+        assert context["runAsUser"] == 10001, file.name
+        assert context["readOnlyRootFilesystem"] is True, file.name
+        assert context["capabilities"] == {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}
+
+
+def test_rabbitmq_has_exporter_sidecar() -> None:
+    (manifest,) = load_file(SPEC / "sock-shop-usvc" / "rabbitmq-dep.yaml")
+    images = [c["image"].split(":")[0] for c in containers(manifest)]
+    assert images == ["rabbitmq", "kbudde/rabbitmq-exporter"]
+
+
+def test_persistent_databases_claim_512mi() -> None:
+    for file in (SPEC / "sock-shop-persist-db").glob("*-sts.yaml"):
+        (manifest,) = load_file(file)
+        (claim,) = manifest.body["spec"]["volumeClaimTemplates"]
+        assert claim["spec"]["resources"]["requests"]["storage"] == "512Mi"
+        assert claim["spec"]["storageClassName"] == "x-storage-class"
+
+
+def test_prometheus_config_names_no_alertmanager() -> None:
+    (manifest,) = load_file(SPEC / "monitoring-cfg" / "prometheus-configmap.yaml")
+    assert "alertmanager" not in manifest.body["data"]["prometheus.yml"]
+
+
+def test_zipkin_variants_send_spans_to_zipkin() -> None:
+    for name in ("catalogue", "payment", "user"):
+        (manifest,) = load_file(SPEC / "sock-shop-zipkin-usvc" / f"{name}-dep.yaml")
+        env = {e["name"]: e.get("value") for e in containers(manifest)[0].get("env", [])}
+        assert (
+            env["ZIPKIN"] == "http://zipkin.x-zipkin-namespace.svc.cluster.local:9411/api/v1/spans"
+        )
+
+
+def test_dashboards_jsonnet_gives_configmap() -> None:
+    workflow = load_workflow(ROOT / "workflows" / "monitoring-workflow.yaml")
+    ((_, body),) = template_bodies(workflow, "jsonnet")
+    main = (ROOT / "workflows" / body["main"]).resolve()
+    (manifest,) = load_jsonnet(main, ext_vars={"namespace": "mon", "app_namespace": "shop"})
+    assert manifest.kind == "ConfigMap"
+    assert manifest.name == "grafana-dashboards"
+    assert manifest.namespace == "mon"
+    for key, text in manifest.body["data"].items():
+        request = json.loads(text)
+        assert request["overwrite"] is True, key
+        assert request["dashboard"]["uid"] == key.removesuffix(".json")
+        panels = request["dashboard"]["panels"]
+        exprs = [target["expr"] for panel in panels for target in panel["targets"]]
+        assert exprs, key
+        for expr in exprs:
+            assert 'namespace="shop"' in expr, expr
+
+
+def test_import_job_runs_after_grafana() -> None:
+    workflow = load_workflow(ROOT / "workflows" / "monitoring-workflow.yaml")
+    tasks = {task.name: task for task in workflow.templates["monitoring"].dag}
+    assert "grafana" in (tasks["import-dashboards"].depends or "")
+    import_paths = workflow.templates["import-dashboards"].body["paths"]
+    assert import_paths == ["../kubernetes-spec/monitoring/grafana-import-dashboards-job.yaml"]
+
+
+@pytest.mark.parametrize("workflow_file", WORKFLOWS, ids=lambda p: p.name)
+def test_workflow_parses(workflow_file: Path) -> None:
+    workflow = load_workflow(workflow_file)
+    assert workflow.generate_name
+    assert workflow.templates[workflow.entrypoint].kind == "dag"
+
+
+@pytest.mark.parametrize("stack_file", STACKS, ids=lambda p: p.name)
+def test_stack_loads(stack_file: Path) -> None:
+    stack = load_stack(stack_file)
+    assert stack.workflows
+    for entry in stack.workflows:
+        effective_parameters(stack, entry, load_workflow(entry.file))
+
+
+def helm_binary() -> str | None:
+    """Return the helm binary: DEPLOYER_HELM, else the local build cache, else PATH."""
+    from deployer.local import helm_binary as built_helm
+
+    given = os.environ.get("DEPLOYER_HELM")
+    built = built_helm()
+    return given or (str(built) if built else None) or shutil.which("helm")
+
+
+def test_zipkin_chart_renders() -> None:
+    helm = helm_binary()
+    if helm is None:
+        pytest.skip("no helm binary: set DEPLOYER_HELM")
+    done = subprocess.run(
+        [helm, "template", "zipkin", str(SPEC / "charts" / "zipkin"), "--namespace", "tracing"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    from deployer.sources.loader import load_text
+
+    manifests = load_text(done.stdout, file="helm template")
+    names = {(m.kind, m.name) for m in manifests}
+    assert names == {
+        ("Deployment", "zipkin-mysql"),
+        ("Service", "zipkin-mysql"),
+        ("Deployment", "zipkin"),
+        ("Service", "zipkin"),
+        ("Deployment", "zipkin-cron"),
+    }
+    for manifest in manifests:
+        assert manifest.namespace == "tracing"
+        for container in containers(manifest):
+            assert container["image"].rpartition(":")[2][0].isdigit()
