@@ -1,0 +1,97 @@
+"""Delete objects wave by wave in reverse order, waiting until each wave is gone.
+
+Used by prune (objects that left the manifests) and by destroy. Deletion uses foreground
+propagation, so a Deployment is gone only once its ReplicaSets and pods are, and the
+objects of a later wave are gone before the Namespace or CRD of an earlier wave goes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+
+from deployer.cluster import Cluster
+from deployer.cluster.inventory import Entry
+from deployer.cluster.watch import wait_gone
+from deployer.errors import ApiError, ReadinessTimeout
+from deployer.model.events import ObjectEvent, ProgressSink
+from deployer.model.objects import ObjectRef
+from deployer.model.status import State
+
+log = logging.getLogger(__name__)
+
+
+def entry_ref(entry: Entry) -> ObjectRef:
+    """Return the ObjectRef of an inventory entry."""
+    return ObjectRef(entry.api_version.rpartition("/")[0], entry.kind, entry.namespace, entry.name)
+
+
+def delete_in_reverse(
+    cluster: Cluster,
+    entries: Iterable[Entry],
+    *,
+    progress: ProgressSink,
+    timeout_seconds: float,
+    parallelism: int = 16,
+) -> list[Entry]:
+    """Delete `entries`, highest wave first, and return those that existed."""
+    by_wave: dict[int, list[Entry]] = defaultdict(list)
+    for entry in set(entries):
+        by_wave[entry.wave].append(entry)
+    deadline = time.monotonic() + timeout_seconds
+    deleted: list[Entry] = []
+    for wave in sorted(by_wave, reverse=True):
+        deleted.extend(
+            _delete_wave(cluster, sorted(by_wave[wave]), progress, deadline, parallelism)
+        )
+    return deleted
+
+
+def _delete_one(cluster: Cluster, entry: Entry) -> bool:
+    try:
+        return cluster.delete(
+            entry.api_version, entry.kind, entry.name, entry.namespace, propagation="Foreground"
+        )
+    except ApiError as failure:
+        if failure.reason == "NoKindMatch":
+            # The CRD that served this kind is gone, and so are its objects.
+            return False
+        raise
+
+
+def _delete_wave(
+    cluster: Cluster,
+    entries: list[Entry],
+    progress: ProgressSink,
+    deadline: float,
+    parallelism: int,
+) -> list[Entry]:
+    with ThreadPoolExecutor(max_workers=parallelism) as pool:
+        existed = list(pool.map(lambda entry: _delete_one(cluster, entry), entries))
+    present = [entry for entry, found in zip(entries, existed, strict=True) if found]
+    for entry in present:
+        log.info("deleting %s", entry.describe())
+        progress(ObjectEvent(ref=entry_ref(entry), state=State.TERMINATING, reason="Deleting"))
+
+    groups: dict[tuple[str, str, str | None], set[str]] = defaultdict(set)
+    for entry in present:
+        groups[(entry.api_version, entry.kind, entry.namespace)].add(entry.name)
+    for (api_version, kind, namespace), names in groups.items():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReadinessTimeout(
+                f"{kind} {', '.join(sorted(names))} still exist after the deletion timeout"
+            )
+        wait_gone(
+            cluster,
+            cluster.resource(api_version, kind),
+            namespace,
+            names,
+            timeout_seconds=remaining,
+        )
+    for entry in entries:
+        progress(ObjectEvent(ref=entry_ref(entry), state=State.DELETED, reason="Deleted"))
+    return present
