@@ -39,6 +39,10 @@ class TemplateContext:
     dry_run: bool = False
     # The template's `outputs.parameters` entries, as declared; see the module docstring.
     output_parameters: Sequence[Mapping[str, Any]] = ()
+    # The workflow's metadata.name (or generateName without its random suffix). Template
+    # kinds name their inventories after it, so a later run of the same workflow prunes
+    # and destroys the same objects. Empty: the kinds fall back to run_name.
+    workflow_name: str = ""
 
 
 @dataclass
