@@ -63,7 +63,8 @@ def job(obj: Mapping[str, Any], facts: Facts) -> Status:
     if condition_is(obj, "Complete", "True"):
         return ready("Complete", f"completed: {_progress(obj)}")
 
-    # A pod that cannot pull its image never fails, so the backoff limit never ends the Job.
+    # A pod stuck pulling its image stays Pending and never counts as failed, so the backoff
+    # limit does not end the Job; only spec.activeDeadlineSeconds would.
     problem = first_failure(pods, IMAGE_AND_CONFIG_REASONS)
     if problem is not None:
         return failed(problem.reason, str(problem))

@@ -20,8 +20,8 @@ match gjson for the paths a label-selector key can spell.
 
 A field's value compares as text: strings as they are, booleans as `true`/`false`, null
 as the empty string and objects or lists as compact JSON. Two values compare as numbers
-when both are numbers (`1` equals `1.0`); `>` and friends require numbers on both sides
-and do not hold for a field that is not one.
+when both are numbers, so `1` equals `1.0`. The orderings `>`, `<`, `>=` and `<=` need a
+number in the condition and do not hold for a field whose value is not a number.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _SPECIAL_CHARS = frozenset("=!<>(),")
 
 
 class Operator(enum.Enum):
-    """How a requirement compares the field with its values."""
+    """Comparison that a requirement applies to the field and its values."""
 
     EQUALS = "=="
     NOT_EQUALS = "!="
@@ -319,13 +319,12 @@ class _Parser:
                 raise self.error(f"expected a value, not {token.text!r}", token.position)
             values.append(token.text)
             closing = self.take()
-            if closing is not None and closing.text == ")":
+            if closing is None:
+                raise self.error("missing ')' to close the list of values")
+            if closing.text == ")":
                 return tuple(values)
-            if closing is None or closing.text != ",":
-                raise self.error(
-                    "expected ',' or ')' in the list of values",
-                    None if closing is None else closing.position,
-                )
+            if closing.text != ",":
+                raise self.error("expected ',' or ')' in the list of values", closing.position)
 
 
 @functools.lru_cache(maxsize=256)

@@ -89,8 +89,8 @@ def persistent_volume_claim(obj: Mapping[str, Any], facts: Facts) -> Status:
         )
     if class_name == "":
         return in_progress("Pending", "waiting for a matching PersistentVolume")
-    shown = class_name if class_name is not None else "(default)"
-    return in_progress("Pending", f"waiting for a volume from storage class {shown}")
+    class_label = class_name if class_name is not None else "(default)"
+    return in_progress("Pending", f"waiting for a volume from storage class {class_label}")
 
 
 def persistent_volume(obj: Mapping[str, Any], facts: Facts) -> Status:

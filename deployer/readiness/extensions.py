@@ -23,7 +23,7 @@ def custom_resource_definition(obj: Mapping[str, Any], facts: Facts) -> Status:
 
 
 def api_service(obj: Mapping[str, Any], facts: Facts) -> Status:
-    """Ready when Available=True, that is when the aggregated API server answers."""
+    """Ready when Available=True, which the API server sets once the aggregated API serves."""
     available = condition(obj, "Available")
     if available is not None and available.get("status") == "True":
         return ready("Available", "")
@@ -40,17 +40,17 @@ def custom_resource(obj: Mapping[str, Any], facts: Facts) -> Status:
     """Judge an object of a kind without its own rule by its Ready condition.
 
     Ready=False is IN_PROGRESS, never FAILED, because most controllers report Ready=False
-    while they are still working and retry after errors; an object fails only through
-    Stalled=True or a `deployer.dev/failure-condition` annotation. The condition's reason
-    and message go into the status, so a timeout report still shows why.
+    while they are still working and retry after errors. Such an object fails only through
+    Stalled=True or a `deployer.dev/failure-condition` annotation, which `evaluate` checks
+    first. The condition's reason and message go into the status for the timeout report.
     NOTE: an object with no Ready condition, including one with no status at all, is ready
     as soon as it exists. Its controller may simply not have reconciled it yet; give such
     objects a `deployer.dev/success-condition` to wait on what they do report.
     """
     entry = condition(obj, "Ready")
     if entry is None:
-        shown = "no status" if not status(obj) else "no Ready condition"
-        return ready("Exists", f"exists ({shown})")
+        missing = "no status" if not status(obj) else "no Ready condition"
+        return ready("Exists", f"exists ({missing})")
     value = entry.get("status")
     if value == "True":
         return ready(str(entry.get("reason") or "Ready"), str(entry.get("message") or ""))

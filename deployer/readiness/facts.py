@@ -1,4 +1,4 @@
-"""What a readiness rule may read besides the object itself, and the shape of a rule."""
+"""Inputs a readiness rule reads besides the object itself, and the type of a rule."""
 
 from __future__ import annotations
 

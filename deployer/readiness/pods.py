@@ -1,8 +1,8 @@
 """Summaries of pod problems, for the workload rules and for timeout reports.
 
-A workload's own status counts replicas but never says why they are missing. The pods do:
-a container waiting in CrashLoopBackOff or ImagePullBackOff will not recover on its own,
-so the rules fail the workload at once and name the pod, the container and the reason.
+A workload's own status counts replicas but does not report why some are missing. Its
+pods do. A container waiting in CrashLoopBackOff or ImagePullBackOff will not recover on
+its own, so the rules fail the workload at once and name the pod, container and reason.
 """
 
 from __future__ import annotations
@@ -156,7 +156,7 @@ def termination_message(pod: Mapping[str, Any], container: str | None = None) ->
 
 
 def _pod_state(pod: Mapping[str, Any]) -> str:
-    """Return one word for where a pod stands: ready, running, pending, succeeded, failed."""
+    """Return one word for the state of a pod: ready, not ready, pending, succeeded, failed."""
     phase = str(status(pod).get("phase") or "Pending")
     if phase == "Running":
         return "ready" if is_ready(pod) else "not ready"

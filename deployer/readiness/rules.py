@@ -8,8 +8,8 @@
    IN_PROGRESS, because the status still describes an older spec.
 4. Annotation `deployer.dev/failure-condition` matches: FAILED.
 5. Annotation `deployer.dev/success-condition`: READY when it matches, else IN_PROGRESS.
-   The two annotations replace steps 6 and 7, so pod failures and Job failures no longer
-   end the wait; add a failure condition to keep failing fast. A failure condition alone
+   A success condition replaces steps 6 and 7, so pod failures and Job failures no longer
+   end the wait. Add a failure condition to keep failing fast. A failure condition alone
    only adds a way to fail, and the steps below still decide readiness.
 6. Condition Stalled=True: FAILED; Reconciling=True: IN_PROGRESS.
 7. The rule for the object's kind in `RULES`, or `custom_resource` for other kinds.
@@ -141,10 +141,10 @@ def evaluate(
     pods: Sequence[Mapping[str, Any]] = (),
     storage_classes: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Status:
-    """Judge the readiness of one live object, as the module docstring lays out.
+    """Judge the readiness of one live object, in the order the module docstring lists.
 
     `pods` are the pods found with `pod_selector(obj)` for kinds where `needs_pods` is
-    true; the rules apply the full selector to them again, so a superset is fine.
+    true. The rules apply the full selector to them again, so a superset is fine.
     `storage_classes` maps StorageClass names to the live objects, for PVCs. Raises
     InputError when a condition annotation is malformed.
     """

@@ -1,4 +1,4 @@
-"""Which pods belong to a workload, and which of them run its current pod template."""
+"""Selection of a workload's pods, and of those among them that run its current template."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def needs_pods(kind: str, group: str | None = None) -> bool:
 def pod_selector(obj: Mapping[str, Any]) -> dict[str, str] | None:
     """Return the `matchLabels` that find the pods of a workload, or None if it has none.
 
-    A Job created without a selector gets one from the API server; until the object has
-    been read back, the controller-uid label built from `metadata.uid` stands in for it.
+    A Job created without a selector gets one from the API server. For a Job object that
+    lacks it, the controller-uid label is built from `metadata.uid` instead.
     The result drops `matchExpressions`, so it may match more pods than the selector does;
     `select_pods` applies the full selector to whatever the caller found.
     """

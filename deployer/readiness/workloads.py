@@ -45,9 +45,9 @@ def _with_pod_hint(result: Status, pods: Sequence[Mapping[str, Any]], obj: Any) 
     return Status(result.state, result.reason, f"{result.message}; {hint}")
 
 
-def _count_gap(have: int, want: int, what: str, reason: str) -> Status | None:
+def _count_gap(have: int, want: int, counted: str, reason: str) -> Status | None:
     if have < want:
-        return in_progress(reason, f"{have}/{want} {what}")
+        return in_progress(reason, f"{have}/{want} {counted}")
     return None
 
 
@@ -204,12 +204,12 @@ def daemonset(obj: Mapping[str, Any], facts: Facts) -> Status:
             gap = in_progress(
                 "RolloutInProgress", f"waiting for rollout: {updated}/{desired} pods updated"
             )
-    for field, what, reason in (
+    for field, counted, reason in (
         ("currentNumberScheduled", "pods scheduled", "PodsNotScheduled"),
         ("numberReady", "pods ready", "PodsNotReady"),
         ("numberAvailable", "pods available", "PodsNotAvailable"),
     ):
-        gap = gap or _count_gap(integer(state.get(field)), desired, what, reason)
+        gap = gap or _count_gap(integer(state.get(field)), desired, counted, reason)
     if gap is not None:
         return _with_pod_hint(gap, pods, obj)
     return ready("Ready", f"{desired}/{desired} pods ready")
