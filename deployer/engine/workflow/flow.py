@@ -1,0 +1,275 @@
+"""Steps templates and what steps and DAG tasks share: `when`, arguments, loops, parallelism.
+
+Node paths follow Argo: the groups of a steps node `N` are `N[0]`, `N[1]`, ..., a step of a
+group is `N[0].step` and a loop child `N[0].step(0:value)`. A failed step fails its group and
+the steps node unless it has a matching `continueOn`; later groups do not run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from deployer.engine.workflow import leaves, scope
+from deployer.engine.workflow.calls import Call, Outcome
+from deployer.errors import WorkflowError
+from deployer.model.run import NodeRecord
+from deployer.model.workflow import Step, Template, Workflow
+
+if TYPE_CHECKING:
+    from deployer.engine.workflow.runner import Runner
+
+
+def lookup(runner: Runner, step: Step, source: Workflow) -> tuple[Template, Workflow]:
+    """Find the template a step calls, in its own document or a WorkflowTemplate."""
+    if step.template_ref is not None:
+        ref = step.template_ref
+        other = runner.options.templates.get(ref.name)
+        if other is None:
+            raise WorkflowError(f"step {step.name}: WorkflowTemplate {ref.name} not found")
+        template = other.templates.get(ref.template)
+        if template is None:
+            raise WorkflowError(f"step {step.name}: template {ref.template} not in {ref.name}")
+        return template, other
+    template = source.templates.get(step.template or "")
+    if template is None:
+        raise WorkflowError(f"step {step.name}: template {step.template!r} not found")
+    return template, source
+
+
+def failed_unhandled(step: Step, node: NodeRecord) -> bool:
+    """Whether a finished child fails its parent, taking `continueOn` into account."""
+    if node.phase == "Failed":
+        return not (step.continue_on and step.continue_on.failed)
+    if node.phase == "Error":
+        return not (step.continue_on and step.continue_on.error)
+    return False
+
+
+def call_step(
+    runner: Runner,
+    step: Step,
+    *,
+    call: Call,
+    name: str,
+    display: str,
+    parent: str,
+    values: Mapping[str, str],
+) -> NodeRecord:
+    """Run one step or task (one loop child): check `when`, resolve arguments, invoke."""
+    old = runner.book.reusable(name)
+    if old is not None:
+        return runner.book.adopt(old, parent)
+    target = step.template_ref.template if step.template_ref else step.template or ""
+    if step.when:
+        try:
+            run_it = scope.evaluate_when(step.when, values)
+        except WorkflowError as bad:
+            node = runner.book.create(
+                name=name, display=display, type="Skipped", template=target, parent=parent
+            )
+            runner.book.finish(node, "Failed", f"invalid when expression {step.when!r}: {bad}")
+            return node
+        if not run_it:
+            node = runner.book.create(
+                name=name, display=display, type="Skipped", template=target, parent=parent
+            )
+            runner.book.finish(node, "Skipped", f"when '{step.when}' evaluated false")
+            return node
+    try:
+        template, source = lookup(runner, step, call.source)
+        arguments = {
+            p.name: _argument(runner, step, p.name, p.value, p.default, values)
+            for p in step.arguments
+        }
+    except WorkflowError as bad:
+        node = runner.book.create(
+            name=name, display=display, type="Pod", template=target, parent=parent
+        )
+        runner.book.finish(node, "Error", str(bad))
+        return node
+    child = runner.invoke(
+        Call(name, display, parent, template, source, arguments, call.depth + 1, call.deadline)
+    )
+    if step.on_exit:
+        _step_exit_handler(runner, step, call=call, child=child, parent=parent, values=values)
+    return child
+
+
+def _argument(
+    runner: Runner,
+    step: Step,
+    name: str,
+    value: str | None,
+    default: str | None,
+    values: Mapping[str, str],
+) -> str:
+    if value is not None:
+        return runner.substitute(value, values)
+    if default is not None:
+        return runner.substitute(default, values)
+    raise WorkflowError(f"step {step.name}: argument {name} has no value")
+
+
+def _step_exit_handler(
+    runner: Runner,
+    step: Step,
+    *,
+    call: Call,
+    child: NodeRecord,
+    parent: str,
+    values: Mapping[str, str],
+) -> None:
+    handler = call.source.templates.get(step.on_exit or "")
+    name = f"{child.name}.onExit"
+    if handler is None:
+        node = runner.book.create(
+            name=name,
+            display=f"{child.display_name}.onExit",
+            type="Pod",
+            template=step.on_exit or "",
+            parent=parent,
+        )
+        runner.book.finish(
+            node, "Error", f"step {step.name}: onExit template {step.on_exit!r} not found"
+        )
+        return
+    runner.invoke(
+        Call(
+            name,
+            f"{child.display_name}.onExit",
+            parent,
+            handler,
+            call.source,
+            {},
+            call.depth + 1,
+            call.deadline,
+        )
+    )
+
+
+def expand(
+    runner: Runner, step: Step, values: Mapping[str, str], base: str, display: str
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Return (path, display name, variables) per child of a step: one, or one per loop item."""
+    if not step.loops:
+        return [(base, display, dict(values))]
+    children = []
+    for suffix, item_values in scope.expand(step, values):
+        children.append((base + suffix, display + suffix, {**values, **item_values}))
+    return children
+
+
+def run_parallel(
+    jobs: list[Callable[[], NodeRecord]],
+    *,
+    limit: int | None,
+    fail_fast: bool,
+    fails: Callable[[int, NodeRecord], bool],
+) -> list[NodeRecord | None]:
+    """Run jobs in threads, at most `limit` at once; after a failure, fail-fast skips the rest."""
+    results: list[NodeRecord | None] = [None] * len(jobs)
+    if len(jobs) == 1:
+        results[0] = jobs[0]()
+        return results
+    slots = threading.BoundedSemaphore(limit) if limit else None
+    failed = threading.Event()
+
+    def work(index: int) -> None:
+        if slots is not None:
+            slots.acquire()
+        try:
+            if fail_fast and failed.is_set():
+                return
+            results[index] = node = jobs[index]()
+            if fails(index, node):
+                failed.set()
+        finally:
+            if slots is not None:
+                slots.release()
+
+    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def run_steps(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str]) -> Outcome:
+    """Run the step groups of a steps template in order, the steps of a group in parallel."""
+    template = call.template
+    values = dict(values)
+    for index, group in enumerate(template.steps):
+        group_name = f"{call.name}[{index}]"
+        group_node = runner.book.create(
+            name=group_name,
+            display=f"[{index}]",
+            type="StepGroup",
+            template=template.name,
+            parent=node.id,
+        )
+        runner.book.start(group_node)
+        planned: list[tuple[Step, str, str, dict[str, str]]] = []
+        try:
+            for step in group:
+                for path, display, child_values in expand(
+                    runner, step, values, f"{group_name}.{step.name}", step.name
+                ):
+                    planned.append((step, path, display, child_values))
+        except WorkflowError as bad:
+            runner.book.finish(group_node, "Failed", str(bad))
+            return Outcome("Failed", str(bad))
+        jobs = [
+            step_job(runner, step, call, path, display, group_node.id, child_values)
+            for step, path, display, child_values in planned
+        ]
+        results = run_parallel(
+            jobs,
+            limit=template.parallelism,
+            fail_fast=template.fail_fast is not False,
+            fails=_fails_for(planned),
+        )
+        for step in group:
+            children = [
+                r
+                for (s, *_), r in zip(planned, results, strict=True)
+                if s is step and r is not None
+            ]
+            values.update(scope.node_vars("steps", step.name, children, looped=step.loops))
+        failures = [
+            r
+            for (s, *_), r in zip(planned, results, strict=True)
+            if r is not None and failed_unhandled(s, r)
+        ]
+        if failures or runner.cancel.is_set():
+            message = (
+                f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
+                if failures
+                else f"run {runner.shutdown}"
+            )
+            runner.book.finish(group_node, "Failed", message)
+            return Outcome("Failed", message)
+        runner.book.finish(group_node, "Succeeded")
+    return Outcome("Succeeded", outputs=leaves.declared_outputs(runner, template, values))
+
+
+def _fails_for(
+    planned: list[tuple[Step, str, str, dict[str, str]]],
+) -> Callable[[int, NodeRecord], bool]:
+    return lambda index, node: failed_unhandled(planned[index][0], node)
+
+
+def step_job(
+    runner: Runner,
+    step: Step,
+    call: Call,
+    path: str,
+    display: str,
+    parent: str,
+    values: dict[str, str],
+) -> Callable[[], NodeRecord]:
+    return lambda: call_step(
+        runner, step, call=call, name=path, display=display, parent=parent, values=values
+    )

@@ -1,0 +1,85 @@
+"""retryStrategy: run a template again after a failure, with backoff, as Argo does.
+
+The Retry node `N` gets one child per attempt, `N(0)`, `N(1)`, ...; `{{retries}}` is the
+attempt number inside the template. Policies: Always (Failed or Error), OnFailure (Failed,
+the default), OnError (Error) and OnTransientError (Error whose message looks like network or
+API server trouble).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from deployer.engine.workflow.calls import NODE_TYPES, Call, backoff_delay, parse_duration
+from deployer.model import run as runmodel
+from deployer.model.run import NodeRecord
+
+if TYPE_CHECKING:
+    from deployer.engine.workflow.runner import Runner
+
+# Messages of errors that OnTransientError retries: network trouble and API server overload.
+TRANSIENT_MARKERS = (
+    "connection reset",
+    "connection refused",
+    "timed out",
+    "too many requests",
+    "service unavailable",
+    "etcdserver",
+    "tls handshake",
+)
+
+
+def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[str, str]) -> None:
+    strategy = call.template.retry_strategy
+    assert strategy is not None
+    runner.book.start(node, inputs=inputs)
+    what = f"template {call.template.name} retryStrategy"
+    limit = (
+        None
+        if strategy.limit in (None, "")
+        else int(runner.substitute(str(strategy.limit), runner.globals))
+    )
+    max_seconds = None
+    if strategy.backoff is not None and strategy.backoff.max_duration:
+        max_seconds = parse_duration(strategy.backoff.max_duration, what=what)
+    started = time.monotonic()
+    attempt = 0
+    while True:
+        child = runner.book.create(
+            name=f"{call.name}({attempt})",
+            display=f"{call.display}({attempt})",
+            type=NODE_TYPES[call.template.kind],
+            template=call.template.name,
+            parent=node.id,
+        )
+        runner.attempt(child, call, inputs, retries=attempt)
+        if child.phase == "Succeeded" or runner.cancel.is_set():
+            break
+        if not should_retry(strategy.retry_policy, child) or attempt == limit:
+            break
+        delay = backoff_delay(strategy.backoff, attempt, what=what)
+        if max_seconds is not None and time.monotonic() - started + delay > max_seconds:
+            break
+        if runner.cancel.wait(delay):
+            break
+        attempt += 1
+    runner.book.finish(
+        node,
+        child.phase,
+        child.message,
+        outputs=dict(child.outputs),
+        result=child.result,
+        exit_code=child.exit_code,
+    )
+
+
+def should_retry(policy: str, child: NodeRecord) -> bool:
+    if policy == "Always":
+        return child.phase in runmodel.FAILED_PHASES
+    if policy == "OnError":
+        return child.phase == "Error"
+    if policy == "OnTransientError":
+        text = child.message.lower()
+        return child.phase == "Error" and any(marker in text for marker in TRANSIENT_MARKERS)
+    return child.phase == "Failed"  # OnFailure, Argo's default

@@ -1,0 +1,380 @@
+"""Run an Argo-form workflow from the client: no controller, every node recorded in the cluster.
+
+`Runner(workflow, executor=, store=, options=).run()` resolves the arguments, runs the
+entrypoint and then the exit handler, and returns the final RunRecord. Steps and DAGs live in
+`flow`, leaves (pods, resources, deployer kinds, suspend) in `leaves`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deployer.engine.workflow import dag, flow, leaves, retries, scope
+from deployer.engine.workflow.arguments import make_run_name, resolve_arguments
+from deployer.engine.workflow.calls import (
+    NODE_TYPES,
+    Call,
+    Outcome,
+    deadline_after,
+    parse_duration,
+)
+from deployer.engine.workflow.executor import Executor
+from deployer.engine.workflow.nodes import NodeBook, NodeListener
+from deployer.engine.workflow.record import Masker, RecordStore, RecordWriter, looks_secret
+from deployer.errors import DeployerError, WorkflowError
+from deployer.model import run as runmodel
+from deployer.model.run import NodeRecord, RunRecord
+from deployer.model.workflow import Workflow
+
+log = logging.getLogger(__name__)
+
+# Template calls nested deeper than this fail, so a recursion that never stops ends clearly.
+MAX_DEPTH = 50
+
+
+@dataclass
+class RunOptions:
+    """What a run is given besides the workflow; every field has a usable default."""
+
+    namespace: str = "default"  # where pods and objects without a namespace go
+    parameters: Mapping[str, str] = field(default_factory=dict)  # `-p NAME=VALUE` overrides
+    templates: Mapping[str, Workflow] = field(default_factory=dict)  # WorkflowTemplates by name
+    run_name: str | None = None  # None: metadata.name, else generateName + 5 characters
+    base_dir: Path = field(default_factory=Path.cwd)  # folder of the workflow file
+    document: dict[str, Any] = field(default_factory=dict)  # the Workflow document to record
+    template_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    previous: RunRecord | None = None  # the record a `deployer retry` continues
+    max_depth: int = MAX_DEPTH
+    listeners: list[NodeListener] = field(default_factory=list)
+
+
+class Runner:
+    """Runs one workflow to its end; one instance per run (or per retry of a run)."""
+
+    def __init__(
+        self, workflow: Workflow, *, executor: Executor, store: RecordStore, options: RunOptions
+    ) -> None:
+        self.workflow = workflow
+        self.executor = executor
+        self.store = store
+        self.options = options
+        self.masker = Masker()
+        self.cancel = threading.Event()  # set by stop, terminate or the workflow deadline
+        self.shutdown = ""  # "stop", "terminate" or "deadline" once cancel is set
+        self.suspended: dict[str, threading.Event] = {}
+        self.pending_resume: str | None = None
+        self.lock = threading.Lock()
+        limit = workflow.parallelism
+        self.pod_slots = threading.BoundedSemaphore(limit) if limit else None
+        self.parameters = resolve_arguments(workflow, options.parameters)
+        self.record = self._new_record()
+        self.book = NodeBook(self.record, previous=options.previous)
+        self.book.listeners.extend(options.listeners)
+        self.globals = self._global_vars()
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    def _new_record(self) -> RunRecord:
+        previous = self.options.previous
+        name = (
+            previous.name if previous else (self.options.run_name or make_run_name(self.workflow))
+        )
+        masked = sorted(k for k in self.parameters if looks_secret(k))
+        for key in masked:
+            self.masker.add(self.parameters[key])
+        return RunRecord(
+            name=name,
+            namespace=self.options.namespace,
+            workflow=self.options.document,
+            source_file=self.workflow.source_file,
+            parameters=dict(self.parameters),
+            masked=masked,
+            templates=self.options.template_documents,
+            attempt=previous.attempt + 1 if previous else 0,
+            started=runmodel.now_rfc3339(),
+        )
+
+    def _global_vars(self) -> dict[str, str]:
+        values = {
+            "workflow.name": self.record.name,
+            "workflow.namespace": self.record.namespace,
+            "workflow.uid": self.record.name,
+            "workflow.creationTimestamp": self.record.started or "",
+        }
+        for key, value in self.parameters.items():
+            values[f"workflow.parameters.{key}"] = value
+        return values
+
+    # The run as a whole
+
+    def run(self) -> RunRecord:
+        """Run the entrypoint, then the exit handler; return the final record."""
+        self.store.save_secrets(self.name, {k: self.parameters[k] for k in self.record.masked})
+        writer = RecordWriter(self.store, self.book.snapshot, self.masker)
+        self.book.listeners.append(lambda _node: writer.changed())
+        with self.book.lock:
+            self.record.phase = runmodel.RUNNING
+        writer.start()
+        watching = threading.Event()
+        controls = threading.Thread(target=self._watch_controls, args=(watching,), daemon=True)
+        controls.start()
+        deadline_timer = self._start_deadline()
+        try:
+            root = self._run_entrypoint()
+            exit_node = self._run_exit_handler(root)
+            self._finish(root, exit_node)
+        finally:
+            if deadline_timer is not None:
+                deadline_timer.cancel()
+            watching.set()
+            writer.close()
+            self.executor.close()
+        return self.record
+
+    def _run_entrypoint(self) -> NodeRecord:
+        entry = self.workflow.entrypoint or ""
+        template = self.workflow.templates.get(entry)
+        if template is None:
+            raise WorkflowError(
+                f"{self.workflow.source_file}: entrypoint {entry!r} is not a template"
+            )
+        call = Call(self.name, self.name, None, template, self.workflow, {}, 0, None)
+        root = self.invoke(call)
+        with self.book.lock:
+            self.record.root = root.id
+        return root
+
+    def _run_exit_handler(self, root: NodeRecord) -> NodeRecord | None:
+        handler = self.workflow.on_exit
+        if not handler or self.shutdown == "terminate":
+            return None
+        template = self.workflow.templates.get(handler)
+        if template is None:
+            raise WorkflowError(
+                f"{self.workflow.source_file}: onExit {handler!r} is not a template"
+            )
+        failures = self.record.failures()
+        self.globals["workflow.status"] = root.phase if root.phase != "Omitted" else "Failed"
+        self.globals["workflow.failures"] = scope.to_json(failures)
+        if self.shutdown:
+            self.cancel.clear()  # exit handlers of a stopped run still run, as in Argo
+        name = f"{self.name}.onExit"
+        node = self.invoke(Call(name, name, None, template, self.workflow, {}, 0, None))
+        with self.book.lock:
+            self.record.exit_root = node.id
+        return node
+
+    def _finish(self, root: NodeRecord, exit_node: NodeRecord | None) -> None:
+        phase = root.phase
+        message = root.message
+        if (
+            exit_node is not None
+            and exit_node.phase in runmodel.FAILED_PHASES
+            and phase == "Succeeded"
+        ):
+            phase, message = exit_node.phase, f"exit handler failed: {exit_node.message}"
+        if self.shutdown and phase == "Succeeded":
+            phase = "Failed"
+        if self.shutdown:
+            message = message or f"run {self.shutdown}"
+        with self.book.lock:
+            self.record.phase = (
+                phase if phase in runmodel.FAILED_PHASES or phase == "Succeeded" else "Failed"
+            )
+            self.record.message = message
+            self.record.finished = runmodel.now_rfc3339()
+        log.info("run %s %s", self.name, self.record.phase.lower())
+
+    def _start_deadline(self) -> threading.Timer | None:
+        seconds = self.workflow.active_deadline_seconds
+        if seconds in (None, ""):
+            return None
+        timer = threading.Timer(float(str(seconds)), self.stop, kwargs={"how": "deadline"})
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    # Controls from `deployer resume/stop/terminate`
+
+    def stop(self, how: str = "stop") -> None:
+        """Stop the run: running leaves end as Failed, nothing new starts."""
+        with self.lock:
+            if self.shutdown == "terminate":
+                return
+            self.shutdown = how
+        log.info("run %s: %s requested", self.name, how)
+        self.cancel.set()
+
+    def resume(self, target: str) -> bool:
+        """Resume suspended nodes named `target` (path, display name or id) or `all`."""
+        matched = False
+        with self.lock:
+            for node_id, event in list(self.suspended.items()):
+                node = self.record.nodes[node_id]
+                if target in ("all", "", node.id, node.name, node.display_name):
+                    event.set()
+                    matched = True
+            if not matched:
+                self.pending_resume = target
+        return matched
+
+    def _watch_controls(self, done: threading.Event) -> None:
+        try:
+            for controls in self.store.watch_controls(self.name, done):
+                if "terminate" in controls:
+                    self.stop("terminate")
+                elif "stop" in controls:
+                    self.stop("stop")
+                if "resume" in controls and self.resume(controls["resume"]):
+                    self.store.clear(self.name, "resume")
+        except Exception:  # the run goes on without controls rather than dying
+            log.exception("watching run %s for resume/stop requests failed", self.name)
+
+    # Template calls
+
+    def invoke(self, call: Call) -> NodeRecord:
+        """Run one template call as a node (with its retries) and return the finished node."""
+        old = self.book.reusable(call.name)
+        if old is not None:
+            return self.book.adopt(old, call.parent)
+        template = call.template
+        node_type = NODE_TYPES[template.kind]
+        if template.retry_strategy is not None:
+            node_type = "Retry"
+        node = self.book.create(
+            name=call.name,
+            display=call.display,
+            type=node_type,
+            template=template.name,
+            parent=call.parent,
+        )
+        try:
+            inputs = self._inputs(call)
+        except WorkflowError as bad:
+            self.book.finish(node, "Error", str(bad))
+            return node
+        if call.depth > self.options.max_depth:
+            message = (
+                f"template {template.name} nested deeper than {self.options.max_depth} calls; "
+                "check the stop condition of its recursion"
+            )
+            self.book.finish(node, "Failed", message)
+            return node
+        if template.retry_strategy is not None:
+            retries.run_with_retries(self, node, call, inputs)
+        else:
+            self.attempt(node, call, inputs, retries=None)
+        return node
+
+    def _inputs(self, call: Call) -> dict[str, str]:
+        values = {}
+        for parameter in call.template.inputs:
+            value = call.arguments.get(parameter.name)
+            if value is None and parameter.value is not None:
+                value = self.substitute(parameter.value, self.globals)
+            if value is None:
+                value = parameter.default
+            if value is None:
+                raise WorkflowError(
+                    f"template {call.template.name}: input parameter {parameter.name} has no value"
+                )
+            if parameter.enum and value not in parameter.enum:
+                raise WorkflowError(
+                    f"template {call.template.name}: input {parameter.name}={value!r} is not one "
+                    f"of {', '.join(parameter.enum)}"
+                )
+            if looks_secret(parameter.name):
+                self.masker.add(value)
+            values[parameter.name] = value
+        return values
+
+    def template_vars(
+        self, node: NodeRecord, inputs: Mapping[str, str], retries: int | None
+    ) -> dict[str, str]:
+        values = dict(self.globals)
+        for key, value in inputs.items():
+            values[f"inputs.parameters.{key}"] = value
+        values["inputs.parameters"] = scope.to_json(
+            [{"name": k, "value": v} for k, v in inputs.items()]
+        )
+        values["node.name"] = node.name
+        if retries is not None:
+            values["retries"] = str(retries)
+        return values
+
+    def attempt(
+        self, node: NodeRecord, call: Call, inputs: dict[str, str], *, retries: int | None
+    ) -> None:
+        """Run one attempt of a template as `node` and finish the node."""
+        self.book.start(node, inputs=inputs)
+        if self.cancel.is_set():
+            self.book.finish(node, "Failed", f"not started: run {self.shutdown}")
+            return
+        template = call.template
+        values = self.template_vars(node, inputs, retries)
+        try:
+            call = self._with_deadline(call, values)
+            outcome = self._dispatch(node, call, values)
+        except DeployerError as bad:
+            outcome = Outcome("Failed" if isinstance(bad, WorkflowError) else "Error", str(bad))
+        except Exception as bug:  # a node must never stay Running because of a crash
+            log.exception("node %s of template %s crashed", node.name, template.name)
+            outcome = Outcome("Error", f"internal error: {type(bug).__name__}: {bug}")
+        self.book.finish(
+            node,
+            outcome.phase,
+            outcome.message,
+            outputs=outcome.outputs,
+            result=outcome.result,
+            exit_code=outcome.exit_code,
+        )
+
+    def _with_deadline(self, call: Call, values: Mapping[str, str]) -> Call:
+        template = call.template
+        seconds: float | None = None
+        if template.active_deadline_seconds not in (None, ""):
+            text = self.substitute(str(template.active_deadline_seconds), values)
+            seconds = parse_duration(text, what=f"template {template.name} activeDeadlineSeconds")
+        if template.timeout:
+            text = self.substitute(template.timeout, values)
+            timeout = parse_duration(text, what=f"template {template.name} timeout")
+            seconds = timeout if seconds is None else min(seconds, timeout)
+        deadline = deadline_after(seconds, call.deadline)
+        return Call(
+            call.name,
+            call.display,
+            call.parent,
+            template,
+            call.source,
+            call.arguments,
+            call.depth,
+            deadline,
+        )
+
+    def _dispatch(self, node: NodeRecord, call: Call, values: dict[str, str]) -> Outcome:
+        kind = call.template.kind
+        handlers: dict[str, Callable[[Runner, NodeRecord, Call, dict[str, str]], Outcome]] = {
+            "steps": flow.run_steps,
+            "dag": dag.run_dag,
+            "suspend": leaves.run_suspend,
+            "container": leaves.run_pod,
+            "script": leaves.run_pod,
+            "resource": leaves.run_resource,
+        }
+        handler = handlers.get(kind, leaves.run_kind)
+        return handler(self, node, call, values)
+
+    # Variables
+
+    def substitute(self, text: str, values: Mapping[str, str]) -> str:
+        return scope.substitute(text, values)
+
+    def substitute_value(self, value: Any, values: Mapping[str, str]) -> Any:
+        return scope.substitute_value(value, values)
