@@ -1,0 +1,141 @@
+"""Pieces every deployer template kind shares: reading a spec, timeouts, results, names."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from deployer.engine.kinds import TemplateContext, TemplateResult
+from deployer.engine.timeouts import parse_duration
+from deployer.errors import (
+    DeployerError,
+    InputError,
+    PlanError,
+    WorkflowError,
+)
+from deployer.model.objects import ObjectRef
+
+log = logging.getLogger(__name__)
+
+MAX_INVENTORY_NAME = 200  # the ConfigMap name adds a prefix and must stay under 253
+
+
+class Spec:
+    """A template kind's spec mapping, read with type checks that name the field."""
+
+    def __init__(self, kind: str, body: Mapping[str, Any], known: Iterable[str]) -> None:
+        self.kind = kind
+        self.body = body
+        known_fields = set(known)
+        unknown = sorted(str(key) for key in body if key not in known_fields)
+        if unknown:
+            raise WorkflowError(
+                f"{kind} template: unknown field(s) {', '.join(unknown)}; "
+                f"supported fields are {', '.join(sorted(known_fields))}"
+            )
+
+    def string(self, key: str, *, default: str | None = None) -> str | None:
+        value = self.body.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool | dict | list):
+            raise WorkflowError(f"{self.kind}.{key} must be a string, got {value!r}")
+        return str(value)
+
+    def required(self, key: str) -> str:
+        value = self.string(key)
+        if not value:
+            raise WorkflowError(f"{self.kind} template: field {key} is missing")
+        return value
+
+    def strings(self, key: str) -> list[str]:
+        value = self.body.get(key)
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [value]
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise WorkflowError(f"{self.kind}.{key} must be a list of strings, got {value!r}")
+        return list(value)
+
+    def mapping(self, key: str) -> dict[str, Any]:
+        value = self.body.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise WorkflowError(f"{self.kind}.{key} must be a mapping, got {value!r}")
+        return dict(value)
+
+    def flag(self, key: str, *, default: bool) -> bool:
+        value = self.body.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "false"):
+            return text == "true"
+        raise WorkflowError(f"{self.kind}.{key} must be true or false, got {value!r}")
+
+    def timeout(self, ctx: TemplateContext, *, default: float) -> float:
+        """Return the timeout in seconds: the spec's `timeout`, else the node's, else default."""
+        text = self.string("timeout")
+        if text:
+            return parse_duration(text, what=f"{self.kind}.timeout")
+        if ctx.timeout_seconds is not None:
+            return ctx.timeout_seconds
+        return default
+
+
+def inventory_name(ctx: TemplateContext, explicit: str | None) -> str:
+    """Return the inventory name for a step: the spec's `inventory`, else a derived one.
+
+    The derived name is `<workflow>.<step path>`: the workflow name (run name when the
+    runner gives none) and the node's display path without the run-name prefix. It is
+    lowered to the characters an object name allows, and names longer than
+    MAX_INVENTORY_NAME are cut and given a hash of the full name, so they stay unique.
+    """
+    if explicit:
+        raw = explicit
+    else:
+        step = ctx.node_name.removeprefix(f"{ctx.run_name}.")
+        raw = f"{ctx.workflow_name or ctx.run_name}.{step}"
+    cleaned = re.sub(r"[^a-z0-9.-]+", "-", raw.lower()).strip("-.")
+    if len(cleaned) > MAX_INVENTORY_NAME:
+        digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
+        cleaned = f"{cleaned[: MAX_INVENTORY_NAME - 11].rstrip('-.')}-{digest}"
+    if not cleaned:
+        raise WorkflowError(f"cannot derive an inventory name from {raw!r}; set `inventory:`")
+    return cleaned
+
+
+def phase_for(error: DeployerError) -> str:
+    """Return the Argo node phase for an error: Error for bad input, Failed otherwise.
+
+    Input, plan and workflow errors cannot succeed on a retry with `retryPolicy:
+    OnFailure`, so they are reported as Error, as Argo does for an invalid spec.
+    """
+    if isinstance(error, InputError | PlanError | WorkflowError):
+        return "Error"
+    return "Failed"
+
+
+def guarded(
+    kind: str, ctx: TemplateContext, action: Callable[[], TemplateResult]
+) -> TemplateResult:
+    """Run `action`, turning any deployer error into a finished, non-successful result."""
+    try:
+        return action()
+    except DeployerError as error:
+        log.info("%s step %s failed: %s", kind, ctx.node_name, error)
+        return TemplateResult(phase=phase_for(error), message=str(error))
+
+
+def describe_refs(refs: Sequence[ObjectRef]) -> str:
+    """Summarise object references for a result message: `3 objects (Deployment ns/a, ...)`."""
+    shown = ", ".join(str(ref) for ref in refs[:5])
+    more = f", and {len(refs) - 5} more" if len(refs) > 5 else ""
+    return f"{len(refs)} object(s) ({shown}{more})" if refs else "0 objects"

@@ -1,0 +1,182 @@
+"""The `fixture` template kind: what a stack needs but does not own.
+
+`resources` lists objects that must already exist (a StorageClass, a CRD, a Secret made
+by someone else). The step waits through watches until each one exists and is ready by
+deployer's readiness rules, and never changes or deletes it. A resource still missing
+when the timeout runs out fails the step, naming what was looked for and on which
+cluster.
+
+`external` attaches an endpoint outside the cluster so the stack can reach it by a
+Service name: a Service without a selector plus an EndpointSlice with the given
+addresses, or a Service of type ExternalName. deployer applies those two objects, but
+they describe something the stack does not own, so `destroy` leaves them in place
+together with every listed resource. They go away only with their namespace.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from deployer.engine.kinds import TemplateContext, TemplateResult
+from deployer.engine.templates.common import Spec, describe_refs, guarded
+from deployer.engine.templates.external import external_objects
+from deployer.engine.templates.outputs import resolve_outputs
+from deployer.errors import ObjectFailed, ReadinessTimeout, WorkflowError
+from deployer.model.events import ObjectEvent
+from deployer.model.objects import Manifest
+from deployer.model.status import State, Status
+from deployer.readiness import evaluate, needs_pods, pod_selector
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("resources", "external", "timeout")
+RESOURCE_FIELDS = ("apiVersion", "kind", "name", "namespace")
+DEFAULT_TIMEOUT_SECONDS = 120.0
+
+
+class FixtureKind:
+    """Wait for existing objects and attach external endpoints; destroy touches nothing."""
+
+    def run(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        return guarded("fixture", ctx, lambda: self._run(spec, ctx))
+
+    def destroy(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        return TemplateResult(
+            phase="Succeeded",
+            message="fixture left in place: its resources and attached endpoints are not "
+            "owned by the stack",
+        )
+
+    def _run(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        reader = Spec("fixture", spec, FIELDS)
+        deadline = time.monotonic() + reader.timeout(ctx, default=DEFAULT_TIMEOUT_SECONDS)
+        targets = [_target(entry, ctx) for entry in _entries(spec.get("resources"))]
+        attached = external_objects(spec.get("external"), default_namespace=ctx.namespace)
+        if ctx.dry_run:
+            for manifest in attached:
+                ctx.cluster.apply(manifest.body, dry_run=True)
+            return TemplateResult(phase="Succeeded", message="dry run: nothing was waited for")
+
+        for target in targets:
+            _wait_ready(ctx, target, deadline=deadline)
+        for manifest in attached:
+            ctx.cluster.apply(manifest.body)
+            _emit(ctx, manifest, Status(State.READY, "Attached"))
+            log.info("fixture step %s attached %s", ctx.node_name, manifest.ref)
+
+        found = targets + attached
+        outputs = resolve_outputs(
+            ctx.output_parameters, manifests=found, cluster=ctx.cluster, kind="fixture"
+        )
+        refs = [manifest.ref for manifest in found]
+        return TemplateResult(
+            phase="Succeeded",
+            message=f"fixture ready: {describe_refs(refs)}",
+            outputs=outputs,
+            objects=refs,
+        )
+
+
+def _entries(value: Any) -> list[Mapping[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise WorkflowError(
+            "fixture.resources must be a list of {apiVersion, kind, name, namespace} mappings"
+        )
+    return list(value)
+
+
+def _target(entry: Mapping[str, Any], ctx: TemplateContext) -> Manifest:
+    """Build a stand-in manifest for one listed resource, with its namespace filled in."""
+    reader = Spec("fixture.resources[]", entry, RESOURCE_FIELDS)
+    api_version = reader.required("apiVersion")
+    kind = reader.required("kind")
+    name = reader.required("name")
+    info = ctx.cluster.resource(api_version, kind)
+    metadata: dict[str, Any] = {"name": name}
+    if info.namespaced:
+        metadata["namespace"] = reader.string("namespace") or ctx.namespace
+    return Manifest(body={"apiVersion": api_version, "kind": kind, "metadata": metadata})
+
+
+def _wait_ready(ctx: TemplateContext, target: Manifest, *, deadline: float) -> None:
+    """Watch one object until it exists and is ready, or raise naming what is missing."""
+    cluster = ctx.cluster
+    last: Status | None = None
+    remaining = deadline - time.monotonic()
+    events = cluster.watch(
+        target.api_version,
+        target.kind,
+        target.namespace,
+        field_selector=f"metadata.name={target.name}",
+        stop=ctx.stop,
+        timeout_seconds=max(remaining, 0.1),
+    )
+    for event_type, obj in events:
+        if event_type == "DELETED":
+            last = None
+            continue
+        status = evaluate(obj, pods=_pods_of(cluster, obj))
+        if status != last:
+            _emit(ctx, target, status)
+            last = status
+        if status.state in (State.READY, State.SKIPPED):
+            return
+        if status.state == State.FAILED:
+            raise ObjectFailed(f"fixture {target.ref} failed: {status.reason}: {status.message}")
+    if ctx.stop.is_set():
+        raise WorkflowError(f"fixture step {ctx.node_name} was stopped")
+    raise ReadinessTimeout(_timeout_message(ctx, target, last))
+
+
+def _pods_of(cluster: Any, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
+    api_version = str(obj.get("apiVersion", ""))
+    group = api_version.rpartition("/")[0]
+    if not needs_pods(str(obj.get("kind", "")), group):
+        return []
+    selector = pod_selector(obj)
+    if not selector:
+        return []
+    labels = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
+    namespace = (obj.get("metadata") or {}).get("namespace")
+    pods, _ = cluster.list("v1", "Pod", namespace, label_selector=labels)
+    return list(pods)
+
+
+def _timeout_message(ctx: TemplateContext, target: Manifest, last: Status | None) -> str:
+    where = _cluster_location(ctx.cluster)
+    wanted = f"apiVersion {target.api_version}, kind {target.kind}, name {target.name}, " + (
+        f"namespace {target.namespace}" if target.namespace else "cluster-scoped"
+    )
+    if last is None:
+        return (
+            f"fixture not found: {wanted}, on {where}; create it before running this "
+            "workflow, or fix the reference under fixture.resources"
+        )
+    return (
+        f"fixture not ready: {wanted}, on {where}: {last.state.value} "
+        f"{last.reason} {last.message}".rstrip()
+    )
+
+
+def _cluster_location(cluster: Any) -> str:
+    connection = getattr(cluster, "connection", None)
+    context = getattr(connection, "context", "") or "(no context name)"
+    server = getattr(connection, "server", "") or "(unknown server)"
+    return f"cluster context {context} at {server}"
+
+
+def _emit(ctx: TemplateContext, manifest: Manifest, status: Status) -> None:
+    ctx.progress(
+        ObjectEvent(
+            ref=manifest.ref,
+            state=status.state,
+            reason=status.reason,
+            message=status.message,
+            step=ctx.node_name,
+        )
+    )

@@ -1,0 +1,195 @@
+"""The `helm` template kind: Helm owns the release, deployer owns CRDs and readiness.
+
+Order of one run: resolve the chart, layer the values, apply the chart's `crds/` with
+server-side apply and wait until each CRD is Established, then `helm upgrade --install`
+without `--wait`, then wait for every object of the release through deployer's
+readiness rules. Helm never upgrades `crds/`, so applying them here on every run is
+what lets a newer chart version add or change a CRD. A CRD that cannot be applied
+fails the step before helm applies any template.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from deployer.engine.kinds import TemplateContext, TemplateResult
+from deployer.engine.templates import deploy
+from deployer.engine.templates.common import Spec, describe_refs, guarded
+from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
+from deployer.engine.templates.outputs import resolve_outputs
+from deployer.errors import ApiError, InputError, ObjectFailed, ReadinessTimeout, WorkflowError
+from deployer.model.objects import Manifest
+from deployer.sources.helm import (
+    chart_location,
+    crd_manifests,
+    load_values_files,
+    parse_release_manifest,
+)
+from deployer.sources.values import merge_values, values_for_helm
+
+log = logging.getLogger(__name__)
+
+MAX_RELEASE_NAME = 53  # helm rejects longer release names
+FIELDS = (
+    "chart",
+    "repo",
+    "version",
+    "release",
+    "namespace",
+    "values",
+    "valuesFiles",
+    "stackValues",
+    "createNamespace",
+    "skipCrds",
+    "timeout",
+)
+
+
+class HelmKind:
+    """Install or upgrade a Helm release and wait for it with deployer's readiness."""
+
+    def run(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        return guarded("helm", ctx, lambda: self._run(spec, ctx))
+
+    def destroy(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        return guarded("helm", ctx, lambda: self._destroy(spec, ctx))
+
+    def _run(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        reader = Spec("helm", spec, FIELDS)
+        release = _release_name(reader, ctx)
+        namespace = reader.string("namespace") or ctx.namespace
+        timeout = reader.timeout(ctx, default=deploy.DEFAULT_TIMEOUT_SECONDS)
+        helm = Helm(kubeconfig=kubeconfig_of(ctx.cluster), context=context_of(ctx.cluster))
+
+        repo = reader.string("repo")
+        location = chart_location(reader.required("chart"), base_dir=ctx.base_dir, repo=repo)
+        chart = helm.chart(location, repo=repo, version=reader.string("version"))
+        values = _layered_values(reader, ctx, helm.chart_values(chart))
+        if not reader.flag("skipCrds", default=False):
+            _apply_crds(ctx, helm.chart_crds(chart), chart=location.ref, timeout=timeout)
+
+        installed = helm.upgrade(
+            release,
+            chart,
+            values,
+            namespace=namespace,
+            timeout=timeout,
+            create_namespace=reader.flag("createNamespace", default=True),
+            dry_run=ctx.dry_run,
+        )
+        log.info(
+            "helm step %s: release %s/%s is at revision %d (%s)",
+            ctx.node_name,
+            namespace,
+            release,
+            installed.revision,
+            installed.status,
+        )
+        if ctx.dry_run:
+            return TemplateResult(phase="Succeeded", message=f"dry run of helm release {release}")
+
+        manifests = _release_objects(helm, ctx, release, namespace)
+        deploy.wait_step(ctx, manifests, kind="helm", timeout=timeout)
+        outputs = resolve_outputs(
+            ctx.output_parameters, manifests=manifests, cluster=ctx.cluster, kind="helm"
+        )
+        refs = [manifest.ref for manifest in manifests]
+        return TemplateResult(
+            phase="Succeeded",
+            message=f"helm release {namespace}/{release} revision {installed.revision} "
+            f"ready: {describe_refs(refs)}",
+            outputs=outputs,
+            objects=refs,
+        )
+
+    def _destroy(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:
+        reader = Spec("helm", spec, FIELDS)
+        release = _release_name(reader, ctx)
+        namespace = reader.string("namespace") or ctx.namespace
+        timeout = reader.timeout(ctx, default=deploy.DEFAULT_TIMEOUT_SECONDS)
+        helm = Helm(kubeconfig=kubeconfig_of(ctx.cluster), context=context_of(ctx.cluster))
+        if release not in helm.releases(namespace=namespace):
+            return TemplateResult(
+                phase="Succeeded", message=f"helm release {namespace}/{release} is not installed"
+            )
+
+        manifests = _release_objects(helm, ctx, release, namespace)
+        helm.uninstall(release, namespace=namespace, timeout=timeout)
+        deploy.wait_gone(ctx, manifests, kind="helm", timeout=timeout)
+        return TemplateResult(
+            phase="Succeeded",
+            message=f"helm release {namespace}/{release} uninstalled; "
+            f"{describe_refs([m.ref for m in manifests])} gone",
+            objects=[manifest.ref for manifest in manifests],
+        )
+
+
+def _release_name(reader: Spec, ctx: TemplateContext) -> str:
+    """Return `release`, else the step's own name made a valid release name."""
+    given = reader.string("release")
+    if given:
+        return given
+    step = ctx.node_name.rpartition(".")[2]
+    name = re.sub(r"[^a-z0-9-]+", "-", step.lower()).strip("-")[:MAX_RELEASE_NAME].strip("-")
+    if not name:
+        raise WorkflowError(f"helm step {ctx.node_name}: set `release:`")
+    return name
+
+
+def _layered_values(
+    reader: Spec, ctx: TemplateContext, chart_defaults: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Layer chart defaults < valuesFiles < values < stackValues, then prepare for helm."""
+    files = load_values_files(reader.strings("valuesFiles"), base_dir=ctx.base_dir)
+    merged = merge_values(chart_defaults, *files, reader.mapping("values"), _stack_values(reader))
+    return values_for_helm(chart_defaults, merged)
+
+
+def _stack_values(reader: Spec) -> dict[str, Any]:
+    value = reader.body.get("stackValues")
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return dict(value)
+    try:
+        parsed = yaml.safe_load(str(value))
+    except yaml.YAMLError as failure:
+        raise InputError(f"helm.stackValues is not valid YAML or JSON: {failure}") from None
+    if parsed is None:
+        return {}
+    if not isinstance(parsed, dict):
+        raise WorkflowError("helm.stackValues must be a mapping (or YAML/JSON text of one)")
+    return parsed
+
+
+def _apply_crds(
+    ctx: TemplateContext, crds: list[dict[str, Any]], *, chart: str, timeout: float
+) -> None:
+    """Apply the chart's CRDs and wait until Established, before any chart template."""
+    manifests = crd_manifests(crds, chart=chart)
+    if not manifests:
+        return
+    names = ", ".join(manifest.name for manifest in manifests)
+    prefix = f"CustomResourceDefinition(s) {names} from crds/ of chart {chart} could not be applied"
+    suffix = "no chart template was applied"
+    try:
+        deploy.apply_crds(ctx, manifests, timeout=timeout)
+    except ApiError as failure:
+        raise ApiError(
+            f"{prefix}: {failure}; {suffix}", status=failure.status, reason=failure.reason
+        ) from None
+    except (ReadinessTimeout, ObjectFailed) as failure:
+        raise type(failure)(f"{prefix}: {failure}; {suffix}") from None
+
+
+def _release_objects(
+    helm: Helm, ctx: TemplateContext, release: str, namespace: str
+) -> list[Manifest]:
+    text = helm.manifest(release, namespace=namespace)
+    manifests = parse_release_manifest(text, release=release)
+    return deploy.with_namespace(ctx, manifests, namespace=namespace)

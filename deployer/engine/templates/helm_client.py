@@ -1,0 +1,165 @@
+"""Calls to the helm binary through pyhelm3, run to completion from synchronous code.
+
+pyhelm3's API is asyncio. Each template step runs in its own worker thread, so every
+call here starts a fresh event loop with `asyncio.run`. Values reach helm on stdin,
+never on the command line, so they do not show up in process listings or pyhelm3's
+command log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pyhelm3 import Client, Command
+from pyhelm3 import errors as helm_errors
+
+from deployer.errors import ApiError, RenderError, WorkflowError
+from deployer.local import helm_binary
+from deployer.sources.helm import ChartLocation
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Release:
+    """One installed release revision: name, namespace, revision number and status."""
+
+    name: str
+    namespace: str
+    revision: int
+    status: str
+
+
+def _run(call: Coroutine[Any, Any, T], *, what: str) -> T:
+    try:
+        return asyncio.run(call)
+    except helm_errors.FailedToRenderChartError as failure:
+        raise RenderError(f"{what}: {_stderr(failure)}") from None
+    except helm_errors.ChartNotFoundError as failure:
+        raise WorkflowError(f"{what}: chart not found: {_stderr(failure)}") from None
+    except helm_errors.Error as failure:
+        raise ApiError(f"{what}: helm failed: {_stderr(failure)}") from None
+
+
+def _stderr(failure: helm_errors.Error) -> str:
+    raw: bytes = failure.stderr or b""
+    text = raw.decode(errors="replace").strip()
+    return text.removeprefix("Error: ")[:2000]
+
+
+class Helm:
+    """A helm command bound to one cluster (kubeconfig and context)."""
+
+    def __init__(self, *, kubeconfig: str | None, context: str | None) -> None:
+        binary = helm_binary()
+        if binary is None or not binary.exists():
+            raise WorkflowError(
+                "helm binary not found: set DEPLOYER_HELM to its path, build it with the "
+                "local control plane, or put helm on PATH"
+            )
+        self.command = Command(
+            executable=str(binary),
+            kubeconfig=Path(kubeconfig) if kubeconfig else None,
+            kubecontext=context or None,
+        )
+        self.client = Client(command=self.command, executable=str(binary))
+
+    def chart(self, location: ChartLocation, *, repo: str | None, version: str | None) -> Any:
+        """Resolve a chart (pyhelm3 Chart) with its metadata."""
+        ref: Path | str = location.local if location.local else location.ref
+        return _run(
+            self.client.get_chart(ref, repo=repo, version=version),
+            what=f"chart {location.ref}",
+        )
+
+    def chart_values(self, chart: Any) -> dict[str, Any]:
+        """Return the chart's own default values (`helm show values`)."""
+        values = _run(chart.values(), what=f"values of chart {chart.ref}")
+        return dict(values or {})
+
+    def chart_crds(self, chart: Any) -> list[dict[str, Any]]:
+        """Return the objects in the chart's `crds/` folder."""
+        return [dict(crd) for crd in _run(chart.crds(), what=f"crds/ of chart {chart.ref}") if crd]
+
+    def upgrade(
+        self,
+        release: str,
+        chart: Any,
+        values: dict[str, Any],
+        *,
+        namespace: str,
+        timeout: float,
+        create_namespace: bool,
+        dry_run: bool,
+    ) -> Release:
+        """Run `helm upgrade --install` without `--wait` and with `--skip-crds`."""
+        revision = _run(
+            self.client.install_or_upgrade_release(
+                release,
+                chart,
+                values,
+                namespace=namespace,
+                create_namespace=create_namespace,
+                skip_crds=True,
+                wait=False,
+                dry_run=dry_run,
+                timeout=f"{max(int(timeout), 1)}s",
+            ),
+            what=f"helm upgrade --install {release} (namespace {namespace})",
+        )
+        return Release(
+            name=release,
+            namespace=namespace,
+            revision=int(revision.revision),
+            status=str(getattr(revision.status, "value", revision.status)),
+        )
+
+    def manifest(self, release: str, *, namespace: str) -> str:
+        """Return the text of `helm get manifest` for the release's current revision."""
+        output = _run(
+            self.command.run(["get", "manifest", release, "--namespace", namespace]),
+            what=f"helm get manifest {release} (namespace {namespace})",
+        )
+        return bytes(output).decode()
+
+    def releases(self, *, namespace: str) -> list[str]:
+        """Return the names of the deployed releases in a namespace (`helm list`)."""
+        found = _run(
+            self.client.list_releases(namespace=namespace),
+            what=f"helm list (namespace {namespace})",
+        )
+        return [str(release.name) for release in found]
+
+    def uninstall(self, release: str, *, namespace: str, timeout: float) -> None:
+        """Run `helm uninstall` without waiting; a release that is gone counts as done."""
+        _run(
+            self.client.uninstall_release(
+                release, namespace=namespace, wait=False, timeout=f"{max(int(timeout), 1)}s"
+            ),
+            what=f"helm uninstall {release} (namespace {namespace})",
+        )
+
+
+def kubeconfig_of(cluster: Any) -> str | None:
+    """Return the kubeconfig path behind a Cluster, for helm's `--kubeconfig`, if known.
+
+    NOTE: when the Cluster does not record which kubeconfig it was loaded from, this
+    returns None and helm reads KUBECONFIG (or ~/.kube/config) by itself. A Cluster
+    connected with an explicit `kubeconfig=` that differs from those would then send
+    helm to another cluster than deployer's own requests.
+    """
+    for holder in (cluster, getattr(cluster, "connection", None)):
+        path = getattr(holder, "kubeconfig", None)
+        if isinstance(path, str | Path) and str(path):
+            return str(path)
+    return None
+
+
+def context_of(cluster: Any) -> str | None:
+    """Return the kubeconfig context name the Cluster uses, for helm's `--kube-context`."""
+    context = getattr(getattr(cluster, "connection", None), "context", None)
+    return str(context) if context else None
