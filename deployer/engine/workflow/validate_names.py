@@ -1,0 +1,191 @@
+"""Static checks of the `{{...}}` variables a workflow reads, for validate.
+
+A Names value describes what is defined at one place in a workflow: the template's
+inputs, the workflow parameters, whether `{{retries}}` and `{{item}}` exist there, and
+which steps or tasks have run before it. `undefined_reasons` returns, for a text, one
+reason per placeholder that would fail at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from deployer.engine.workflow.expr_lang import expression_variables
+from deployer.engine.workflow.variables import placeholders
+from deployer.errors import WorkflowError
+from deployer.model.workflow import Template
+
+# Variables the runner defines for every node of a run.
+WORKFLOW_VARIABLES = frozenset(
+    {
+        "workflow.name",
+        "workflow.namespace",
+        "workflow.uid",
+        "workflow.serviceAccountName",
+        "workflow.status",
+        "workflow.failures",
+        "workflow.duration",
+        "workflow.mainEntrypoint",
+        "workflow.creationTimestamp",
+        "workflow.parameters",
+        "pod.name",
+        "node.name",
+    }
+)
+# What `steps.NAME.` or `tasks.NAME.` may be followed by.
+NODE_FIELDS = frozenset(
+    {
+        "outputs.result",
+        "outputs.parameters",
+        "status",
+        "exitCode",
+        "id",
+        "ip",
+        "startedAt",
+        "finishedAt",
+        "hostNodeName",
+    }
+)
+_NO_RESULT_KINDS = frozenset({"steps", "dag", "suspend"})
+
+
+@dataclass(frozen=True)
+class Names:
+    """What a placeholder may refer to at one place in a workflow."""
+
+    inputs: frozenset[str]
+    workflow_parameters: frozenset[str]
+    labels: frozenset[str] = frozenset()
+    annotations: frozenset[str] = frozenset()
+    retries: bool = False
+    item: bool = False
+    prefix: str = "steps"  # "steps" in a steps template, "tasks" in a DAG
+    # Steps or tasks that have finished before this point, with the template each calls
+    # (None when the call itself is invalid and was reported already).
+    visible: Mapping[str, Template | None] = field(default_factory=dict)
+    # Steps or tasks of the template that exist but are not visible here, with the reason.
+    hidden: Mapping[str, str] = field(default_factory=dict)
+
+    def with_calls(
+        self, visible: Mapping[str, Template | None], hidden: Mapping[str, str], *, item: bool
+    ) -> Names:
+        """Return these names with the given steps or tasks, and the loop item if `item`."""
+        return replace(self, visible=visible, hidden=hidden, item=item)
+
+
+def undefined_reasons(text: str, names: Names) -> list[str]:
+    """Return one reason per placeholder of `text` that reads an undefined variable."""
+    reasons: list[str] = []
+    for inner in placeholders(text):
+        if inner.startswith("="):
+            try:
+                variables = sorted(expression_variables(inner[1:]))
+            except WorkflowError as exc:
+                reasons.append(str(exc))
+                continue
+            for variable in variables:
+                reason = _check(variable, names)
+                if reason:
+                    reasons.append(f"{reason} (in {{{{{inner}}}}})")
+            continue
+        reason = _check(inner, names)
+        if reason:
+            reasons.append(reason)
+    return reasons
+
+
+def strings_of(value: Any) -> list[str]:
+    """Return every string inside a nested structure of mappings and lists."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for key, item in value.items() for s in (*strings_of(key), *strings_of(item))]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in strings_of(item)]
+    return []
+
+
+def _check(name: str, names: Names) -> str | None:
+    undefined = f"undefined variable {{{{{name}}}}}"
+    head, _, rest = name.partition(".")
+    if name in WORKFLOW_VARIABLES or name.startswith("workflow.creationTimestamp."):
+        return None
+    if head == "item":
+        return (
+            None
+            if names.item
+            else f"{undefined}: only a withItems/withParam/withSequence call has an item"
+        )
+    if name == "retries":
+        return None if names.retries else f"{undefined}: the template has no retryStrategy"
+    if head == "inputs":
+        return _check_group(name, rest, "parameters", names.inputs, "inputs of the template")
+    if head == "workflow":
+        return _check_workflow(name, rest, names)
+    if head in ("steps", "tasks"):
+        return _check_node(name, head, rest, names)
+    return undefined
+
+
+def _check_group(name: str, rest: str, group: str, known: frozenset[str], what: str) -> str | None:
+    if rest == group:
+        return None
+    kind, _, key = rest.partition(".")
+    if kind == "artifacts":
+        return f"not supported: {{{{{name}}}}} (artifacts)"
+    if kind != group or not key:
+        return f"undefined variable {{{{{name}}}}}"
+    if key in known:
+        return None
+    listed = ", ".join(sorted(known)) or "none"
+    return f"undefined variable {{{{{name}}}}}; {what}: {listed}"
+
+
+def _check_workflow(name: str, rest: str, names: Names) -> str | None:
+    group, _, key = rest.partition(".")
+    if group == "parameters":
+        return _check_group(
+            name, rest, "parameters", names.workflow_parameters, "workflow parameters"
+        )
+    if group == "labels" and key:
+        return None if key in names.labels else f"undefined variable {{{{{name}}}}}: no such label"
+    if group == "annotations" and key:
+        if key in names.annotations:
+            return None
+        return f"undefined variable {{{{{name}}}}}: no such annotation"
+    if group == "outputs":
+        return f"not supported: {{{{{name}}}}} (global outputs)"
+    return f"undefined variable {{{{{name}}}}}"
+
+
+def _check_node(name: str, prefix: str, rest: str, names: Names) -> str | None:
+    undefined = f"undefined variable {{{{{name}}}}}"
+    node, _, node_field = rest.partition(".")
+    if prefix != names.prefix:
+        where = "a DAG task" if names.prefix == "tasks" else "a steps template"
+        return f"{undefined}: use {{{{{names.prefix}.NAME...}}}} in {where}"
+    if node in names.hidden:
+        return f"{undefined}: {names.hidden[node]}"
+    if node not in names.visible:
+        known = ", ".join(sorted(names.visible)) or "none"
+        return f"{undefined}: no {prefix[:-1]} {node} runs before this point (known: {known})"
+    callee = names.visible[node]
+    if node_field in NODE_FIELDS:
+        if (
+            node_field == "outputs.result"
+            and callee is not None
+            and callee.kind in _NO_RESULT_KINDS
+        ):
+            return f"{undefined}: a {callee.kind} template has no outputs.result"
+        return None
+    group, _, parameter = node_field.partition(".parameters.")
+    if group != "outputs" or not parameter:
+        return undefined
+    if callee is None or callee.output(parameter) is not None:
+        return None
+    declared = ", ".join(p.name for p in callee.outputs.parameters) or "none"
+    return (
+        f"{undefined}: template {callee.name} declares no output {parameter} (outputs: {declared})"
+    )
