@@ -32,7 +32,8 @@ from deployer.model.events import ObjectEvent, ProgressSink, discard
 from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
 from deployer.model.status import State, Status
-from deployer.plan import build_plan, static_problems
+from deployer.plan import build_plan
+from deployer.plan.validate import static_problems
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,9 @@ def apply_manifests(
     """Validate, apply wave by wave with readiness waits, prune, and store the inventory."""
     started = time.monotonic()
     namespace = options.namespace or cluster.default_namespace
-    plan = build_plan(prepare.resolve_namespaces(cluster, manifests, namespace))
+    plan = build_plan(
+        prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
+    )
     dry = validate(cluster, plan, options=options)
     result = ApplyResult(inventory=options.inventory)
     if options.dry_run:
@@ -313,7 +316,9 @@ def destroy(
     namespace = namespace or cluster.default_namespace
     entries: list[Entry] = []
     if manifests:
-        plan = build_plan(prepare.resolve_namespaces(cluster, manifests, namespace))
+        plan = build_plan(
+            prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
+        )
         entries += [
             Entry(wave.index, m.api_version, m.kind, m.namespace, m.name)
             for wave in plan.waves

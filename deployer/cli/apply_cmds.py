@@ -1,0 +1,312 @@
+"""`deployer apply | plan | template | diff | destroy`: manifests to a cluster and back.
+
+Cluster options follow kubectl: `--kubeconfig`, `KUBECONFIG`, `--context`, and
+`-n/--namespace` as the namespace for objects that name none. Exit codes: 0 success,
+1 failure, 2 usage error (see deployer.cli.main).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+import yaml
+
+from deployer.cli.progress import object_name, progress_view
+from deployer.engine.timeouts import parse_duration
+from deployer.errors import InputError
+from deployer.model.objects import Manifest
+
+F = TypeVar("F", bound=Callable[..., Any])
+MASK = "***"
+
+
+def _parameters(
+    _ctx: click.Context, _param: click.Parameter, values: Sequence[str]
+) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE")
+        parsed[key] = text
+    return parsed
+
+
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return parse_duration(value, what="--timeout")
+    except InputError as invalid:
+        raise click.BadParameter(str(invalid)) from None
+
+
+def source_options(required: bool = True) -> Callable[[F], F]:
+    """Add `-f/--filename` (repeatable) and `-p/--param KEY=VALUE` to a command."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "-p",
+            "--param",
+            "parameters",
+            multiple=True,
+            callback=_parameters,
+            help="Template parameter KEY=VALUE for Jinja2 manifests (repeatable).",
+        )(command)
+        return click.option(
+            "-f",
+            "--filename",
+            "files",
+            multiple=True,
+            required=required,
+            help="Manifest file, folder (recursive) or glob (repeatable).",
+        )(command)
+
+    return decorate
+
+
+def cluster_options(command: F) -> F:
+    """Add kubectl's `--kubeconfig`, `--context` and `-n/--namespace` to a command."""
+    for option in (
+        click.option("--kubeconfig", help="Kubeconfig file (default: KUBECONFIG, ~/.kube/config)."),
+        click.option("--context", help="Kubeconfig context (default: the current context)."),
+        click.option(
+            "-n", "--namespace", help="Namespace for objects without one (default: the context's)."
+        ),
+    ):
+        command = option(command)
+    return command
+
+
+def connect(kubeconfig: str | None, context: str | None) -> Any:
+    """Connect to the cluster that kubectl would use, or to the local one when none is set."""
+    from deployer.cli.target import resolve_kubeconfig
+    from deployer.cluster import Cluster
+
+    return Cluster.connect(kubeconfig=resolve_kubeconfig(kubeconfig), context=context)
+
+
+def load(files: Sequence[str], parameters: dict[str, str]) -> list[Manifest]:
+    """Load and render the manifests given with -f."""
+    from deployer.sources.loader import load_paths
+
+    return load_paths(list(files), parameters=parameters)
+
+
+def output_option(command: F) -> F:
+    """Add `-o/--output text|json` to a command."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="text: one line per state change (live table on a terminal); json: JSON lines.",
+    )(command)
+
+
+def mask_secrets(body: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of a Secret with every data and stringData value replaced by `***`."""
+    if body.get("kind") != "Secret":
+        return body
+    masked = dict(body)
+    for section in ("data", "stringData"):
+        if isinstance(body.get(section), dict):
+            masked[section] = dict.fromkeys(body[section], MASK)
+    return masked
+
+
+def _summary(result: Any) -> dict[str, Any]:
+    return {
+        "type": "result",
+        "objects": len(result.objects),
+        "created": result.count("created"),
+        "configured": result.count("configured"),
+        "unchanged": result.count("unchanged"),
+        "dryRun": result.count("dry-run"),
+        "pruned": [object_name(ref) for ref in result.pruned],
+        "inventory": result.inventory,
+        "seconds": round(result.seconds, 3),
+    }
+
+
+def _print_summary(output: str, summary: dict[str, Any]) -> None:
+    if output == "json":
+        click.echo(json.dumps(summary))
+        return
+    if summary["dryRun"]:
+        click.echo(f"server dry run passed for {summary['objects']} object(s); nothing written")
+        return
+    click.echo(
+        f"applied {summary['objects']} object(s) in {summary['seconds']:.1f} s: "
+        f"{summary['created']} created, {summary['configured']} configured, "
+        f"{summary['unchanged']} unchanged, {len(summary['pruned'])} pruned"
+    )
+
+
+@click.command("apply")
+@source_options()
+@cluster_options
+@click.option("--force-conflicts", is_flag=True, help="Take over fields owned by other managers.")
+@click.option(
+    "--dry-run",
+    type=click.Choice(["none", "server"]),
+    default="none",
+    show_default=True,
+    help="server: only validate every object with a server-side dry run.",
+)
+@click.option(
+    "--timeout",
+    callback=_duration,
+    default="5m",
+    show_default=True,
+    help="Readiness timeout per object (30s, 5m, 1h); deployer.dev/timeout overrides it.",
+)
+@click.option("--wave-timeout", callback=_duration, help="Readiness timeout per wave.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for readiness.")
+@click.option("--inventory", help="Store what was applied under this name (enables prune).")
+@click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
+@click.option(
+    "--prune/--no-prune",
+    default=True,
+    show_default=True,
+    help="With --inventory: delete objects that left the manifests.",
+)
+@output_option
+def apply_cmd(
+    files: Sequence[str],
+    parameters: dict[str, str],
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    force_conflicts: bool,
+    dry_run: str,
+    timeout: float,
+    wave_timeout: float | None,
+    wait: bool,
+    inventory: str | None,
+    inventory_namespace: str | None,
+    prune: bool,
+    output: str,
+) -> None:
+    """Apply manifests in dependency waves and wait until every object is ready."""
+    from deployer.engine.apply import ApplyOptions, apply_manifests
+
+    manifests = load(files, parameters)
+    cluster = connect(kubeconfig, context)
+    options = ApplyOptions(
+        namespace=namespace,
+        force_conflicts=force_conflicts,
+        dry_run=dry_run == "server",
+        wait=wait,
+        timeout_seconds=timeout,
+        wave_timeout_seconds=wave_timeout,
+        inventory=inventory,
+        inventory_namespace=inventory_namespace,
+        prune=prune,
+    )
+    with progress_view(output) as progress:
+        result = apply_manifests(cluster, manifests, options=options, progress=progress)
+    _print_summary(output, _summary(result))
+
+
+@click.command("plan")
+@source_options()
+@click.option("-n", "--namespace", help="Namespace for objects without one.")
+def plan_cmd(files: Sequence[str], parameters: dict[str, str], namespace: str | None) -> None:
+    """Print the waves an apply would use, with sources and dependencies. No cluster needed."""
+    from deployer.plan import build_plan
+    from deployer.plan.describe import format_plan
+
+    plan = build_plan(load(files, parameters), default_namespace=namespace)
+    click.echo(format_plan(plan))
+
+
+@click.command("template")
+@source_options()
+@click.option("--show-secrets", is_flag=True, help="Print Secret values instead of ***.")
+def template_cmd(files: Sequence[str], parameters: dict[str, str], show_secrets: bool) -> None:
+    """Print the rendered objects as YAML documents; Secret values are masked by default."""
+    bodies = [manifest.body for manifest in load(files, parameters)]
+    if not show_secrets:
+        bodies = [mask_secrets(body) for body in bodies]
+    click.echo(yaml.safe_dump_all(bodies, sort_keys=False), nl=False)
+
+
+@click.command("diff")
+@source_options()
+@cluster_options
+@click.option("--force-conflicts", is_flag=True, help="Diff as if conflicts were taken over.")
+@click.option("--exit-code", is_flag=True, help="Exit with 1 when any object differs.")
+def diff_cmd(
+    files: Sequence[str],
+    parameters: dict[str, str],
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    force_conflicts: bool,
+    exit_code: bool,
+) -> None:
+    """Show what an apply would change, as unified YAML diffs; Secret values are masked."""
+    from deployer.engine.diff import diff_manifests
+
+    manifests = load(files, parameters)
+    cluster = connect(kubeconfig, context)
+    changed = diff_manifests(cluster, manifests, namespace=namespace, force=force_conflicts)
+    for _manifest, text in changed:
+        click.echo(text, nl=False)
+    click.echo(f"{len(changed)} of {len(manifests)} object(s) differ", err=True)
+    if exit_code and changed:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("destroy")
+@source_options(required=False)
+@cluster_options
+@click.option("--inventory", help="Delete every object stored in this inventory.")
+@click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
+@click.option(
+    "--timeout", callback=_duration, default="5m", show_default=True, help="Deletion timeout."
+)
+@output_option
+def destroy_cmd(
+    files: Sequence[str],
+    parameters: dict[str, str],
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+    inventory: str | None,
+    inventory_namespace: str | None,
+    timeout: float,
+    output: str,
+) -> None:
+    """Delete the objects of manifests (-f) or of an inventory, last wave first, and wait."""
+    from deployer.engine.apply import destroy
+
+    if not files and not inventory:
+        raise click.UsageError("give the manifests with -f, or --inventory NAME")
+    manifests = load(files, parameters) if files else []
+    cluster = connect(kubeconfig, context)
+    with progress_view(output) as progress:
+        deleted = destroy(
+            cluster,
+            inventory_name=inventory,
+            manifests=manifests,
+            namespace=namespace,
+            inventory_namespace=inventory_namespace,
+            progress=progress,
+            timeout_seconds=timeout,
+        )
+    if output == "json":
+        click.echo(json.dumps({"type": "result", "deleted": [object_name(r) for r in deleted]}))
+    else:
+        click.echo(f"deleted {len(deleted)} object(s)")
+
+
+def register(group: click.Group) -> None:
+    """Add the apply commands to the `deployer` group."""
+    for command in (apply_cmd, plan_cmd, template_cmd, diff_cmd, destroy_cmd):
+        group.add_command(command)

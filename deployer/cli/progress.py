@@ -1,0 +1,136 @@
+"""Progress output shared by the apply, workflow and stack commands.
+
+Three views of the same ObjectEvent stream:
+- plain: one line per object state change (kind, namespace/name, state, reason, message);
+- json: one JSON object per line, for CI (`-o json`);
+- live: a rich table redrawn in place, used when stdout is a terminal.
+Messages come from readiness rules and API errors, which never carry Secret data.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from deployer.model.events import ObjectEvent, ProgressSink
+from deployer.model.objects import ObjectRef
+from deployer.model.status import State
+
+STATE_STYLES = {
+    State.READY: "green",
+    State.SKIPPED: "green",
+    State.FAILED: "bold red",
+    State.IN_PROGRESS: "yellow",
+    State.TERMINATING: "magenta",
+    State.DELETED: "dim",
+}
+
+
+def object_name(ref: ObjectRef) -> str:
+    """Name an object for output: `Deployment.apps shop/carts` style, without the group."""
+    where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+    return f"{ref.kind} {where}"
+
+
+def event_line(event: ObjectEvent) -> str:
+    """Format one event as a plain output line."""
+    line = f"{object_name(event.ref)}  {event.state.value}"
+    if event.reason:
+        line += f"  {event.reason}"
+    if event.message and event.message != event.reason:
+        line += f": {event.message}"
+    return line
+
+
+def event_json(event: ObjectEvent) -> dict[str, Any]:
+    """Return one event as the JSON object that `-o json` prints."""
+    return {
+        "type": "object",
+        "group": event.ref.group,
+        "kind": event.ref.kind,
+        "namespace": event.ref.namespace,
+        "name": event.ref.name,
+        "state": event.state.value,
+        "reason": event.reason,
+        "message": event.message,
+        "wave": event.wave,
+        "step": event.step,
+        "time": event.at,
+    }
+
+
+class PlainView:
+    """Print one line per event."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, event: ObjectEvent) -> None:
+        with self.lock:
+            print(event_line(event), file=self.stream, flush=True)
+
+
+class JsonView:
+    """Print one JSON object per event."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, event: ObjectEvent) -> None:
+        with self.lock:
+            print(json.dumps(event_json(event)), file=self.stream, flush=True)
+
+
+class LiveView:
+    """Keep a table with the latest state of every object and redraw it in place."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.rows: dict[ObjectRef, ObjectEvent] = {}
+        self.lock = threading.Lock()
+        self.live = Live(self._table(), console=console, refresh_per_second=8, transient=False)
+
+    def __call__(self, event: ObjectEvent) -> None:
+        with self.lock:
+            self.rows[event.ref] = event
+            self.live.update(self._table())
+
+    def _table(self) -> Table:
+        table = Table(box=None, pad_edge=False)
+        for column in ("wave", "object", "state", "reason", "message"):
+            table.add_column(column, overflow="fold" if column == "message" else "ellipsis")
+        for event in self.rows.values():
+            style = STATE_STYLES.get(event.state, "")
+            table.add_row(
+                "" if event.wave is None else str(event.wave),
+                object_name(event.ref),
+                f"[{style}]{event.state.value}[/]" if style else event.state.value,
+                event.reason,
+                event.message,
+            )
+        return table
+
+
+@contextmanager
+def progress_view(output: str, *, stream: TextIO | None = None) -> Iterator[ProgressSink]:
+    """Yield the sink for `output` ("text" or "json"); text is live on a terminal."""
+    stream = stream or sys.stdout
+    if output == "json":
+        yield JsonView(stream)
+        return
+    if not stream.isatty():
+        yield PlainView(stream)
+        return
+    view = LiveView(Console(file=stream))
+    with view.live:
+        yield view
