@@ -1,0 +1,242 @@
+"""Stack commands: `deployer up`, `down`, `status` and `catalog`.
+
+A STACK argument is a stack file path or a name looked up as `<stacks dir>/<name>.yaml`
+(`--stacks-dir`, default `./stacks`). The cluster follows kubectl's rules (`--kubeconfig`,
+`KUBECONFIG`); `--context` wins over the stack's `spec.context`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from deployer.cli.target import resolve_kubeconfig
+from deployer.engine.stack import Stack, find_stack, load_stack
+from deployer.engine.workflow.record import looks_secret
+from deployer.errors import InputError, ObjectFailed
+from deployer.model.run import DONE_PHASES, NodeRecord
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Node types of the tasks that deploy or check objects; their changes are printed.
+TASK_NODE_TYPES = frozenset({"Manifests", "Helm", "Jsonnet", "Fixture", "Skipped"})
+
+
+def cluster_options(command: F) -> F:
+    """Add the options every stack command shares."""
+    command = click.option(
+        "--stacks-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("stacks"),
+        show_default=True,
+        help="Folder where stack names are looked up.",
+    )(command)
+    command = click.option("--context", help="Kubeconfig context; overrides spec.context.")(command)
+    return click.option("--kubeconfig", help="Path of the kubeconfig file.")(command)
+
+
+def open_stack(name: str, stacks_dir: Path) -> Stack:
+    return load_stack(find_stack(name, stacks_dirs=[stacks_dir]))
+
+
+def connect(stack: Stack, kubeconfig: str | None, context: str | None) -> Any:
+    from deployer.cluster.client import Cluster
+
+    return Cluster.connect(
+        kubeconfig=resolve_kubeconfig(kubeconfig), context=context or stack.context
+    )
+
+
+class TaskPrinter:
+    """Print one line whenever a deployer-kind task of a run changes phase."""
+
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        self.seen: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, node: NodeRecord) -> None:
+        if node.type not in TASK_NODE_TYPES:
+            return
+        with self.lock:
+            if self.seen.get(node.id) == node.phase:
+                return
+            self.seen[node.id] = node.phase
+            line = f"[{self.workflow}] {node.display_name}  {node.phase}"
+            if node.message and node.phase in DONE_PHASES:
+                line += f"  {node.message}"
+            click.echo(line)
+
+
+@click.command("up")
+@click.argument("stack")
+@cluster_options
+def up_command(stack: str, kubeconfig: str | None, context: str | None, stacks_dir: Path) -> None:
+    """Bring a stack up: run its workflows in order, each wave waiting on readiness."""
+    from deployer.engine import stack_run
+
+    loaded = open_stack(stack, stacks_dir)
+    cluster = connect(loaded, kubeconfig, context)
+    started = time.monotonic()
+    printer = StackPrinter()
+    runs = stack_run.up_stack(loaded, cluster, listeners=[printer])
+    summary = stack_run.summarize(loaded, cluster, runs)
+    print_summary(summary, seconds=time.monotonic() - started)
+    failed = [run for run in runs if not run.succeeded]
+    if failed or len(runs) < len(loaded.workflows):
+        record = failed[0].record if failed else runs[-1].record
+        reasons = "; ".join(
+            f"{item['displayName']}: {item['message']}" for item in record.failures()
+        )
+        raise ObjectFailed(
+            f"stack {loaded.name}: workflow run {record.name} {record.phase}: "
+            f"{reasons or record.message}. Earlier waves stay in place; fix the cause and "
+            f"continue with `deployer retry {record.name}`."
+        )
+
+
+class StackPrinter:
+    """Route node changes to a TaskPrinter named after the run's workflow."""
+
+    def __init__(self) -> None:
+        self.printers: dict[str, TaskPrinter] = {}
+
+    def __call__(self, node: NodeRecord) -> None:
+        run = node.name.split(".", 1)[0]
+        printer = self.printers.setdefault(run, TaskPrinter(run))
+        printer(node)
+
+
+def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
+    """Print one row per workflow run, then every object or task that is not ready."""
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table(title=f"stack up: {seconds:.1f} s")
+    for column in ("workflow", "run", "phase", "waves", "tasks", "objects", "seconds"):
+        table.add_column(column)
+    problems: list[str] = []
+    for row in summary:
+        table.add_row(
+            row["workflow"],
+            row["run"],
+            row["phase"],
+            str(row["waves"]),
+            f"{row['tasks_done']}/{row['tasks']}",
+            str(row["objects"]),
+            f"{row['seconds']:.1f}",
+        )
+        problems.extend(row["not_ready"])
+    console.print(table)
+    for problem in problems:
+        console.print(f"not ready: {problem}")
+
+
+@click.command("down")
+@click.argument("stack")
+@cluster_options
+def down_command(stack: str, kubeconfig: str | None, context: str | None, stacks_dir: Path) -> None:
+    """Destroy a stack's objects: last workflow first, each in reverse dependency order."""
+    from deployer.engine import stack_run
+
+    loaded = open_stack(stack, stacks_dir)
+    cluster = connect(loaded, kubeconfig, context)
+
+    def report(status: stack_run.TaskStatus) -> None:
+        if status.phase != "Skipped":
+            click.echo(f"[{status.workflow}] {status.task}  deleted  {status.message}")
+
+    done = stack_run.down_stack(loaded, cluster, on_task=report)
+    deleted = sum(1 for status in done if status.phase != "Skipped")
+    click.echo(f"stack {loaded.name} down: {deleted} task(s) destroyed")
+
+
+@click.command("status")
+@click.argument("stack")
+@cluster_options
+def status_command(
+    stack: str, kubeconfig: str | None, context: str | None, stacks_dir: Path
+) -> None:
+    """Show each workflow's last run and whether its objects are ready now."""
+    from deployer.engine import stack_run
+
+    loaded = open_stack(stack, stacks_dir)
+    cluster = connect(loaded, kubeconfig, context)
+    console = Console(highlight=False, soft_wrap=True)
+    all_ready = True
+    for entry, (record, tasks) in zip(
+        loaded.workflows, stack_run.stack_status(loaded, cluster), strict=True
+    ):
+        run = f"{record.name} {record.phase}" if record else "never run"
+        console.print(f"{entry.file.name}: last run {run}")
+        table = Table()
+        for column in ("task", "kind", "last phase", "objects", "ready"):
+            table.add_column(column)
+        for task in tasks:
+            ready = "yes" if not task.not_ready else f"no ({len(task.not_ready)})"
+            all_ready = all_ready and not task.not_ready
+            table.add_row(task.task, task.kind, task.phase or "-", str(task.objects), ready)
+        console.print(table)
+        for task in tasks:
+            for problem in task.not_ready:
+                console.print(f"not ready: {problem}")
+    if not all_ready:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("catalog")
+@click.option(
+    "--stacks-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("stacks"),
+    show_default=True,
+    help="Folder of stack files.",
+)
+@click.option(
+    "--workflows-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("workflows"),
+    show_default=True,
+    help="Folder of workflow files.",
+)
+def catalog_command(stacks_dir: Path, workflows_dir: Path) -> None:
+    """List the workflows and stacks with their parameters."""
+    from deployer.engine.workflow.parse import load_workflow
+
+    if not stacks_dir.is_dir() and not workflows_dir.is_dir():
+        raise InputError(
+            f"neither {stacks_dir} nor {workflows_dir} is a folder; "
+            "run from the project folder or pass --stacks-dir and --workflows-dir"
+        )
+    console = Console(highlight=False, soft_wrap=True)
+    workflows = Table(title="workflows")
+    for column in ("file", "parameter", "default", "description"):
+        workflows.add_column(column)
+    for file in sorted(workflows_dir.glob("*.yaml")) if workflows_dir.is_dir() else []:
+        workflow = load_workflow(file)
+        for index, parameter in enumerate(workflow.arguments):
+            default = parameter.value if parameter.value is not None else parameter.default
+            shown = "(masked)" if looks_secret(parameter.name) else default or ""
+            name = file.name if index == 0 else ""
+            workflows.add_row(name, parameter.name, shown, parameter.description or "")
+    console.print(workflows)
+    stacks = Table(title="stacks")
+    for column in ("stack", "description", "workflows", "parameters"):
+        stacks.add_column(column)
+    for file in sorted(stacks_dir.glob("*.yaml")) if stacks_dir.is_dir() else []:
+        stack = load_stack(file)
+        names = ", ".join(entry.file.name for entry in stack.workflows)
+        parameters = ", ".join(f"{key}={value}" for key, value in stack.parameters.items())
+        stacks.add_row(stack.name, stack.description, names, parameters)
+    console.print(stacks)
+
+
+def register(group: click.Group) -> None:
+    """Add the stack commands to the `deployer` group."""
+    for command in (up_command, down_command, status_command, catalog_command):
+        group.add_command(command)

@@ -1,0 +1,324 @@
+"""Carry a stack out on a cluster: `up`, `down` and `status`.
+
+Each workflow runs through the workflow runner, so every run is recorded in the cluster
+like one started with `deployer submit`. `down` and `status` find a task's objects
+through its inventory: the stack workflows give each `manifests` and `jsonnet` task an
+explicit `inventory` name, so the name stays the same from run to run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from deployer.cluster import inventory
+from deployer.engine.kinds import TemplateContext
+from deployer.engine.stack import Stack, StackWorkflow, effective_parameters, resolve_parameters
+from deployer.engine.workflow import scope
+from deployer.engine.workflow.nodes import NodeListener
+from deployer.engine.workflow.parse import load_workflow
+from deployer.errors import WorkflowError
+from deployer.model import run as runmodel
+from deployer.model.run import NodeRecord, RunRecord
+from deployer.model.status import State
+from deployer.model.workflow import DEPLOYER_KINDS, Template, Workflow
+from deployer.readiness.rules import evaluate
+from deployer.readiness.selection import needs_pods, pod_selector
+
+
+@dataclass
+class WorkflowRun:
+    """One workflow of `up`: the entry, its finished run record and how long it took."""
+
+    entry: StackWorkflow
+    record: RunRecord
+    seconds: float
+
+    @property
+    def succeeded(self) -> bool:
+        return self.record.phase == runmodel.SUCCEEDED
+
+
+@dataclass
+class TaskStatus:
+    """One deployer-kind task of a workflow, as `status` and `down` report it."""
+
+    workflow: str  # file name of the workflow
+    task: str
+    kind: str
+    phase: str = ""  # the task's phase in the last run, "" if it never ran
+    objects: int = 0  # objects in the task's inventory
+    not_ready: list[str] = field(default_factory=list)  # `Kind ns/name: message`
+    message: str = ""
+
+
+def up_stack(
+    stack: Stack, cluster: Any, *, listeners: Sequence[NodeListener] = ()
+) -> list[WorkflowRun]:
+    """Run the stack's workflows in order, stopping after the first that does not succeed.
+
+    Objects of earlier waves and workflows stay in place, so `deployer retry RUN` can
+    continue the failed run.
+    """
+    runs: list[WorkflowRun] = []
+    for entry in stack.workflows:
+        workflow = load_workflow(entry.file)
+        started = time.monotonic()
+        record = run_workflow(
+            cluster,
+            workflow,
+            file=entry.file,
+            parameters=resolve_parameters(stack, entry, workflow),
+            listeners=listeners,
+        )
+        runs.append(WorkflowRun(entry=entry, record=record, seconds=time.monotonic() - started))
+        if record.phase != runmodel.SUCCEEDED:
+            break
+    return runs
+
+
+def run_workflow(
+    cluster: Any,
+    workflow: Workflow,
+    *,
+    file: Path,
+    parameters: Mapping[str, str],
+    listeners: Sequence[NodeListener] = (),
+) -> RunRecord:
+    """Run one workflow file to its end through the runner and return its record."""
+    from deployer.engine.workflow.arguments import make_run_name
+    from deployer.engine.workflow.executor import ClusterExecutor
+    from deployer.engine.workflow.record import ClusterRecordStore
+    from deployer.engine.workflow.runner import Runner, RunOptions
+
+    name = make_run_name(workflow)
+    options = RunOptions(
+        namespace=cluster.default_namespace,
+        parameters=dict(parameters),
+        run_name=name,
+        base_dir=file.parent,
+        document=yaml.safe_load(file.read_text(encoding="utf-8")),
+        listeners=list(listeners),
+    )
+    runner = Runner(
+        workflow,
+        executor=ClusterExecutor(cluster, run=name),
+        store=ClusterRecordStore(cluster),
+        options=options,
+    )
+    return runner.run()
+
+
+def down_stack(
+    stack: Stack, cluster: Any, *, on_task: Callable[[TaskStatus], None] | None = None
+) -> list[TaskStatus]:
+    """Destroy each workflow's objects, last workflow first and last task first.
+
+    Tasks whose inventory is missing (never run, or destroyed already) are skipped, and
+    fixtures are never touched. Raises WorkflowError for the first task that fails.
+    """
+    from deployer.engine.templates import KINDS
+
+    done: list[TaskStatus] = []
+    for entry in reversed(stack.workflows):
+        workflow = load_workflow(entry.file)
+        values = _workflow_values(workflow, effective_parameters(stack, entry, workflow))
+        for task, template in reversed(_deployer_tasks(workflow)):
+            spec = scope.substitute_value(dict(template.body), values)
+            status = TaskStatus(workflow=entry.file.name, task=task, kind=template.kind)
+            if template.kind == "fixture" or not _has_objects(cluster, template.kind, spec):
+                status.phase = runmodel.SKIPPED
+            else:
+                ctx = _context(cluster, entry, workflow, values, task)
+                result = KINDS[template.kind].destroy(spec, ctx)
+                status.phase, status.message = result.phase, result.message
+                if result.phase != runmodel.SUCCEEDED:
+                    raise WorkflowError(
+                        f"{entry.file.name} task {task}: destroy failed: {result.message}"
+                    )
+            done.append(status)
+            if on_task is not None:
+                on_task(status)
+    return done
+
+
+def stack_status(stack: Stack, cluster: Any) -> list[tuple[RunRecord | None, list[TaskStatus]]]:
+    """Return each workflow's last run and the live readiness of each task's objects."""
+    from deployer.engine.workflow.record import ClusterRecordStore
+
+    runs = ClusterRecordStore(cluster).list_runs()
+    report: list[tuple[RunRecord | None, list[TaskStatus]]] = []
+    for entry in stack.workflows:
+        workflow = load_workflow(entry.file)
+        values = _workflow_values(workflow, effective_parameters(stack, entry, workflow))
+        mine = [run for run in runs if Path(run.source_file).resolve() == entry.file]
+        last = max(mine, key=lambda run: run.started or "", default=None)
+        tasks = []
+        for task, template in _deployer_tasks(workflow):
+            status = TaskStatus(workflow=entry.file.name, task=task, kind=template.kind)
+            node = _task_node(last, task) if last else None
+            status.phase = node.phase if node else ""
+            spec = scope.substitute_value(dict(template.body), values)
+            _check_objects(cluster, template.kind, spec, status)
+            tasks.append(status)
+        report.append((last, tasks))
+    return report
+
+
+def _workflow_values(workflow: Workflow, parameters: Mapping[str, str]) -> dict[str, str]:
+    values = {f"workflow.parameters.{name}": value for name, value in parameters.items()}
+    values["workflow.name"] = workflow.name or workflow.generate_name.rstrip("-")
+    return values
+
+
+def _deployer_tasks(workflow: Workflow) -> list[tuple[str, Template]]:
+    """Return the entrypoint DAG's deployer-kind tasks in dependency order."""
+    entry = workflow.templates.get(workflow.entrypoint or "")
+    if entry is None or entry.kind != "dag":
+        raise WorkflowError(
+            f"{workflow.source_file}: a stack workflow's entrypoint must be a dag template"
+        )
+    tasks = {task.name: task for task in entry.dag}
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in ordered:
+            return
+        for dependency in sorted(scope.dependency_names(tasks[name])):
+            visit(dependency)
+        ordered.append(name)
+
+    for name in tasks:
+        visit(name)
+    result = []
+    for name in ordered:
+        template = workflow.templates.get(tasks[name].template or "")
+        if template is not None and template.kind in DEPLOYER_KINDS:
+            result.append((name, template))
+    return result
+
+
+def _context(
+    cluster: Any, entry: StackWorkflow, workflow: Workflow, values: Mapping[str, str], task: str
+) -> TemplateContext:
+    parameters = {
+        key.removeprefix("workflow.parameters."): value
+        for key, value in values.items()
+        if key.startswith("workflow.parameters.")
+    }
+    run_name = values["workflow.name"]
+    return TemplateContext(
+        cluster=cluster,
+        base_dir=entry.file.parent,
+        parameters={},
+        workflow_parameters=parameters,
+        namespace=cluster.default_namespace,
+        run_name=run_name,
+        node_name=f"{run_name}.{task}",
+    )
+
+
+def _has_objects(cluster: Any, kind: str, spec: Mapping[str, Any]) -> bool:
+    """Tell whether a task left anything to destroy: an inventory, or a helm release."""
+    if kind == "helm":
+        return True  # the helm kind's destroy itself skips a release that is not installed
+    name = spec.get("inventory")
+    if not name:
+        return True
+    return inventory.read(cluster, str(name), cluster.default_namespace) is not None
+
+
+def _check_objects(cluster: Any, kind: str, spec: Mapping[str, Any], status: TaskStatus) -> None:
+    """Fill `status` with the task's inventory size and the objects not ready now."""
+    name = spec.get("inventory")
+    if kind not in ("manifests", "jsonnet") or not name:
+        return
+    entries = inventory.read(cluster, str(name), cluster.default_namespace) or []
+    status.objects = len(entries)
+    for item in entries:
+        live = cluster.get(item.api_version, item.kind, item.name, item.namespace)
+        if live is None:
+            status.not_ready.append(f"{item.describe()}: not found")
+            continue
+        pods: list[dict[str, Any]] = []
+        selector = pod_selector(live)
+        if needs_pods(item.kind) and selector:
+            labels = ",".join(f"{key}={value}" for key, value in selector.items())
+            pods, _ = cluster.list("v1", "Pod", item.namespace, label_selector=labels)
+        verdict = evaluate(live, pods=pods)
+        if verdict.state not in (State.READY, State.SKIPPED):
+            status.not_ready.append(f"{item.describe()}: {verdict.message or verdict.reason}")
+
+
+def _task_node(record: RunRecord, task: str) -> NodeRecord | None:
+    for node in record.nodes.values():
+        if node.display_name == task:
+            return node
+    return None
+
+
+def summarize(stack: Stack, cluster: Any, runs: Sequence[WorkflowRun]) -> list[dict[str, Any]]:
+    """Return one summary row per run: waves, tasks, objects, seconds and what is not ready.
+
+    `waves` counts the dependency levels of the entrypoint DAG that had a task run.
+    """
+    rows = []
+    for run in runs:
+        workflow = load_workflow(run.entry.file)
+        values = _workflow_values(workflow, effective_parameters(stack, run.entry, workflow))
+        levels = dag_levels(workflow)
+        tasks = _deployer_tasks(workflow)
+        ran_levels: set[int] = set()
+        done = objects = 0
+        not_ready: list[str] = []
+        for task, template in tasks:
+            node = _task_node(run.record, task)
+            if node is None or node.phase == runmodel.SKIPPED:
+                continue
+            ran_levels.add(levels[task])
+            if node.phase == runmodel.SUCCEEDED:
+                done += 1
+            elif node.done:
+                not_ready.append(f"{run.entry.file.name} task {task} {node.phase}: {node.message}")
+            status = TaskStatus(workflow=run.entry.file.name, task=task, kind=template.kind)
+            _check_objects(
+                cluster, template.kind, scope.substitute_value(dict(template.body), values), status
+            )
+            objects += status.objects
+            not_ready.extend(status.not_ready)
+        rows.append(
+            {
+                "workflow": run.entry.file.name,
+                "run": run.record.name,
+                "phase": run.record.phase,
+                "waves": len(ran_levels),
+                "tasks": len(tasks),
+                "tasks_done": done,
+                "objects": objects,
+                "seconds": run.seconds,
+                "not_ready": not_ready,
+            }
+        )
+    return rows
+
+
+def dag_levels(workflow: Workflow) -> dict[str, int]:
+    """Return each entrypoint task's dependency level: 0 for tasks that depend on none."""
+    entry = workflow.templates[workflow.entrypoint or ""]
+    tasks = {task.name: task for task in entry.dag}
+    levels: dict[str, int] = {}
+
+    def level(name: str) -> int:
+        if name not in levels:
+            dependencies = scope.dependency_names(tasks[name])
+            levels[name] = 1 + max((level(d) for d in dependencies), default=-1)
+        return levels[name]
+
+    for name in tasks:
+        level(name)
+    return levels
