@@ -22,7 +22,15 @@ from deployer.engine.templates import deploy
 from deployer.engine.templates.common import Spec, describe_refs, guarded
 from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
 from deployer.engine.templates.outputs import resolve_outputs
-from deployer.errors import ApiError, InputError, ObjectFailed, ReadinessTimeout, WorkflowError
+from deployer.errors import (
+    ApiError,
+    InputError,
+    ObjectFailed,
+    Problem,
+    ReadinessTimeout,
+    ValidationError,
+    WorkflowError,
+)
 from deployer.model.objects import Manifest
 from deployer.sources.helm import (
     chart_location,
@@ -185,6 +193,9 @@ def _apply_crds(
         ) from None
     except (ReadinessTimeout, ObjectFailed) as failure:
         raise type(failure)(f"{prefix}: {failure}; {suffix}") from None
+    except ValidationError as invalid:
+        note = Problem(object=f"chart {chart}", path="crds/", message=f"{suffix}; fix the CRD")
+        raise ValidationError([*invalid.problems, note]) from None
 
 
 def _release_objects(

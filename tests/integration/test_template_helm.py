@@ -1,0 +1,206 @@
+"""The helm template kind against the local control plane with the real helm binary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deployer.cluster import Cluster
+from deployer.engine.kinds import TemplateContext
+from deployer.engine.templates import KINDS
+from deployer.local import helm_binary
+from deployer.model.events import ObjectEvent
+from deployer.model.status import State
+from tests.conftest import kubectl
+
+pytestmark = pytest.mark.cluster
+
+CHARTS = Path(__file__).resolve().parent.parent / "charts"
+WIDGET_CRD = "widgets.widgets.deployer-tests.example"
+BAD_CRD = "gadgets.wrong-group.example"
+
+
+@pytest.fixture
+def cluster(kubeconfig: str, monkeypatch: pytest.MonkeyPatch) -> Cluster:
+    # helm reads KUBECONFIG, because a Cluster does not record its kubeconfig path.
+    monkeypatch.setenv("KUBECONFIG", kubeconfig)
+    return Cluster.connect(kubeconfig=kubeconfig)
+
+
+def _context(
+    cluster: Cluster, namespace: str, events: list[ObjectEvent] | None = None, **extra: Any
+) -> TemplateContext:
+    sink = events.append if events is not None else (lambda _event: None)
+    return TemplateContext(
+        cluster=cluster,
+        base_dir=CHARTS,
+        parameters={},
+        workflow_parameters={},
+        namespace=namespace,
+        run_name="helm-test-abcde",
+        node_name="helm-test-abcde.release",
+        progress=sink,
+        timeout_seconds=120.0,
+        **extra,
+    )
+
+
+def _helm(kubeconfig: str, *args: str) -> Any:
+    binary = helm_binary()
+    assert binary is not None, "the helm binary is needed for these tests"
+    done = subprocess.run(
+        [str(binary), "--kubeconfig", kubeconfig, *args, "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return json.loads(done.stdout)
+
+
+def _get(kubeconfig: str, namespace: str, *what: str) -> dict[str, Any]:
+    return dict(json.loads(kubectl(kubeconfig, "get", *what, "-n", namespace, "-o", "json").stdout))
+
+
+@pytest.fixture
+def no_test_crds(kubeconfig: str) -> Iterator[None]:
+    for name in (WIDGET_CRD, BAD_CRD):
+        kubectl(kubeconfig, "delete", "crd", name, "--ignore-not-found", "--wait=true")
+    yield
+    for name in (WIDGET_CRD, BAD_CRD):
+        kubectl(kubeconfig, "delete", "crd", name, "--ignore-not-found", "--wait=false")
+
+
+def test_helm_install_upgrade_uninstall(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    values_file = tmp_path / "webapp-values.yaml"
+    values_file.write_text("message: from-values-file\nservice:\n  port: 9090\n")
+    events: list[ObjectEvent] = []
+    outputs = [
+        {
+            "name": "port",
+            "valueFrom": {"jsonPath": "{.spec.ports[0].port}", "object": "Service/web"},
+        }
+    ]
+    spec: dict[str, Any] = {"chart": "webapp", "release": "web", "namespace": namespace}
+    ctx = _context(cluster, namespace, events, output_parameters=outputs)
+
+    installed = KINDS["helm"].run({**spec, "valuesFiles": [str(values_file)]}, ctx)
+    assert installed.phase == "Succeeded", installed.message
+    assert installed.outputs == {"port": "9090"}
+    releases = _helm(kubeconfig, "list", "-n", namespace)
+    assert [(r["name"], r["revision"]) for r in releases] == [("web", "1")]
+    deployment = _get(kubeconfig, namespace, "deployment", "web")
+    assert deployment["status"]["readyReplicas"] == 1
+    config = _get(kubeconfig, namespace, "configmap", "web-config")
+    assert config["data"] == {"message": "from-values-file", "extra": "true"}
+    ready = {(str(e.ref), e.state) for e in events}
+    assert (f"Deployment.apps {namespace}/web", State.READY) in ready
+
+    upgrade = {
+        **spec,
+        "valuesFiles": [str(values_file)],
+        "values": {"replicaCount": 2, "extraConfig": None},
+        "stackValues": "message: from-stack",
+    }
+    upgraded = KINDS["helm"].run(upgrade, ctx)
+    assert upgraded.phase == "Succeeded", upgraded.message
+    assert [r["revision"] for r in _helm(kubeconfig, "list", "-n", namespace)] == ["2"]
+    deployment = _get(kubeconfig, namespace, "deployment", "web")
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["status"]["readyReplicas"] == 2
+    config = _get(kubeconfig, namespace, "configmap", "web-config")
+    assert config["data"] == {"message": "from-stack"}
+
+    removed = KINDS["helm"].destroy(spec, ctx)
+    assert removed.phase == "Succeeded", removed.message
+    assert _helm(kubeconfig, "list", "-n", namespace) == []
+    for kind, name in (("deployment", "web"), ("service", "web"), ("configmap", "web-config")):
+        lookup = kubectl(kubeconfig, "get", kind, name, "-n", namespace, check=False)
+        assert lookup.returncode != 0, f"{kind} {name} still exists after destroy"
+        assert "NotFound" in lookup.stderr
+
+
+def test_helm_destroy_of_missing_release_succeeds(cluster: Cluster, namespace: str) -> None:
+    spec = {"chart": "webapp", "release": "never-installed", "namespace": namespace}
+    result = KINDS["helm"].destroy(spec, _context(cluster, namespace))
+    assert result.phase == "Succeeded", result.message
+    assert "not installed" in result.message
+
+
+@pytest.mark.usefixtures("no_test_crds")
+def test_helm_upgrade_applies_new_crd_first(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    events: list[ObjectEvent] = []
+    ctx = _context(cluster, namespace, events)
+    spec = {"release": "widgets", "namespace": namespace}
+
+    first = KINDS["helm"].run({**spec, "chart": "widgets-v1"}, ctx)
+    assert first.phase == "Succeeded", first.message
+    missing = kubectl(kubeconfig, "get", "crd", WIDGET_CRD, check=False)
+    assert missing.returncode != 0
+
+    second = KINDS["helm"].run({**spec, "chart": "widgets-v2"}, ctx)
+    assert second.phase == "Succeeded", second.message
+    crd = json.loads(kubectl(kubeconfig, "get", "crd", WIDGET_CRD, "-o", "json").stdout)
+    established = [c for c in crd["status"]["conditions"] if c["type"] == "Established"]
+    assert established[0]["status"] == "True"
+    widget = _get(kubeconfig, namespace, "widgets.widgets.deployer-tests.example", "widgets-first")
+    assert widget["spec"] == {"size": 3}
+    order = [str(e.ref) for e in events if e.state == State.READY]
+    crd_ready = order.index(f"CustomResourceDefinition.apiextensions.k8s.io {WIDGET_CRD}")
+    widget_ready = order.index(f"Widget.widgets.deployer-tests.example {namespace}/widgets-first")
+    assert crd_ready < widget_ready
+    assert [r["revision"] for r in _helm(kubeconfig, "list", "-n", namespace)] == ["2"]
+
+
+@pytest.mark.usefixtures("no_test_crds")
+def test_helm_rejected_crd_fails_before_templates(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    ctx = _context(cluster, namespace)
+    spec = {"release": "widgets", "namespace": namespace}
+    first = KINDS["helm"].run({**spec, "chart": "widgets-v1"}, ctx)
+    assert first.phase == "Succeeded", first.message
+
+    failed = KINDS["helm"].run({**spec, "chart": "widgets-bad"}, ctx)
+    assert failed.phase == "Failed"
+    assert BAD_CRD in failed.message
+    assert "no chart template was applied" in failed.message
+    releases = _helm(kubeconfig, "list", "-n", namespace)
+    assert [(r["revision"], r["chart"]) for r in releases] == [("1", "widgets-1.0.0")]
+    settings = _get(kubeconfig, namespace, "configmap", "widgets-settings")
+    assert settings["data"] == {"version": "1"}
+
+
+def test_helm_missing_chart_is_an_input_error(cluster: Cluster, namespace: str) -> None:
+    result = KINDS["helm"].run(
+        {"chart": "no-such-chart-folder", "release": "x"}, _context(cluster, namespace)
+    )
+    assert result.phase == "Error"
+    assert "no-such-chart-folder" in result.message
+
+
+def test_helm_crashlooping_release_fails_fast(cluster: Cluster, namespace: str) -> None:
+    spec = {
+        "chart": "webapp",
+        "release": "crashing",
+        "namespace": namespace,
+        "values": {"podAnnotations": {"deployer.dev/sim": "crashloop"}},
+        "timeout": "4m",
+    }
+    started = time.monotonic()
+    result = KINDS["helm"].run(spec, _context(cluster, namespace))
+    elapsed = time.monotonic() - started
+    assert result.phase == "Failed"
+    assert "CrashLoopBackOff" in result.message
+    assert f"Deployment {namespace}/crashing" in result.message
+    assert elapsed < 120, f"took {elapsed:.0f} s; a crash loop must fail well before 4m"
