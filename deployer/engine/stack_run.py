@@ -230,29 +230,64 @@ def _has_objects(cluster: Any, kind: str, spec: Mapping[str, Any]) -> bool:
     name = spec.get("inventory")
     if not name:
         return True
-    return inventory.read(cluster, str(name), cluster.default_namespace) is not None
+    return inventory.read(cluster, str(name), _inventory_namespace(cluster, spec)) is not None
 
 
 def _check_objects(cluster: Any, kind: str, spec: Mapping[str, Any], status: TaskStatus) -> None:
-    """Fill `status` with the task's inventory size and the objects not ready now."""
-    name = spec.get("inventory")
-    if kind not in ("manifests", "jsonnet") or not name:
-        return
-    entries = inventory.read(cluster, str(name), cluster.default_namespace) or []
-    status.objects = len(entries)
-    for item in entries:
-        live = cluster.get(item.api_version, item.kind, item.name, item.namespace)
+    """Fill `status` with the task's object count and the objects not ready now."""
+    refs = _task_objects(cluster, kind, spec)
+    status.objects = len(refs)
+    for api_version, object_kind, namespace, name in refs:
+        described = f"{object_kind} {namespace}/{name}" if namespace else f"{object_kind} {name}"
+        live = cluster.get(api_version, object_kind, name, namespace)
         if live is None:
-            status.not_ready.append(f"{item.describe()}: not found")
+            status.not_ready.append(f"{described}: not found")
             continue
         pods: list[dict[str, Any]] = []
         selector = pod_selector(live)
-        if needs_pods(item.kind) and selector:
+        if needs_pods(object_kind) and selector:
             labels = ",".join(f"{key}={value}" for key, value in selector.items())
-            pods, _ = cluster.list("v1", "Pod", item.namespace, label_selector=labels)
+            pods, _ = cluster.list("v1", "Pod", namespace, label_selector=labels)
         verdict = evaluate(live, pods=pods)
         if verdict.state not in (State.READY, State.SKIPPED):
-            status.not_ready.append(f"{item.describe()}: {verdict.message or verdict.reason}")
+            status.not_ready.append(f"{described}: {verdict.message or verdict.reason}")
+
+
+ObjectKey = tuple[str, str, str | None, str]  # apiVersion, kind, namespace, name
+
+
+def _task_objects(cluster: Any, kind: str, spec: Mapping[str, Any]) -> list[ObjectKey]:
+    """List a task's objects: its inventory, or for helm the release's manifest."""
+    if kind == "helm":
+        return _release_objects(cluster, spec)
+    name = spec.get("inventory")
+    if kind not in ("manifests", "jsonnet") or not name:
+        return []
+    entries = inventory.read(cluster, str(name), _inventory_namespace(cluster, spec)) or []
+    return [(e.api_version, e.kind, e.namespace, e.name) for e in entries]
+
+
+def _release_objects(cluster: Any, spec: Mapping[str, Any]) -> list[ObjectKey]:
+    from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
+    from deployer.sources.helm import parse_release_manifest
+
+    release = str(spec.get("release") or "")
+    namespace = _inventory_namespace(cluster, spec)
+    helm = Helm(kubeconfig=kubeconfig_of(cluster), context=context_of(cluster))
+    if not release or release not in helm.releases(namespace=namespace):
+        return []
+    manifests = parse_release_manifest(helm.manifest(release, namespace=namespace), release=release)
+    keys: list[ObjectKey] = []
+    for manifest in manifests:
+        namespaced = cluster.resource(manifest.api_version, manifest.kind).namespaced
+        where = (manifest.namespace or namespace) if namespaced else None
+        keys.append((manifest.api_version, manifest.kind, where, manifest.name))
+    return keys
+
+
+def _inventory_namespace(cluster: Any, spec: Mapping[str, Any]) -> str:
+    """Return where a task's inventory lives: the task's namespace, else the default one."""
+    return str(spec.get("namespace") or cluster.default_namespace)
 
 
 def _task_node(record: RunRecord, task: str) -> NodeRecord | None:
