@@ -107,7 +107,7 @@ def to_error(
     if code == 422 and is_immutable(status):
         paths = ", ".join(immutable_paths(status)) or "(path not given)"
         return ImmutableFieldError(
-            f"{what}: cannot change immutable field {paths}: {message}\n"
+            f"{what}: cannot change immutable field {paths}\n"
             'Delete and recreate the object, or set the annotation deployer.dev/recreate: "true" '
             "to let deployer do it.",
             status=code,

@@ -3,8 +3,8 @@
 For each object the server-side dry run gives the object as it would be stored, and a
 GET gives the live one. Both drop the fields the server owns (managedFields,
 resourceVersion, generation, uid, creationTimestamp, status). Secret `data` and
-`stringData` values are masked; a masked value that differs between the two shows as
-`*** (changed)`. Objects that cannot be dry-run yet (their Namespace or CRD is in the
+`stringData` values are masked; on the applied side a value that differs from the live
+one shows as `*** (changed)`. Objects that cannot be dry-run yet (their Namespace or CRD is in the
 same set and not created) are shown as new, from the manifest.
 """
 
@@ -70,7 +70,7 @@ def object_diff(name: str, live: Mapping[str, Any] | None, desired: Mapping[str,
     """Return the unified diff from `live` to `desired` ("" when equal), Secrets masked."""
     before = normalise(live) if live is not None else None
     after = normalise(desired)
-    shown_before = mask_secret(before, after) if before is not None else None
+    shown_before = mask_secret(before, None) if before is not None else None
     shown_after = mask_secret(after, before)
     return "".join(
         difflib.unified_diff(

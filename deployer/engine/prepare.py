@@ -113,8 +113,9 @@ def dry_run_all(
 ) -> dict[int, dict[str, Any]]:
     """Dry-run every manifest; return responses by manifest index or raise ValidationError.
 
-    A conflict with another field manager is raised as ConflictError after the dry run,
-    since nothing is invalid about the object itself.
+    A conflict with another field manager (ConflictError) or a change to an immutable
+    field (ImmutableFieldError) is raised as such after the dry run, since the object
+    itself is valid.
     """
     planned = PlannedNames.of(manifests)
 
@@ -137,7 +138,7 @@ def dry_run_all(
     problems: list[Problem] = []
     conflicts: list[ApiError] = []
     for index, outcome in outcomes:
-        if isinstance(outcome, ConflictError):
+        if isinstance(outcome, ConflictError | ImmutableFieldError):
             conflicts.append(outcome)
         elif isinstance(outcome, ApiError):
             if outcome.status is None or outcome.status >= 500 or outcome.status == 0:

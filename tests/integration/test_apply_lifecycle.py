@@ -1,0 +1,138 @@
+"""Re-apply, prune, destroy and field-manager conflicts against the real control plane."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployer.cluster import Cluster
+from deployer.engine.apply import ApplyOptions, ApplyResult, apply_manifests, destroy
+from deployer.engine.diff import diff_manifests
+from deployer.errors import ConflictError
+from deployer.model.events import ObjectEvent
+from deployer.model.status import State
+from deployer.sources.loader import load_text
+from tests.conftest import kubectl
+
+pytestmark = pytest.mark.cluster
+
+STACK = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {COLOR: blue}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: token}
+stringData: {value: s3cr3t-value}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: nginx}]
+"""
+
+
+@pytest.fixture
+def cluster(kubeconfig: str) -> Cluster:
+    return Cluster.connect(kubeconfig=kubeconfig)
+
+
+def _apply(
+    cluster: Cluster, text: str, namespace: str, **options: object
+) -> tuple[ApplyResult, list[ObjectEvent]]:
+    events: list[ObjectEvent] = []
+    result = apply_manifests(
+        cluster,
+        load_text(text, file="stack.yaml"),
+        options=ApplyOptions(namespace=namespace, timeout_seconds=60, **options),  # type: ignore[arg-type]
+        progress=events.append,
+    )
+    return result, events
+
+
+def _names(kubeconfig: str, kinds: str, namespace: str) -> set[str]:
+    listed = kubectl(kubeconfig, "get", kinds, "-n", namespace, "-o", "name").stdout
+    return set(listed.split())
+
+
+def test_second_apply_changes_nothing(cluster: Cluster, namespace: str) -> None:
+    first, _ = _apply(cluster, STACK, namespace)
+    assert first.count("created") == 4
+    second, events = _apply(cluster, STACK, namespace)
+    assert second.count("unchanged") == 4
+    assert all(item.status.state is State.READY for item in second.objects)
+    assert {event.reason for event in events if event.state is State.APPLIED} == {"Unchanged"}
+
+
+def test_diff_shows_change_and_masks_secret(cluster: Cluster, namespace: str) -> None:
+    _apply(cluster, STACK, namespace)
+    changed = STACK.replace("COLOR: blue", "COLOR: green").replace("s3cr3t-value", "other")
+    diffs = dict(
+        (str(m.ref), text)
+        for m, text in diff_manifests(
+            cluster, load_text(changed, file="stack.yaml"), namespace=namespace
+        )
+    )
+    assert set(diffs) == {f"ConfigMap {namespace}/settings", f"Secret {namespace}/token"}
+    assert "+  COLOR: green" in diffs[f"ConfigMap {namespace}/settings"]
+    assert "-  COLOR: blue" in diffs[f"ConfigMap {namespace}/settings"]
+    secret_diff = diffs[f"Secret {namespace}/token"]
+    assert "(changed)" in secret_diff
+    assert "s3cr3t" not in secret_diff
+    assert "other" not in secret_diff
+
+
+def test_prune_removes_objects_that_left(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
+    _apply(cluster, STACK, namespace, inventory="shop")
+    without_config = STACK.split("---", 1)[1]
+    result, _ = _apply(cluster, without_config, namespace, inventory="shop")
+    assert [str(ref) for ref in result.pruned] == [f"ConfigMap {namespace}/settings"]
+    assert "configmap/settings" not in _names(kubeconfig, "configmap", namespace)
+    assert "secret/token" in _names(kubeconfig, "secret", namespace)
+
+
+def test_destroy_leaves_nothing_behind(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
+    _apply(cluster, STACK, namespace, inventory="shop")
+    deleted = destroy(cluster, inventory_name="shop", namespace=namespace)
+    assert len(deleted) == 4
+    left = _names(kubeconfig, "configmap,secret,service,deployment,replicaset,pod", namespace)
+    assert left == {"configmap/kube-root-ca.crt"}
+
+
+def test_conflict_names_path_and_manager(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
+    kubectl(
+        kubeconfig, "create", "configmap", "settings", "-n", namespace, "--from-literal=COLOR=red"
+    )
+    with pytest.raises(ConflictError) as raised:
+        _apply(cluster, STACK, namespace)
+    assert ".data.COLOR" in str(raised.value)
+    assert "kubectl-create" in str(raised.value)
+    assert "--force-conflicts" in str(raised.value)
+    assert "secret/token" not in _names(kubeconfig, "secret", namespace)
+
+
+def test_force_conflicts_takes_fields_over(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    kubectl(
+        kubeconfig, "create", "configmap", "settings", "-n", namespace, "--from-literal=COLOR=red"
+    )
+    _apply(cluster, STACK, namespace, force_conflicts=True)
+    color = kubectl(
+        kubeconfig, "get", "configmap", "settings", "-n", namespace, "-o", "jsonpath={.data.COLOR}"
+    ).stdout
+    assert color == "blue"
