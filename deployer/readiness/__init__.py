@@ -5,7 +5,14 @@ workflow engine uses `parse_condition` for Argo resource-template conditions.
 """
 
 from deployer.readiness.conditions import Condition, Requirement, parse_condition
-from deployer.readiness.rules import RULES, conditions_of, evaluate, needs_pods, pod_selector
+from deployer.readiness.rules import (
+    RULES,
+    conditions_of,
+    evaluate,
+    needs_pods,
+    pod_selector,
+    validate_annotations,
+)
 
 __all__ = [
     "RULES",
@@ -16,4 +23,5 @@ __all__ = [
     "needs_pods",
     "parse_condition",
     "pod_selector",
+    "validate_annotations",
 ]

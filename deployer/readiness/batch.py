@@ -22,10 +22,9 @@ from deployer.readiness.selection import select_pods
 
 
 def _failed_pod_detail(pods: Sequence[Mapping[str, Any]]) -> str:
-    """Describe the first failed container of the Job's failed pods, if any."""
-    for pod in pods:
-        if status(pod).get("phase") != "Failed":
-            continue
+    """Describe the first container problem of the Job's pods, failed pods first."""
+    ordered = sorted(pods, key=lambda pod: status(pod).get("phase") != "Failed")
+    for pod in ordered:
         problems = container_problems(pod)
         if problems:
             return f"; {problems[0]}"

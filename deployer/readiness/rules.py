@@ -30,7 +30,14 @@ from deployer.readiness.fields import api_group, condition, condition_text, desc
 from deployer.readiness.fields import metadata as metadata_of
 from deployer.readiness.selection import needs_pods, pod_selector
 
-__all__ = ["RULES", "conditions_of", "evaluate", "needs_pods", "pod_selector"]
+__all__ = [
+    "RULES",
+    "conditions_of",
+    "evaluate",
+    "needs_pods",
+    "pod_selector",
+    "validate_annotations",
+]
 
 READINESS_ANNOTATION = ANNOTATION_PREFIX + "readiness"
 SUCCESS_ANNOTATION = ANNOTATION_PREFIX + "success-condition"
@@ -104,6 +111,33 @@ def conditions_of(obj: Mapping[str, Any]) -> tuple[Condition | None, Condition |
     return _parse_annotation(obj, SUCCESS_ANNOTATION), _parse_annotation(obj, FAILURE_ANNOTATION)
 
 
+def skips_readiness(obj: Mapping[str, Any]) -> bool:
+    """Tell whether `deployer.dev/readiness: skip` turns the wait off for the object.
+
+    Raises InputError for any other value of the annotation, so a typo does not silently
+    leave the wait on.
+    """
+    value = _annotations(obj).get(READINESS_ANNOTATION)
+    if value is None:
+        return False
+    if str(value).strip().lower() == "skip":
+        return True
+    raise InputError(
+        f"{describe(obj)}: annotation {READINESS_ANNOTATION} is {str(value)!r}, but the only"
+        " supported value is skip; remove the annotation to wait for readiness"
+    )
+
+
+def validate_annotations(obj: Mapping[str, Any]) -> None:
+    """Check the readiness annotations of a manifest before it is applied.
+
+    Raises InputError naming the object and the annotation, the same error `evaluate`
+    would raise later on the live object.
+    """
+    skips_readiness(obj)
+    conditions_of(obj)
+
+
 def _by_annotations(obj: Mapping[str, Any]) -> Status | None:
     """Apply the success and failure condition annotations, if the object has any."""
     success, failure = conditions_of(obj)
@@ -146,11 +180,11 @@ def evaluate(
     `pods` are the pods found with `pod_selector(obj)` for kinds where `needs_pods` is
     true. The rules apply the full selector to them again, so a superset is fine.
     `storage_classes` maps StorageClass names to the live objects, for PVCs. Raises
-    InputError when a condition annotation is malformed.
+    InputError when a readiness annotation is malformed.
     """
     if metadata_of(obj).get("deletionTimestamp"):
         return Status(State.TERMINATING, "Terminating", "deletion in progress")
-    if str(_annotations(obj).get(READINESS_ANNOTATION, "")).strip().lower() == "skip":
+    if skips_readiness(obj):
         return Status(State.SKIPPED, "Skipped", f"{READINESS_ANNOTATION} is skip")
     lag = generation_lag(obj, required=False)
     if lag is not None:

@@ -8,7 +8,14 @@ import pytest
 
 from deployer.errors import InputError
 from deployer.model.status import State
-from deployer.readiness import RULES, conditions_of, evaluate, needs_pods, pod_selector
+from deployer.readiness import (
+    RULES,
+    conditions_of,
+    evaluate,
+    needs_pods,
+    pod_selector,
+    validate_annotations,
+)
 
 
 def widget(
@@ -109,9 +116,39 @@ def test_readiness_skip_annotation_skips() -> None:
     assert evaluate(obj).state is State.SKIPPED
 
 
-def test_readiness_annotation_other_value_does_not_skip() -> None:
+def test_readiness_skip_annotation_ignores_case_and_spaces() -> None:
+    obj = widget(ready_condition("False"), annotations={"deployer.dev/readiness": " Skip "})
+    assert evaluate(obj).state is State.SKIPPED
+
+
+def test_readiness_annotation_other_value_is_rejected() -> None:
     obj = widget(ready_condition("False"), annotations={"deployer.dev/readiness": "wait"})
-    assert evaluate(obj).state is State.IN_PROGRESS
+    with pytest.raises(InputError) as caught:
+        evaluate(obj)
+    assert "Widget shop/blue: annotation deployer.dev/readiness is 'wait'" in str(caught.value)
+    assert "only supported value is skip" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {"deployer.dev/readiness": "later"},
+        {"deployer.dev/success-condition": "status.phase in Ready"},
+        {"deployer.dev/failure-condition": ""},
+    ],
+)
+def test_validate_annotations_rejects_bad_values(annotations: dict[str, str]) -> None:
+    with pytest.raises(InputError):
+        validate_annotations(widget(annotations=annotations))
+
+
+def test_validate_annotations_accepts_good_values() -> None:
+    annotations = {
+        "deployer.dev/readiness": "skip",
+        "deployer.dev/success-condition": "status.phase == Ready",
+        "deployer.dev/failure-condition": "status.phase in (Failed, Error)",
+    }
+    validate_annotations(widget(annotations=annotations))
 
 
 def test_success_condition_overrides_kind_rule() -> None:

@@ -84,6 +84,18 @@ def test_job_backoff_limit_exceeded_fails_at_once() -> None:
     assert "pod migrate-x container main: Error: boom (last exit code 3)" in status.message
 
 
+def test_job_failed_names_crashing_pod_when_none_failed() -> None:
+    # With restartPolicy OnFailure, failures are container restarts in a Running pod.
+    reached = condition("Failed", reason="BackoffLimitExceeded", message="backoff limit")
+    crashing = job_pod(
+        "migrate-r", "Running", {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}}
+    )
+    status = evaluate(job(reached, failed=1), pods=[crashing])
+    assert status.message == (
+        "backoff limit; pod migrate-r container main: CrashLoopBackOff: back-off"
+    )
+
+
 def test_job_failure_target_fails_before_failed_condition() -> None:
     target = condition("FailureTarget", reason="DeadlineExceeded", message="Job was active longer")
     status = evaluate(job(target, active=1))
