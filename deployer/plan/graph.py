@@ -248,7 +248,7 @@ def topological_order(graph: Graph) -> list[int]:
     for start in range(len(graph.manifests)):
         if done[start]:
             continue
-        # Iterative depth-first search; `path` holds (position, next edge to follow).
+        # Iterative depth-first search; `path` contains (position, next edge to follow) pairs.
         path: list[tuple[int, int]] = [(start, 0)]
         on_path[start] = True
         while path:

@@ -8,7 +8,7 @@ Name rules (from the Kubernetes API conventions):
   built-in kinds use it. Kinds not listed here (RBAC roles allow ':', custom resources
   choose their own rules) are not checked.
 - A label value is empty or at most 63 letters, digits, '-', '_' and '.', starting and
-  ending with a letter or digit; a label key is such a name, optionally after a
+  ending with a letter or digit. A label key is such a name, optionally after a
   DNS-1123 subdomain prefix and '/'.
 """
 

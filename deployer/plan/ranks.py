@@ -156,7 +156,7 @@ def delete_rank(group: str, kind: str) -> int:
 
 
 def is_built_in(group: str) -> bool:
-    """Return whether `group` is an API group that this table knows as built in."""
+    """Return whether `group` is an API group that this module lists as built in."""
     return group in BUILT_IN_GROUPS
 
 

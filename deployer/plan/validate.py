@@ -1,8 +1,8 @@
 """Static checks that find classic manifest mistakes offline, with the field path and fix.
 
-The API server rejects all of these too, but a dry run reports them in Go's terms
-(`cannot unmarshal bool into Go struct field ...`). These checks name the field and say
-what to write instead. They are not a schema: an object that passes may still be
+The API server rejects all of these too, but a dry run often reports them in Go's terms
+(`cannot unmarshal bool into Go struct field ...`). These checks name the field and the
+value to write instead. They are not a schema: an object that passes may still be
 rejected by the server-side dry run that the apply engine runs afterwards.
 
 Values of Secrets never appear in a message.
@@ -122,8 +122,8 @@ def _not_a_string(value: Any, written: str | None, *, secret: bool) -> str:
     if written is None and isinstance(value, bool):
         # YAML reads on, yes, true and more as true; the spelling in the file is not known.
         return f"{message}; put the value in quotes, spelled as in the file"
-    shown = written if written is not None else _plain(value)
-    return f'{message}; quote it: "{shown}"'
+    suggested = written if written is not None else _plain(value)
+    return f'{message}; quote it: "{suggested}"'
 
 
 def _describe(value: Any, *, secret: bool) -> str:

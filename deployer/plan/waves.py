@@ -10,8 +10,8 @@ How explicit waves and kind ranks mix:
 2. All objects of a lower wave number are applied, and ready, before any object of a
    higher one.
 3. Inside one wave number, objects go in sub-waves by kind rank (see
-   `deployer.plan.ranks`); an object that depends on another of the same wave number and
-   the same or a later rank moves to a sub-wave after it.
+   `deployer.plan.ranks`). An object that depends on another object of the same wave
+   number moves to a sub-wave after it, even when its rank is lower.
 
 The Plan lists the resulting sub-waves in order as its waves. The deletion plan uses the
 same waves in reverse, with the deletion ranks inside each wave number.

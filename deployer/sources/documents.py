@@ -43,7 +43,7 @@ class Document:
     """One YAML document: its 0-based index in the stream, 1-based first line, data and node.
 
     `node` is the composed YAML node, which callers use to find the line of a nested
-    value; it is None in the documents that `parse_documents` returns.
+    value. It is None in the documents that `parse_documents` returns.
     """
 
     index: int

@@ -1,7 +1,7 @@
 """Render manifest files as sandboxed Jinja2 templates over a flat parameter mapping.
 
-A file is rendered only when its text contains a Jinja2 marker (`{{`, `{%` or `{#`);
-other files are parsed as written, which keeps plain files fast. To keep a literal `{{`
+A file is rendered only when its text contains a Jinja2 marker (`{{`, `{%` or `{#`).
+Other files are parsed as written, which keeps plain files fast. To keep a literal `{{`
 in a rendered file (a Prometheus alert template, say), wrap it in
 `{% raw %}...{% endraw %}`.
 
@@ -111,6 +111,19 @@ def render(text: str, *, file: str, parameters: Mapping[str, Any]) -> str:
         raise RenderError(
             f"template rendering failed: {exc.message}", file=file, line=_template_line(exc, file)
         ) from None
+    except Exception as exc:  # the template is user code and can raise anything
+        raise RenderError(
+            _failure_message(exc), file=file, line=_template_line(exc, file)
+        ) from None
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, TypeError) and "no loader" in str(exc):
+        return (
+            "{% include %}, {% import %} and {% extends %} are not supported; "
+            "put the shared text in a parameter or in each file"
+        )
+    return f"template rendering failed: {type(exc).__name__}: {exc}"
 
 
 def _undefined_message(message: str) -> str:

@@ -1,7 +1,7 @@
 """Load manifest files, folders and globs into Manifests that know their file and line.
 
 - A folder is searched recursively for `*.yaml`, `*.yml` and `*.json`, skipping names
-  that start with a dot; a glob (`dir/*.yaml`, `dir/**/*.yaml`) expands to its matches.
+  that start with a dot. A glob (`dir/*.yaml`, `dir/**/*.yaml`) expands to its matches.
   Files load in sorted path order so the result is deterministic. A file named directly
   loads whatever its suffix, as JSON when it ends in `.json`, else as YAML.
 - Files containing Jinja2 markers render first (see `deployer.sources.jinja`); the
@@ -39,7 +39,7 @@ SUFFIXES = (".yaml", ".yml", ".json")
 GLOB_CHARACTERS = frozenset("*?[")
 
 # Fields that Kubernetes types as string maps. For a non-string value in one of them the
-# loader keeps the text as written (`on`, `0644`), so that deployer.plan.validate can say
+# loader keeps the text as written (`on`, `0644`), so that deployer.plan.validate can name
 # exactly what to quote. The check itself, per kind, lives in deployer.plan.validate.
 STRING_MAP_FIELDS: tuple[tuple[str, ...], ...] = (
     ("metadata", "labels"),
@@ -96,8 +96,8 @@ def expand_paths(paths: Sequence[str | Path], *, base_dir: Path | None = None) -
     """Expand files, folders and globs into files, each once, in argument then path order."""
     files: list[Path] = []
     seen: set[Path] = set()
-    for given in paths:
-        for file in _expand_one(Path(given), base_dir):
+    for argument in paths:
+        for file in _expand_one(Path(argument), base_dir):
             key = file.resolve()
             if key not in seen:
                 seen.add(key)
