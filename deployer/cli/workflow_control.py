@@ -1,0 +1,174 @@
+"""Workflow verbs that act on a recorded run: watch, logs, resume, stop, terminate, delete.
+
+`resume`, `stop` and `terminate` annotate the run's record ConfigMap; the process running the
+workflow watches that ConfigMap and acts within a second. `stop` still runs exit handlers,
+`terminate` does not.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.live import Live
+
+from deployer.cli import workflow_view as view
+from deployer.cli.workflow_cmds import LinePrinter, Target, cluster_options, exit_for
+from deployer.engine.workflow.pods import MAIN_CONTAINER, RUN_LABEL
+from deployer.engine.workflow.record import RECORD_NAMESPACE, record_from_configmap
+from deployer.errors import WorkflowError
+from deployer.model.run import RunRecord
+
+
+def _updates(target: Target, name: str, stop: threading.Event) -> Any:
+    """Yield the run's record each time its ConfigMap changes."""
+    events = target.cluster.watch(
+        "v1", "ConfigMap", RECORD_NAMESPACE, field_selector=f"metadata.name={name}", stop=stop
+    )
+    for kind, obj in events:
+        if kind == "DELETED":
+            raise WorkflowError(f"run {name} was deleted")
+        yield record_from_configmap(obj)
+
+
+@click.command("watch")
+@click.argument("run")
+@cluster_options
+def watch_cmd(run: str, kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
+    """Follow RUN until it ends; exit 0 when it Succeeded, else 1."""
+    target = Target(kubeconfig, context, namespace)
+    record = target.load(run)
+    stop = threading.Event()
+    live = sys.stdout.isatty()
+    printer = LinePrinter()
+    try:
+        if live:
+            with Live(view.rich_tree(record), console=Console(), refresh_per_second=4) as screen:
+                for record in _updates(target, run, stop):
+                    screen.update(view.rich_tree(record))
+                    if record.done:
+                        break
+        else:
+            for record in _updates(target, run, stop):
+                for _depth, node in record.walk():
+                    printer(node)
+                if record.done:
+                    break
+    finally:
+        stop.set()
+    click.echo(
+        f"run {record.name} {record.phase}" + (f": {record.message}" if record.message else "")
+    )
+    exit_for(record)
+
+
+def _pod_nodes(record: RunRecord, node: str | None) -> list[Any]:
+    nodes = sorted((n for n in record.nodes.values() if n.pod_name), key=lambda n: n.started or "")
+    if node is None:
+        return nodes
+    chosen = [n for n in nodes if node in (n.name, n.display_name, n.id, n.pod_name)]
+    if not chosen:
+        known = ", ".join(n.display_name for n in nodes) or "none"
+        raise WorkflowError(f"run {record.name} has no pod node {node!r}; pod nodes: {known}")
+    return chosen
+
+
+@click.command("logs")
+@click.argument("run")
+@click.argument("node", required=False)
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new log lines.")
+@cluster_options
+def logs_cmd(
+    run: str,
+    node: str | None,
+    follow: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
+) -> None:
+    """Print the main container's log of RUN's pods, or of the one pod node NODE."""
+    target = Target(kubeconfig, context, namespace)
+    record = target.load(run)
+    nodes = _pod_nodes(record, node)
+    prefix = len(nodes) > 1
+    for pod_node in nodes:
+        try:
+            lines = target.cluster.pod_log(
+                pod_node.pod_name, record.namespace, container=MAIN_CONTAINER, follow=follow
+            )
+            for line in lines:
+                click.echo(f"{pod_node.display_name}: {line}" if prefix else line)
+        except Exception as failed:  # Cluster.pod_log may raise the client's own errors
+            reason = str(failed).splitlines()[0] if str(failed) else type(failed).__name__
+            click.echo(f"log of pod {pod_node.pod_name} is not available: {reason}", err=True)
+            if pod_node.result:
+                click.echo(
+                    f"termination message of {pod_node.display_name}: {pod_node.result}", err=True
+                )
+
+
+def _control(run: str, control: str, value: str, target: Target) -> RunRecord:
+    record = target.load(run)
+    if record.done:
+        raise WorkflowError(f"run {run} already ended ({record.phase}); nothing to {control}")
+    target.store.request(run, control, value)
+    return record
+
+
+@click.command("resume")
+@click.argument("run")
+@click.option("--node", default=None, help="Resume only this suspended node (default: all).")
+@cluster_options
+def resume_cmd(
+    run: str, node: str | None, kubeconfig: str | None, context: str | None, namespace: str | None
+) -> None:
+    """Resume the suspended nodes of RUN."""
+    _control(run, "resume", node or "all", Target(kubeconfig, context, namespace))
+    click.echo(f"run {run}: resume requested")
+
+
+@click.command("stop")
+@click.argument("run")
+@cluster_options
+def stop_cmd(run: str, kubeconfig: str | None, context: str | None, namespace: str | None) -> None:
+    """Stop RUN: running pods are deleted, nothing new starts, exit handlers still run."""
+    _control(run, "stop", "true", Target(kubeconfig, context, namespace))
+    click.echo(f"run {run}: stop requested")
+
+
+@click.command("terminate")
+@click.argument("run")
+@cluster_options
+def terminate_cmd(
+    run: str, kubeconfig: str | None, context: str | None, namespace: str | None
+) -> None:
+    """Terminate RUN at once: like stop, but exit handlers do not run."""
+    _control(run, "terminate", "true", Target(kubeconfig, context, namespace))
+    click.echo(f"run {run}: terminate requested")
+
+
+@click.command("delete")
+@click.argument("run")
+@cluster_options
+def delete_cmd(
+    run: str, kubeconfig: str | None, context: str | None, namespace: str | None
+) -> None:
+    """Delete RUN's record, its pods and the objects it owns through setOwnerReference."""
+    target = Target(kubeconfig, context, namespace)
+    record = target.load(run)
+    selector = f"{RUN_LABEL}={run}"
+    pods, _ = target.cluster.list("v1", "Pod", record.namespace, label_selector=selector)
+    for pod in pods:
+        target.cluster.delete("v1", "Pod", pod["metadata"]["name"], record.namespace)
+    anchors, _ = target.cluster.list("v1", "ConfigMap", None, label_selector=selector)
+    for anchor in anchors:
+        meta = anchor["metadata"]
+        target.cluster.delete("v1", "ConfigMap", meta["name"], meta["namespace"])
+    target.store.delete(run)
+    click.echo(f"run {run} deleted ({len(pods)} pod(s))")
+
+
+COMMANDS = (watch_cmd, logs_cmd, resume_cmd, stop_cmd, terminate_cmd, delete_cmd)

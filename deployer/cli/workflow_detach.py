@@ -1,0 +1,90 @@
+"""`deployer submit --detach`: run the workflow in a background process and return at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from deployer.errors import WorkflowError
+
+# How long `--detach` waits for the background process to write the first run record, in s.
+START_TIMEOUT_SECONDS = 60.0
+
+
+def log_path(name: str) -> Path:
+    """Return where the background process of run `name` writes its output."""
+    folder = Path(tempfile.gettempdir()) / "deployer-runs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{name}.log"
+
+
+def detach_submit(
+    target: Any,
+    *,
+    file: Path,
+    parameters: tuple[str, ...],
+    templates_dirs: tuple[Path, ...],
+    name: str,
+    namespace: str,
+    output: str | None,
+) -> None:
+    """Start `deployer submit` for run `name` in a new session; return once its record exists."""
+    args = [
+        sys.executable,
+        "-c",
+        "from deployer.cli.main import main; main()",
+        "submit",
+        str(file.resolve()),
+        "--name",
+        name,
+        "-n",
+        namespace,
+        "-o",
+        "name",
+    ]
+    for parameter in parameters:
+        args += ["-p", parameter]
+    for folder in templates_dirs:
+        args += ["--templates-dir", str(folder.resolve())]
+    if target.kubeconfig:
+        args += ["--kubeconfig", target.kubeconfig]
+    if target.context:
+        args += ["--context", target.context]
+    log = log_path(name)
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            target.load(name)
+            break
+        except WorkflowError:
+            pass
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise WorkflowError(f"the background run {name} ended before it started:\n{tail}")
+        if time.monotonic() > deadline:
+            raise WorkflowError(
+                f"the background run {name} wrote no record within "
+                f"{START_TIMEOUT_SECONDS:g} s; see {log}"
+            )
+        time.sleep(0.3)
+    if output == "name":
+        click.echo(name)
+    else:
+        click.echo(
+            f"run {name} started in the background (pid {process.pid}); output in {log}; "
+            f"follow it with `deployer watch {name}`"
+        )
