@@ -8,6 +8,7 @@ Cluster options follow kubectl: `--kubeconfig`, `KUBECONFIG`, `--context`, and
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -260,7 +261,9 @@ def diff_cmd(
         click.echo(text, nl=False)
     click.echo(f"{len(changed)} of {len(manifests)} object(s) differ", err=True)
     if exit_code and changed:
-        raise click.exceptions.Exit(1)
+        # NOTE: SystemExit, because main() runs click with standalone_mode=False, which
+        # turns click.exceptions.Exit into a return value that main() does not pass on.
+        sys.exit(1)
 
 
 @click.command("destroy")

@@ -1,0 +1,120 @@
+"""The apply commands as a user runs them: output, Secret masking and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.cluster
+
+CONFIG = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {COLOR: blue}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: token}
+stringData: {value: s3cr3t-value}
+"""
+
+
+def _deployer(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from deployer.cli.main import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> str:
+    path = tmp_path / "stack.yaml"
+    path.write_text(CONFIG)
+    return str(path)
+
+
+def test_apply_prints_each_state_and_exits_zero(
+    kubeconfig: str, namespace: str, stack: str
+) -> None:
+    done = _deployer("apply", "-f", stack, "--kubeconfig", kubeconfig, "-n", namespace)
+    assert done.returncode == 0, done.stderr
+    assert f"ConfigMap {namespace}/settings  Ready" in done.stdout
+    assert "2 created" in done.stdout
+    assert "s3cr3t" not in done.stdout + done.stderr
+
+
+def test_apply_json_output_is_one_object_per_line(
+    kubeconfig: str, namespace: str, stack: str
+) -> None:
+    done = _deployer(
+        "apply", "-f", stack, "--kubeconfig", kubeconfig, "-n", namespace, "-o", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    states = {(line.get("name"), line.get("state")) for line in lines if line["type"] == "object"}
+    assert ("settings", "Ready") in states
+    assert lines[-1]["type"] == "result"
+    assert lines[-1]["created"] == 2
+
+
+def test_invalid_object_exits_one_with_error_line(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata:\n  FEATURE: on\n")
+    done = _deployer("apply", "-f", str(path), "--kubeconfig", kubeconfig, "-n", namespace)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: ")
+    assert "data.FEATURE" in done.stderr
+
+
+def test_unknown_option_exits_two() -> None:
+    done = _deployer("apply", "--no-such-flag")
+    assert done.returncode == 2
+
+
+def test_destroy_without_target_exits_two(kubeconfig: str) -> None:
+    done = _deployer("destroy", "--kubeconfig", kubeconfig)
+    assert done.returncode == 2
+    assert "--inventory" in done.stderr
+
+
+def test_template_masks_secrets_unless_asked(stack: str) -> None:
+    masked = _deployer("template", "-f", stack)
+    assert masked.returncode == 0, masked.stderr
+    assert "s3cr3t" not in masked.stdout
+    assert "***" in masked.stdout
+    shown = _deployer("template", "-f", stack, "--show-secrets")
+    assert "s3cr3t-value" in shown.stdout
+
+
+def test_plan_lists_objects_without_cluster(stack: str) -> None:
+    done = _deployer("plan", "-f", stack)
+    assert done.returncode == 0, done.stderr
+    assert "settings" in done.stdout
+    assert "token" in done.stdout
+
+
+def test_destroy_inventory_then_diff_shows_all_new(
+    kubeconfig: str, namespace: str, stack: str
+) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    applied = _deployer("apply", "-f", stack, "--inventory", "cli", *common)
+    assert applied.returncode == 0, applied.stderr
+    same = _deployer("diff", "-f", stack, "--exit-code", *common)
+    assert same.returncode == 0, same.stdout
+    destroyed = _deployer("destroy", "--inventory", "cli", *common)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert "deleted 2 object(s)" in destroyed.stdout
+    changed = _deployer("diff", "-f", stack, "--exit-code", *common)
+    assert changed.returncode == 1
+    assert "+  COLOR: blue" in changed.stdout
+    assert "s3cr3t" not in changed.stdout
