@@ -45,7 +45,7 @@ DEPLOYER_KINDS: frozenset[str] = frozenset({"manifests", "helm", "jsonnet", "fix
 
 @dataclass(frozen=True, kw_only=True)
 class ValueFrom:
-    """Where a parameter's value comes from when it is not given inline."""
+    """The source of a parameter's value when it is not given inline."""
 
     path: str | None = None  # a file in the main container (output parameters)
     json_path: str | None = None  # a JSONPath into a resource template's object
@@ -80,7 +80,7 @@ class Backoff:
     """Delay between retries: `duration` grows by `factor` up to `max_duration`."""
 
     duration: str | None = None  # Argo duration text such as "10s", "1m" or "5" (seconds)
-    factor: float | str | None = None  # str only when it holds a placeholder
+    factor: float | str | None = None  # str only when it contains a placeholder
     max_duration: str | None = None
 
 
@@ -88,7 +88,7 @@ class Backoff:
 class RetryStrategy:
     """How often and when a failed node is run again."""
 
-    limit: int | str | None = None  # None means retry without limit; str holds a placeholder
+    limit: int | str | None = None  # None means retry without limit; str contains a placeholder
     retry_policy: str = "OnFailure"  # Always, OnFailure, OnError or OnTransientError
     backoff: Backoff | None = None
     expression: str | None = None  # expr-lang; may use lastRetry.status/exitCode/message

@@ -47,7 +47,7 @@ class _Token:
 
 @dataclass(frozen=True)
 class Node:
-    """A node of a parsed expression: `op` names its kind, `args` holds its parts."""
+    """A node of a parsed expression: `op` names its kind, `args` contains its parts."""
 
     op: str  # "lit", "var", "index", "call", "array", "unary", "binary", "ternary"
     args: tuple[Any, ...]

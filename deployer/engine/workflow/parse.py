@@ -64,9 +64,16 @@ def load_documents(path: Path) -> list[Workflow]:
     file = str(path)
     workflows = []
     for doc in fields.load_yaml_documents(path):
-        if not isinstance(doc, Mapping) or doc.get("apiVersion") != API_VERSION:
+        if not isinstance(doc, Mapping):
             continue
-        if doc.get("kind") not in WORKFLOW_KINDS:
+        api_version, kind = str(doc.get("apiVersion", "")), doc.get("kind")
+        if kind not in WORKFLOW_KINDS and api_version.startswith("argoproj.io/"):
+            line = fields.line_of(doc, "kind")
+            raise WorkflowError(
+                f"{file}:{line}: not supported: kind {kind}; deployer runs Workflow and "
+                "WorkflowTemplate documents"
+            )
+        if kind not in WORKFLOW_KINDS or not api_version.startswith("argoproj.io/"):
             continue
         workflows.append(parse_workflow(doc, file=file))
     return workflows
@@ -213,14 +220,17 @@ def _read_workflow(reader: Reader, doc: Mapping[str, Any]) -> Workflow:
         reader.problem(
             doc, "kind", f"must be Workflow or WorkflowTemplate, got {doc.get('kind')!r}"
         )
+
     metadata = reader.mapping(doc, "metadata", "metadata")
     reader.check_keys(metadata, "metadata", _METADATA_KEYS)
     spec = reader.mapping(doc, "spec", "spec")
     reader.check_keys(spec, "spec", _SPEC_KEYS)
+
     name = reader.string(metadata, "name", "metadata.name") or ""
     generate_name = reader.string(metadata, "generateName", "metadata.generateName") or ""
     if kind == "Workflow" and not name and not generate_name:
         reader.problem(metadata, "metadata", "set metadata.name or metadata.generateName")
+
     return Workflow(
         kind=kind,
         name=name,

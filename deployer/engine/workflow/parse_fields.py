@@ -209,7 +209,7 @@ class Reader:
         return value
 
     def int_or_text(self, node: Mapping[str, Any], key: str, path: str) -> int | str | None:
-        """Return an int-or-string field: an int, or text when it holds a `{{...}}` placeholder."""
+        """Return an int-or-string field: an int, or text that contains a `{{...}}` placeholder."""
         value = node.get(key)
         if value is None:
             return None

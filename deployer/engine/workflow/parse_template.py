@@ -87,33 +87,14 @@ def read_template(reader: Reader, raw: Mapping[str, Any], path: str) -> Template
         return None
     if not name:
         return None
+
     kind: TemplateKindName = kinds[0]
-    kind_path = f"{path}.{kind}"
-    steps: list[list[Step]] = []
-    dag: list[Task] = []
-    dag_fail_fast = True
-    suspend_duration = None
-    body: Mapping[str, Any] = {}
-    if kind == "steps":
-        steps = _read_steps(reader, raw, kind_path)
-    elif kind == "dag":
-        dag, dag_fail_fast = _read_dag(reader, raw, kind_path)
-    elif kind == "suspend":
-        body = reader.mapping(raw, "suspend", kind_path)
-        reader.check_keys(body, kind_path, frozenset({"duration"}))
-        suspend_duration = reader.string(body, "duration", f"{kind_path}.duration")
-    else:
-        body = _read_body(reader, raw, kind, kind_path)
     return Template(
         name=name,
         kind=kind,
+        **_read_kind_fields(reader, raw, kind, f"{path}.{kind}"),
         inputs=read_arguments(reader, raw, f"{path}.inputs"),
         outputs=read_outputs(reader, raw, f"{path}.outputs"),
-        body=body,
-        steps=steps,
-        dag=dag,
-        dag_fail_fast=dag_fail_fast,
-        suspend_duration=suspend_duration,
         retry_strategy=read_retry_strategy(reader, raw, f"{path}.retryStrategy"),
         active_deadline_seconds=reader.int_or_text(
             raw, "activeDeadlineSeconds", f"{path}.activeDeadlineSeconds"
@@ -125,6 +106,23 @@ def read_template(reader: Reader, raw: Mapping[str, Any], path: str) -> Template
         sidecars=_read_sidecars(reader, raw, f"{path}.sidecars"),
         line=line_of(raw),
     )
+
+
+def _read_kind_fields(
+    reader: Reader, raw: Mapping[str, Any], kind: TemplateKindName, path: str
+) -> dict[str, Any]:
+    """Read the kind-specific key of a template, as keyword arguments for Template."""
+    if kind == "steps":
+        return {"steps": _read_steps(reader, raw, path)}
+    if kind == "dag":
+        tasks, fail_fast = _read_dag(reader, raw, path)
+        return {"dag": tasks, "dag_fail_fast": fail_fast}
+    if kind == "suspend":
+        body = reader.mapping(raw, "suspend", path)
+        reader.check_keys(body, path, frozenset({"duration"}))
+        duration = reader.string(body, "duration", f"{path}.duration")
+        return {"body": body, "suspend_duration": duration}
+    return {"body": _read_body(reader, raw, kind, path)}
 
 
 def _read_body(reader: Reader, raw: Mapping[str, Any], kind: str, path: str) -> Mapping[str, Any]:

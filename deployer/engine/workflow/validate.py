@@ -85,7 +85,7 @@ def validate(
 ) -> None:
     """Check a workflow and every template it can reach; raise WorkflowError listing problems.
 
-    `templates` holds the WorkflowTemplates that `templateRef` may name, keyed by name.
+    `templates` contains the WorkflowTemplates that `templateRef` may name, keyed by name.
     `parameters` are the values given on the command line for `spec.arguments`; when
     given, unknown names and missing values are reported against them.
     """
@@ -107,14 +107,14 @@ def _check_workflow_level(
     checker: _Checker, workflow: Workflow, parameters: Mapping[str, str] | None
 ) -> None:
     where = f"{workflow.kind} {workflow.display_name}"
-    given = dict(parameters or {})
-    for name in sorted(set(given) - {p.name for p in workflow.arguments}):
+    supplied_values = dict(parameters or {})
+    for name in sorted(set(supplied_values) - {p.name for p in workflow.arguments}):
         known = ", ".join(p.name for p in workflow.arguments) or "none"
         checker.report(
             workflow, workflow.line, where, f"unknown parameter {name} (parameters: {known})"
         )
     for argument in workflow.arguments:
-        value = given.get(argument.name, argument.value)
+        value = supplied_values.get(argument.name, argument.value)
         if value is None:
             value = argument.default
         if value is None and not (argument.value_from and argument.value_from.supplied):

@@ -34,7 +34,7 @@ WORKFLOW_VARIABLES = frozenset(
         "node.name",
     }
 )
-# What `steps.NAME.` or `tasks.NAME.` may be followed by.
+# The fields that may follow `steps.NAME.` or `tasks.NAME.`.
 NODE_FIELDS = frozenset(
     {
         "outputs.result",
@@ -53,7 +53,7 @@ _NO_RESULT_KINDS = frozenset({"steps", "dag", "suspend"})
 
 @dataclass(frozen=True)
 class Names:
-    """What a placeholder may refer to at one place in a workflow."""
+    """The variables a placeholder may refer to at one place in a workflow."""
 
     inputs: frozenset[str]
     workflow_parameters: frozenset[str]
@@ -129,7 +129,9 @@ def _check(name: str, names: Names) -> str | None:
     return undefined
 
 
-def _check_group(name: str, rest: str, group: str, known: frozenset[str], what: str) -> str | None:
+def _check_group(
+    name: str, rest: str, group: str, known: frozenset[str], listing: str
+) -> str | None:
     if rest == group:
         return None
     kind, _, key = rest.partition(".")
@@ -140,7 +142,7 @@ def _check_group(name: str, rest: str, group: str, known: frozenset[str], what: 
     if key in known:
         return None
     listed = ", ".join(sorted(known)) or "none"
-    return f"undefined variable {{{{{name}}}}}; {what}: {listed}"
+    return f"undefined variable {{{{{name}}}}}; {listing}: {listed}"
 
 
 def _check_workflow(name: str, rest: str, names: Names) -> str | None:
