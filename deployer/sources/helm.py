@@ -29,7 +29,7 @@ _REMOTE_PREFIXES = ("oci://", "https://", "http://", "file://")
 
 @dataclass(frozen=True)
 class ChartLocation:
-    """Where a chart comes from: `ref` as helm takes it, plus `local` when it is a path."""
+    """Source of a chart: `ref` as helm takes it, plus `local` when it is a path."""
 
     ref: str
     local: Path | None = None
@@ -58,7 +58,7 @@ def chart_location(chart: str, *, base_dir: Path, repo: str | None = None) -> Ch
 
 
 def load_values_files(files: Sequence[str], *, base_dir: Path) -> list[dict[str, Any]]:
-    """Read values files in order; each must hold one YAML mapping (or nothing)."""
+    """Read values files in order; each must contain one YAML mapping (or nothing)."""
     layers: list[dict[str, Any]] = []
     for name in files:
         path = Path(name) if Path(name).is_absolute() else base_dir / name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import subprocess
 import time
@@ -204,3 +206,44 @@ def test_helm_crashlooping_release_fails_fast(cluster: Cluster, namespace: str) 
     assert "CrashLoopBackOff" in result.message
     assert f"Deployment {namespace}/crashing" in result.message
     assert elapsed < 120, f"took {elapsed:.0f} s; a crash loop must fail well before 4m"
+
+
+def _mark_pending_upgrade(kubeconfig: str, namespace: str, secret: str) -> None:
+    """Rewrite a helm release record as if a helm upgrade had been killed midway."""
+    stored = _get(kubeconfig, namespace, "secret", secret)
+    encoded = base64.b64decode(stored["data"]["release"])
+    record = json.loads(gzip.decompress(base64.b64decode(encoded)))
+    record["info"]["status"] = "pending-upgrade"
+    packed = base64.b64encode(gzip.compress(json.dumps(record).encode()))
+    stored["data"]["release"] = base64.b64encode(packed).decode()
+    stored["metadata"]["labels"]["status"] = "pending-upgrade"
+    for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+        stored["metadata"].pop(key, None)
+    subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, "replace", "-f", "-"],
+        input=json.dumps(stored),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_helm_recovers_release_stuck_pending(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    spec: dict[str, Any] = {"chart": "webapp", "release": "stuck", "namespace": namespace}
+    ctx = _context(cluster, namespace)
+    assert KINDS["helm"].run(spec, ctx).phase == "Succeeded"
+    second = KINDS["helm"].run({**spec, "values": {"message": "second"}}, ctx)
+    assert second.phase == "Succeeded", second.message
+    _mark_pending_upgrade(kubeconfig, namespace, "sh.helm.release.v1.stuck.v2")
+    assert _helm(kubeconfig, "list", "-n", namespace, "--pending") != []
+
+    third = KINDS["helm"].run({**spec, "values": {"message": "third"}}, ctx)
+    assert third.phase == "Succeeded", third.message
+    history = _helm(kubeconfig, "history", "stuck", "-n", namespace)
+    assert history[-1]["status"] == "deployed"
+    assert "Rollback to 1" in [entry["description"] for entry in history]
+    config = _get(kubeconfig, namespace, "configmap", "stuck-config")
+    assert config["data"]["message"] == "third"

@@ -149,16 +149,16 @@ def _pods_of(cluster: Any, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _timeout_message(ctx: TemplateContext, target: Manifest, last: Status | None) -> str:
     where = _cluster_location(ctx.cluster)
-    wanted = f"apiVersion {target.api_version}, kind {target.kind}, name {target.name}, " + (
+    looked_for = f"apiVersion {target.api_version}, kind {target.kind}, name {target.name}, " + (
         f"namespace {target.namespace}" if target.namespace else "cluster-scoped"
     )
     if last is None:
         return (
-            f"fixture not found: {wanted}, on {where}; create it before running this "
+            f"fixture not found: {looked_for}, on {where}; create it before running this "
             "workflow, or fix the reference under fixture.resources"
         )
     return (
-        f"fixture not ready: {wanted}, on {where}: {last.state.value} "
+        f"fixture not ready: {looked_for}, on {where}: {last.state.value} "
         f"{last.reason} {last.message}".rstrip()
     )
 

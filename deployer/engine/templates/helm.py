@@ -81,6 +81,8 @@ class HelmKind:
         if not reader.flag("skipCrds", default=False):
             _apply_crds(ctx, helm.chart_crds(chart), chart=location.ref, timeout=timeout)
 
+        if not ctx.dry_run:
+            _recover(helm, ctx, release, namespace, timeout)
         installed = helm.upgrade(
             release,
             chart,
@@ -134,6 +136,21 @@ class HelmKind:
             message=f"helm release {namespace}/{release} uninstalled; "
             f"{describe_refs([m.ref for m in manifests])} gone",
             objects=[manifest.ref for manifest in manifests],
+        )
+
+
+def _recover(
+    helm: Helm, ctx: TemplateContext, release: str, namespace: str, timeout: float
+) -> None:
+    stuck = helm.recover_pending(release, namespace=namespace, timeout=timeout)
+    if stuck:
+        log.warning(
+            "helm step %s: release %s/%s was left %s by an interrupted helm; "
+            "rolled it back (or uninstalled it) before the upgrade",
+            ctx.node_name,
+            namespace,
+            release,
+            stuck,
         )
 
 

@@ -118,6 +118,35 @@ class Helm:
             status=str(getattr(revision.status, "value", revision.status)),
         )
 
+    def recover_pending(self, release: str, *, namespace: str, timeout: float) -> str | None:
+        """Unblock a release left in a pending state by an interrupted helm; return that state.
+
+        Helm rejects any new upgrade while the last revision is pending ("another operation
+        is in progress"), which happens when a helm process is killed mid-operation. A
+        pending install (or uninstall) is uninstalled, waiting until its objects are gone so
+        the reinstall does not collide with them. A pending upgrade or rollback is rolled
+        back to the previous revision. Returns None when the release is absent or settled.
+        """
+        helm_timeout = f"{max(int(timeout), 1)}s"
+
+        async def recover() -> str | None:
+            try:
+                current = await self.client.get_current_revision(release, namespace=namespace)
+            except helm_errors.ReleaseNotFoundError:
+                return None
+            status = str(getattr(current.status, "value", current.status))
+            if status in ("pending-install", "uninstalling"):
+                await self.client.uninstall_release(
+                    release, namespace=namespace, wait=True, timeout=helm_timeout
+                )
+            elif status in ("pending-upgrade", "pending-rollback"):
+                await current.release.rollback(cleanup_on_fail=True, timeout=helm_timeout)
+            else:
+                return None
+            return status
+
+        return _run(recover(), what=f"recovery of helm release {release} (namespace {namespace})")
+
     def manifest(self, release: str, *, namespace: str) -> str:
         """Return the text of `helm get manifest` for the release's current revision."""
         output = _run(
