@@ -1,0 +1,203 @@
+"""Run records: round trips, masking, coalesced writes, retry reuse, pod output conventions."""
+
+# Workflow YAML in the tests keeps one step per line, which can pass 100 columns.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from deployer.engine.workflow import pods
+from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
+from deployer.engine.workflow.pods import PodResult
+from deployer.engine.workflow.record import Masker, RecordWriter
+from deployer.model.run import NodeRecord, RunRecord
+from tests.unit.test_runner_scheduling import SAY, node, run, workflow, write
+
+THREE_STEPS = """
+  - name: main
+    steps:
+    - - {name: one, template: say, arguments: {parameters: [{name: msg, value: "1"}]}}
+    - - {name: two, template: gate}
+    - - {name: three, template: say, arguments: {parameters: [{name: msg, value: "{{steps.one.outputs.result}}3"}]}}
+  - name: gate
+    inputs:
+      parameters: [{name: code, value: "{{workflow.parameters.code}}"}]
+    metadata: {annotations: {deployer.dev/sim-exit-code: "{{inputs.parameters.code}}"}}
+    container: {image: busybox:1.36}
+"""
+
+
+def test_record_round_trips_through_dict() -> None:
+    record = RunRecord(name="r", namespace="ns", workflow={"kind": "Workflow"}, phase="Running")
+    record.nodes["r-1"] = NodeRecord(
+        id="r-1", name="r", display_name="r", type="Steps", outputs={"x": "1"}, exit_code=0
+    )
+    again = RunRecord.from_dict(json.loads(json.dumps(record.to_dict())))
+    assert again == record
+
+
+def test_masker_hides_secret_values_in_nested_data() -> None:
+    masker = Masker()
+    masker.add("hunter2")
+    masked = masker.mask_data({"a": ["x hunter2 y"], "b": {"c": "hunter2"}, "n": 3})
+    assert masked == {"a": ["x *** y"], "b": {"c": "***"}, "n": 3}
+
+
+def test_secret_parameter_masked_in_record_and_kept_for_retry(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            """
+            entrypoint: main
+            arguments:
+              parameters: [{name: db-password, value: s3cr3t-value}]
+            """,
+            """
+              - name: main
+                steps:
+                - - {name: use, template: say,
+                     arguments: {parameters: [{name: msg, value: "pw={{workflow.parameters.db-password}}"}]}}
+            """,
+            SAY,
+        ),
+    )
+    store = MemoryRecordStore()
+    record, _ = run(path, store=store, run_name="masked")
+    text = json.dumps(store.records["masked"])
+    assert "s3cr3t-value" not in text
+    assert store.records["masked"]["parameters"]["db-password"] == "***"
+    assert store.load_secrets("masked") == {"db-password": "s3cr3t-value"}
+    assert record.phase == "Succeeded"
+
+
+def test_record_writes_are_coalesced() -> None:
+    store = MemoryRecordStore()
+    state = {"name": "busy", "phase": "Running", "count": 0}
+    writer = RecordWriter(store, lambda: dict(state), Masker(), interval=0.2)
+    writer.start()
+    for count in range(200):
+        state["count"] = count
+        writer.changed()
+        time.sleep(0.002)
+    writer.close()
+    assert store.records["busy"]["count"] == 199
+    assert store.saves <= 6
+
+
+def test_retry_reuses_succeeded_nodes_and_reruns_failed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            """
+            entrypoint: main
+            arguments:
+              parameters: [{name: code, value: "1"}]
+            """,
+            THREE_STEPS,
+            SAY,
+        ),
+    )
+    store = MemoryRecordStore()
+    first, first_pods = run(path, store=store, run_name="again")
+    assert first.phase == "Failed"
+    assert len(first_pods.pods) == 2
+    previous = store.load("again")
+    second, second_pods = run(path, store=store, previous=previous, parameters={"code": "0"})
+    assert second.phase == "Succeeded"
+    assert second.attempt == 1
+    assert [p["metadata"]["annotations"]["deployer.dev/node-name"] for p in second_pods.pods] == [
+        "again[1].two",
+        "again[2].three",
+    ]
+    assert node(second, "three").result == "13"
+    assert node(second, "one").id == node(first, "one").id
+
+
+def test_interrupted_run_record_retries_running_nodes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            'entrypoint: main\narguments: {parameters: [{name: code, value: "0"}]}\n',
+            THREE_STEPS,
+            SAY,
+        ),
+    )
+    store = MemoryRecordStore()
+    done, _ = run(path, store=store, run_name="cut")
+    data = store.records["cut"]
+    # Make the record look like the process died while step `two` was running.
+    for item in data["nodes"].values():
+        if item["displayName"] in ("two", "three", "[1]", "[2]", "cut"):
+            item["phase"] = "Running"
+            item["finishedAt"] = None
+    data["phase"] = "Running"
+    retried, executor = run(path, store=store, previous=store.load("cut"))
+    assert retried.phase == "Succeeded"
+    assert done.phase == "Succeeded"
+    assert len(executor.pods) == 2
+    assert executor.pods_named("cut[0].one") == []
+
+
+def test_termination_message_is_result_and_path_outputs() -> None:
+    result = PodResult("Succeeded", termination_message='{"/tmp/a": "x", "/tmp/n": 5}')
+    assert pods.read_result(result) == '{"/tmp/a": "x", "/tmp/n": 5}'
+    assert pods.read_path(result, "/tmp/a") == "x"
+    assert pods.read_path(result, "/tmp/n") == "5"
+    assert pods.read_path(result, "/tmp/missing") is None
+    assert pods.read_path(result, "/dev/termination-log") == result.termination_message
+
+
+def test_log_is_result_when_no_termination_message() -> None:
+    assert pods.read_result(PodResult("Succeeded", log="hello\n")) == "hello"
+
+
+def test_pod_outcome_reads_main_container_and_waiting_errors() -> None:
+    def pod(state: dict[str, Any], phase: str = "Running") -> dict[str, Any]:
+        return {"status": {"phase": phase, "containerStatuses": [{"name": "main", "state": state}]}}
+
+    ended = pods.pod_outcome(pod({"terminated": {"exitCode": 4, "message": "m"}}))
+    assert ended is not None
+    assert (ended.phase, ended.exit_code, ended.termination_message) == ("Failed", 4, "m")
+    stuck = pods.pod_outcome(pod({"waiting": {"reason": "ImagePullBackOff", "message": "no"}}))
+    assert stuck is not None
+    assert stuck.phase == "Error"
+    assert pods.pod_outcome(pod({"running": {}})) is None
+
+
+def test_pod_names_fit_and_change_per_attempt() -> None:
+    first = pods.pod_name("r" * 60, "t" * 60, "node", 0)
+    second = pods.pod_name("r" * 60, "t" * 60, "node", 1)
+    assert len(first) <= 63
+    assert first != second
+
+
+def test_memory_store_controls_reach_a_watcher() -> None:
+    store = MemoryRecordStore()
+    stop = threading.Event()
+    seen: list[dict[str, str]] = []
+
+    def watch() -> None:
+        for controls in store.watch_controls("r", stop):
+            seen.append(controls)
+            if "resume" in controls:
+                stop.set()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    store.request("r", "resume", "all")
+    thread.join(2)
+    assert seen[-1] == {"resume": "all"}
+
+
+def test_entrypoint_missing_input_errors_without_pods(tmp_path: Path) -> None:
+    path = write(tmp_path, workflow("entrypoint: say\narguments: {parameters: []}\n", SAY))
+    executor = MemoryExecutor()
+    record, _ = run(path, executor=executor)
+    assert record.phase == "Error"
+    assert "msg" in record.nodes[record.root or ""].message
+    assert executor.pods == []
