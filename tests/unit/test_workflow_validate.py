@@ -85,7 +85,7 @@ VALID = with_main(
         - name: C
           template: echo
           dependencies: [A]
-          arguments: {parameters: [{name: text, value: "{{workflow.labels.team}}"}]}
+          arguments: {parameters: [{name: text, value: "{{workflow.namespace}}"}]}
         - name: D
           template: echo
           depends: "B.Succeeded && (C.Failed || C.Skipped)"
@@ -332,7 +332,9 @@ def test_workflow_parameter_without_value_needs_one() -> None:
         ("{{tasks.first.outputs.result}}", "use {{steps.NAME...}} in a steps template"),
         ("{{item}}", "only a withItems/withParam/withSequence call has an item"),
         ("{{retries}}", "the template has no retryStrategy"),
-        ("{{workflow.labels.owner}}", "no such label"),
+        ("{{workflow.labels.owner}}", "not supported"),
+        ("{{workflow.status}}", "defined only in templates that an onExit handler runs"),
+        ("{{pod.name}}", "only container and script templates run a pod"),
         ("{{workflow.outputs.parameters.g}}", "not supported"),
         ("{{inputs.artifacts.a}}", "not supported"),
         ("{{=asInt(inputs.parameters.nope)}}", "undefined variable {{inputs.parameters.nope}}"),
@@ -438,3 +440,22 @@ def test_result_of_a_steps_template_is_undefined() -> None:
     )
 
     assert "a steps template has no outputs.result" in problems(text)
+
+
+def test_exit_handler_sees_workflow_status() -> None:
+    text = with_main(
+        """\
+        - name: main
+          steps: [[{name: a, template: note, onExit: report}]]
+        - name: report
+          steps:
+          - - name: tell
+              template: echo
+              arguments:
+                parameters: [{name: text, value: "{{workflow.status}} {{workflow.failures}}"}]
+        - name: final
+          container: {image: busybox, args: ["{{workflow.status}}", "{{pod.name}}"]}
+        """
+    ).replace("entrypoint: main", "entrypoint: main\n  onExit: final")
+
+    validate(workflow_from(text))

@@ -1,8 +1,13 @@
-"""Dependency graphs of DAG tasks: cycles and ancestors. Each task maps to its dependencies."""
+"""Graphs inside a workflow: DAG task dependencies, and the templates exit handlers run.
+
+In a dependency graph each task maps to the tasks it depends on.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+from deployer.model.workflow import Step, Template, Workflow
 
 
 def find_cycle(graph: Mapping[str, Sequence[str]]) -> list[str]:
@@ -45,3 +50,27 @@ def ancestors(name: str, graph: Mapping[str, Sequence[str]]) -> set[str]:
         found.add(node)
         pending.extend(graph.get(node, ()))
     return found
+
+
+def exit_handler_templates(workflow: Workflow) -> set[str]:
+    """Return the names of the workflow's templates that an onExit handler may run.
+
+    NOTE: a template that also runs outside exit handlers passes this check, so its
+    `{{workflow.status}}` fails only at run time there.
+    """
+    pending = [workflow.on_exit] if workflow.on_exit else []
+    for template in workflow.templates.values():
+        pending.extend(call.on_exit for call in _calls(template) if call.on_exit)
+    found: set[str] = set()
+    while pending:
+        name = pending.pop()
+        callee = workflow.templates.get(name)
+        if name in found or callee is None:
+            continue
+        found.add(name)
+        pending.extend(call.template for call in _calls(callee) if call.template)
+    return found
+
+
+def _calls(template: Template) -> list[Step]:
+    return [*(step for group in template.steps for step in group), *template.dag]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from deployer.engine.workflow.expr_parse import parse_expression
 from deployer.engine.workflow.expressions import parse_depends, parse_when
-from deployer.engine.workflow.graph import ancestors, find_cycle
+from deployer.engine.workflow.graph import ancestors, exit_handler_templates, find_cycle
 from deployer.engine.workflow.validate_names import Names, strings_of, undefined_reasons
 from deployer.errors import WorkflowError
 from deployer.model.workflow import Parameter, Step, Task, Template, Workflow
@@ -26,6 +26,7 @@ class _Checker:
     problems: list[str] = field(default_factory=list)
     queue: list[tuple[Workflow, Template]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
+    exit_templates: set[str] = field(default_factory=set)
 
     def report(self, owner: Workflow, line: int | None, where: str, message: str) -> None:
         place = f"{owner.source_file}:{line}" if line is not None else owner.source_file
@@ -90,6 +91,7 @@ def validate(
     given, unknown names and missing values are reported against them.
     """
     checker = _Checker(workflow, templates or {})
+    checker.exit_templates = exit_handler_templates(workflow)
     _check_workflow_level(checker, workflow, parameters)
     for template in workflow.templates.values():
         checker.enqueue(workflow, template)
@@ -189,9 +191,9 @@ def _base_names(checker: _Checker, owner: Workflow, template: Template) -> Names
     return Names(
         inputs=frozenset(p.name for p in template.inputs),
         workflow_parameters=frozenset(parameters),
-        labels=frozenset(checker.root.labels),
-        annotations=frozenset(checker.root.annotations),
         retries=template.retry_strategy is not None,
+        pod=template.kind in ("container", "script"),
+        exit_handler=owner is checker.root and template.name in checker.exit_templates,
         prefix="tasks" if template.kind == "dag" else "steps",
     )
 

@@ -23,15 +23,24 @@ WORKFLOW_VARIABLES = frozenset(
         "workflow.name",
         "workflow.namespace",
         "workflow.uid",
-        "workflow.serviceAccountName",
-        "workflow.status",
-        "workflow.failures",
-        "workflow.duration",
-        "workflow.mainEntrypoint",
         "workflow.creationTimestamp",
-        "workflow.parameters",
-        "pod.name",
         "node.name",
+    }
+)
+# Variables the runner defines only once the main workflow has finished.
+EXIT_VARIABLES = frozenset({"workflow.status", "workflow.failures"})
+# Argo variables that the runner does not define.
+UNSUPPORTED_WORKFLOW_FIELDS = frozenset(
+    {
+        "labels",
+        "annotations",
+        "serviceAccountName",
+        "duration",
+        "mainEntrypoint",
+        "priority",
+        "outputs",
+        "creationTimestamp",
+        "scheduledTime",
     }
 )
 # The fields that may follow `steps.NAME.` or `tasks.NAME.`.
@@ -45,7 +54,6 @@ NODE_FIELDS = frozenset(
         "ip",
         "startedAt",
         "finishedAt",
-        "hostNodeName",
     }
 )
 _NO_RESULT_KINDS = frozenset({"steps", "dag", "suspend"})
@@ -57,9 +65,9 @@ class Names:
 
     inputs: frozenset[str]
     workflow_parameters: frozenset[str]
-    labels: frozenset[str] = frozenset()
-    annotations: frozenset[str] = frozenset()
     retries: bool = False
+    pod: bool = False  # `{{pod.name}}` exists: container and script templates
+    exit_handler: bool = False  # `{{workflow.status}}` and `{{workflow.failures}}` exist
     item: bool = False
     prefix: str = "steps"  # "steps" in a steps template, "tasks" in a DAG
     # Steps or tasks that have finished before this point, with the template each calls
@@ -110,8 +118,14 @@ def strings_of(value: Any) -> list[str]:
 def _check(name: str, names: Names) -> str | None:
     undefined = f"undefined variable {{{{{name}}}}}"
     head, _, rest = name.partition(".")
-    if name in WORKFLOW_VARIABLES or name.startswith("workflow.creationTimestamp."):
+    if name in WORKFLOW_VARIABLES:
         return None
+    if name in EXIT_VARIABLES:
+        if names.exit_handler:
+            return None
+        return f"{undefined}: it is defined only in templates that an onExit handler runs"
+    if name == "pod.name":
+        return None if names.pod else f"{undefined}: only container and script templates run a pod"
     if head == "item":
         return (
             None
@@ -146,19 +160,13 @@ def _check_group(
 
 
 def _check_workflow(name: str, rest: str, names: Names) -> str | None:
-    group, _, key = rest.partition(".")
-    if group == "parameters":
+    group = rest.partition(".")[0]
+    if group == "parameters" and rest != "parameters":
         return _check_group(
             name, rest, "parameters", names.workflow_parameters, "workflow parameters"
         )
-    if group == "labels" and key:
-        return None if key in names.labels else f"undefined variable {{{{{name}}}}}: no such label"
-    if group == "annotations" and key:
-        if key in names.annotations:
-            return None
-        return f"undefined variable {{{{{name}}}}}: no such annotation"
-    if group == "outputs":
-        return f"not supported: {{{{{name}}}}} (global outputs)"
+    if group in UNSUPPORTED_WORKFLOW_FIELDS or rest == "parameters":
+        return f"not supported: {{{{{name}}}}}; deployer does not define this Argo variable"
     return f"undefined variable {{{{{name}}}}}"
 
 
