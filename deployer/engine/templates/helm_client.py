@@ -22,6 +22,7 @@ from deployer.local import helm_binary
 from deployer.sources.helm import ChartLocation
 
 T = TypeVar("T")
+PENDING_STATES = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
 
 
 @dataclass(frozen=True)
@@ -127,25 +128,22 @@ class Helm:
         the reinstall does not collide with them. A pending upgrade or rollback is rolled
         back to the previous revision. Returns None when the release is absent or settled.
         """
+        status = self.releases(namespace=namespace).get(release)
+        if status not in PENDING_STATES:
+            return None
         helm_timeout = f"{max(int(timeout), 1)}s"
 
-        async def recover() -> str | None:
-            try:
-                current = await self.client.get_current_revision(release, namespace=namespace)
-            except helm_errors.ReleaseNotFoundError:
-                return None
-            status = str(getattr(current.status, "value", current.status))
+        async def recover() -> None:
             if status in ("pending-install", "uninstalling"):
                 await self.client.uninstall_release(
                     release, namespace=namespace, wait=True, timeout=helm_timeout
                 )
-            elif status in ("pending-upgrade", "pending-rollback"):
-                await current.release.rollback(cleanup_on_fail=True, timeout=helm_timeout)
-            else:
-                return None
-            return status
+                return
+            current = await self.client.get_current_revision(release, namespace=namespace)
+            await current.release.rollback(cleanup_on_fail=True, timeout=helm_timeout)
 
-        return _run(recover(), what=f"recovery of helm release {release} (namespace {namespace})")
+        _run(recover(), what=f"recovery of helm release {release} (namespace {namespace})")
+        return status
 
     def manifest(self, release: str, *, namespace: str) -> str:
         """Return the text of `helm get manifest` for the release's current revision."""
@@ -155,13 +153,23 @@ class Helm:
         )
         return bytes(output).decode()
 
-    def releases(self, *, namespace: str) -> list[str]:
-        """Return the names of the deployed releases in a namespace (`helm list`)."""
+    def releases(self, *, namespace: str) -> dict[str, str]:
+        """Return the status of each release in a namespace (`helm list`), by release name.
+
+        Deployed, failed, pending and uninstalling releases are listed. Superseded
+        revisions and releases uninstalled with `--keep-history` are not.
+        """
         found = _run(
-            self.client.list_releases(namespace=namespace),
+            self.client.list_release_definitions(
+                namespace=namespace,
+                include_deployed=True,
+                include_failed=True,
+                include_pending=True,
+                include_uninstalling=True,
+            ),
             what=f"helm list (namespace {namespace})",
         )
-        return [str(release.name) for release in found]
+        return {str(entry["name"]): str(entry.get("status", "")) for entry in found}
 
     def uninstall(self, release: str, *, namespace: str, timeout: float) -> None:
         """Run `helm uninstall` without waiting; a release that is gone counts as done."""
