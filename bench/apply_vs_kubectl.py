@@ -1,0 +1,248 @@
+"""Benchmark `deployer apply` against `kubectl apply --server-side` plus `kubectl wait`.
+
+Usage: python bench/apply_vs_kubectl.py --kubeconfig PATH [--objects 1000] [--rss-objects 5000]
+
+Each tool applies the same mixed objects (ConfigMaps, Secrets, Services and 1-replica
+Deployments in equal shares) into its own fresh namespace and waits until the
+Deployments are Available. Printed: both wall times and their ratio; write requests per
+object from the API server's `apiserver_request_total` (see `count_writes` for what is
+counted); and the peak RSS of a separate `deployer apply` of `--rss-objects` objects.
+Use a cluster nobody else writes to, since the counters are server-wide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+KINDS = ("ConfigMap", "Secret", "Service", "Deployment")
+WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
+RESOURCES = {"configmaps", "secrets", "services", "deployments"}
+DEPLOYER = [sys.executable, "-c", "from deployer.cli.main import main; main()"]
+_METRIC = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$")
+_LABEL = re.compile(r'(\w+)="([^"]*)"')
+
+
+def object_body(kind: str, index: int) -> dict[str, object]:
+    """Return one benchmark object of `kind`, named after its index."""
+    name = f"{kind.lower()}-{index}"
+    if kind == "ConfigMap":
+        return {"apiVersion": "v1", "kind": kind, "metadata": {"name": name}, "data": {"k": "v"}}
+    if kind == "Secret":
+        return {
+            "apiVersion": "v1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "stringData": {"k": "v"},
+        }
+    if kind == "Service":
+        return {
+            "apiVersion": "v1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080}]},
+        }
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+            },
+        },
+    }
+
+
+def write_manifests(folder: Path, count: int) -> Path:
+    """Write `count` objects, the kinds in equal shares, into one multi-document file."""
+    bodies = [object_body(KINDS[i % len(KINDS)], i) for i in range(count)]
+    path = folder / f"objects-{count}.yaml"
+    path.write_text(yaml.safe_dump_all(bodies))
+    return path
+
+
+def kubectl(kubeconfig: str, *args: str) -> str:
+    """Run kubectl and return its stdout; raise when it fails."""
+    done = subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1200,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"kubectl {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def fresh_namespace(kubeconfig: str, stem: str) -> str:
+    """Create a namespace and wait until its controllers finished writing into it."""
+    name = f"bench-{stem}-{uuid.uuid4().hex[:6]}"
+    kubectl(kubeconfig, "create", "namespace", name)
+    kubectl(
+        kubeconfig, "wait", "--for=create", "serviceaccount/default", "-n", name, "--timeout=60s"
+    )
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=create",
+        "configmap/kube-root-ca.crt",
+        "-n",
+        name,
+        "--timeout=60s",
+    )
+    return name
+
+
+def count_writes(kubeconfig: str) -> tuple[int, int]:
+    """Return (writes, dry-run writes) so far to the benchmark's four resources.
+
+    Counted: POST, PUT, PATCH, DELETE and APPLY requests to configmaps, secrets, services
+    and deployments, not to subresources such as `deployments/status`, so the
+    controllers' status updates and the ReplicaSets and Pods they create are left out.
+    """
+    writes = dry_runs = 0
+    for line in kubectl(kubeconfig, "get", "--raw", "/metrics").splitlines():
+        match = _METRIC.match(line)
+        if not match:
+            continue
+        labels = dict(_LABEL.findall(match["labels"]))
+        if labels.get("verb") not in WRITE_VERBS or labels.get("resource") not in RESOURCES:
+            continue
+        if labels.get("subresource"):
+            continue
+        value = int(float(match["value"]))
+        if labels.get("dry_run"):
+            dry_runs += value
+        else:
+            writes += value
+    return writes, dry_runs
+
+
+def timed(command: list[str]) -> float:
+    """Run a command with output discarded and return its wall time in seconds."""
+    started = time.monotonic()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command[:4])} ... failed: {done.stderr.strip()[-2000:]}")
+    return time.monotonic() - started
+
+
+def deployer_apply(kubeconfig: str, path: Path, namespace: str) -> list[str]:
+    """Return the command line of a deployer apply of `path` into `namespace`."""
+    return [
+        *DEPLOYER,
+        "apply",
+        "-f",
+        str(path),
+        "--kubeconfig",
+        kubeconfig,
+        "-n",
+        namespace,
+        "--timeout",
+        "15m",
+        "-o",
+        "json",
+    ]
+
+
+def peak_rss_mb(command: list[str]) -> float:
+    """Run `command` under a fresh Python parent and return the child's peak RSS in MB."""
+    probe = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *command], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"deployer apply for the RSS probe failed: {done.stderr.strip()[-2000:]}")
+    return int(done.stdout.split()[-1]) / 1024  # Linux reports ru_maxrss in KiB
+
+
+def compare(kubeconfig: str, folder: Path, count: int) -> tuple[dict[str, float], list[str]]:
+    """Time both tools on `count` objects and count their write requests.
+
+    Returns the numbers and the two namespaces used.
+    """
+    path = write_manifests(folder, count)
+    ours = fresh_namespace(kubeconfig, "deployer")
+    theirs = fresh_namespace(kubeconfig, "kubectl")
+
+    before, dry_before = count_writes(kubeconfig)
+    deployer_seconds = timed(deployer_apply(kubeconfig, path, ours))
+    after, dry_after = count_writes(kubeconfig)
+
+    started = time.monotonic()
+    kubectl(kubeconfig, "apply", "--server-side", "-f", str(path), "-n", theirs)
+    kubectl_after, _ = count_writes(kubeconfig)
+    kubectl(
+        kubeconfig,
+        "wait",
+        "--for=condition=Available",
+        "deployment",
+        "--all",
+        "-n",
+        theirs,
+        "--timeout=15m",
+    )
+    kubectl_seconds = time.monotonic() - started
+    numbers = {
+        "deployer_seconds": deployer_seconds,
+        "kubectl_seconds": kubectl_seconds,
+        "ratio": deployer_seconds / kubectl_seconds,
+        "writes_per_object": (after - before) / count,
+        "dry_runs_per_object": (dry_after - dry_before) / count,
+        "kubectl_writes_per_object": (kubectl_after - after) / count,
+    }
+    return numbers, [ours, theirs]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kubeconfig", default=os.environ.get("DEPLOYER_TEST_KUBECONFIG"))
+    parser.add_argument("--objects", type=int, default=1000)
+    parser.add_argument("--rss-objects", type=int, default=5000)
+    parser.add_argument("--keep", action="store_true", help="Keep the benchmark namespaces.")
+    args = parser.parse_args()
+    if not args.kubeconfig:
+        parser.error("give --kubeconfig or set DEPLOYER_TEST_KUBECONFIG")
+
+    with tempfile.TemporaryDirectory() as folder:
+        numbers, namespaces = compare(args.kubeconfig, Path(folder), args.objects)
+        print(f"objects:                  {args.objects}")
+        print(f"deployer apply:           {numbers['deployer_seconds']:.1f} s")
+        print(f"kubectl apply + wait:     {numbers['kubectl_seconds']:.1f} s")
+        print(f"ratio deployer/kubectl:   {numbers['ratio']:.2f} (target <= 0.35)")
+        print(f"deployer writes/object:   {numbers['writes_per_object']:.2f} (target <= 1.1)")
+        print(f"deployer dry runs/object: {numbers['dry_runs_per_object']:.2f}")
+        print(f"kubectl writes/object:    {numbers['kubectl_writes_per_object']:.2f}")
+
+        rss_path = write_manifests(Path(folder), args.rss_objects)
+        rss_namespace = fresh_namespace(args.kubeconfig, "rss")
+        namespaces.append(rss_namespace)
+        rss = peak_rss_mb(deployer_apply(args.kubeconfig, rss_path, rss_namespace))
+        print(f"peak RSS, {args.rss_objects} objects:  {rss:.0f} MB (target < 150)")
+
+    if not args.keep:
+        for namespace in namespaces:
+            kubectl(args.kubeconfig, "delete", "namespace", namespace, "--wait=false")
+
+
+if __name__ == "__main__":
+    main()

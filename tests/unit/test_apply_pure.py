@@ -1,0 +1,141 @@
+"""Pure parts of the apply engine: durations, diffs, masking, inventory, progress lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from deployer.cli.apply_cmds import mask_secrets
+from deployer.cli.progress import event_json, event_line
+from deployer.cluster.inventory import Entry, config_map_name, decode, encode
+from deployer.engine.diff import object_diff
+from deployer.engine.prepare import PlannedNames, with_namespace
+from deployer.engine.timeouts import parse_duration
+from deployer.errors import InputError
+from deployer.model.events import ObjectEvent
+from deployer.model.objects import Manifest, ObjectRef
+from deployer.model.status import State
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25)],
+)
+def test_duration_parses_units(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5 minutes", "m5", "5d", "1h-3m"])
+def test_duration_rejects_bad_text(text: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_duration(text, what="--timeout")
+    assert "--timeout" in str(raised.value)
+
+
+def test_diff_ignores_server_fields() -> None:
+    live = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "resourceVersion": "7", "uid": "u", "managedFields": [{}]},
+        "data": {"a": "1"},
+        "status": {"x": 1},
+    }
+    desired = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "resourceVersion": "8"},
+        "data": {"a": "1"},
+    }
+    assert object_diff("ConfigMap ns/c", live, desired) == ""
+
+
+def test_diff_of_new_object_shows_every_line_added() -> None:
+    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {}}
+    text = object_diff("ConfigMap ns/c", None, desired)
+    assert "+kind: ConfigMap" in text
+    assert "-kind" not in text
+
+
+def test_diff_masks_secret_values_and_marks_changes() -> None:
+    live = {
+        "kind": "Secret",
+        "metadata": {
+            "name": "s",
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "pw=old"},
+        },
+        "data": {"pw": "b2xk", "same": "eA=="},
+    }
+    desired = {
+        "kind": "Secret",
+        "metadata": {"name": "s"},
+        "data": {"pw": "bmV3", "same": "eA=="},
+    }
+    text = object_diff("Secret ns/s", live, desired)
+    assert "b2xk" not in text
+    assert "bmV3" not in text
+    assert "eA==" not in text
+    assert "pw=old" not in text
+    assert "+  pw: '*** (changed)'" in text
+    assert "same: '***'" in text
+
+
+def test_template_masking_covers_data_and_string_data() -> None:
+    body = {"kind": "Secret", "data": {"a": "eA=="}, "stringData": {"b": "plain"}}
+    masked = mask_secrets(body)
+    assert masked["data"] == {"a": "***"}
+    assert masked["stringData"] == {"b": "***"}
+    assert body["stringData"] == {"b": "plain"}
+
+
+def test_inventory_round_trips_and_dedupes() -> None:
+    entries = [
+        Entry(1, "apps/v1", "Deployment", "shop", "carts"),
+        Entry(0, "v1", "Namespace", None, "shop"),
+        Entry(1, "apps/v1", "Deployment", "shop", "carts"),
+    ]
+    decoded = decode(encode(entries))
+    assert decoded == [entries[1], entries[0]]
+    assert decoded[0].key == ("", "Namespace", None, "shop")
+
+
+@pytest.mark.parametrize("name", ["Shop", "a_b", "-x", ""])
+def test_inventory_name_must_be_dns_name(name: str) -> None:
+    with pytest.raises(InputError):
+        config_map_name(name)
+
+
+def test_planned_names_find_namespaces_and_crd_kinds() -> None:
+    manifests = [
+        Manifest({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
+        Manifest(
+            {
+                "apiVersion": "apiextensions.k8s.io/v1",
+                "kind": "CustomResourceDefinition",
+                "metadata": {"name": "widgets.example.com"},
+                "spec": {"group": "example.com", "scope": "Cluster", "names": {"kind": "Widget"}},
+            }
+        ),
+    ]
+    planned = PlannedNames.of(manifests)
+    assert planned.namespaces == frozenset({"shop"})
+    assert planned.custom_kinds == {("example.com", "Widget"): False}
+
+
+def test_with_namespace_copies_and_keeps_source() -> None:
+    original = Manifest({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}})
+    moved = with_namespace(original, "shop")
+    assert moved.namespace == "shop"
+    assert original.namespace is None
+    assert with_namespace(moved, None).namespace is None
+
+
+def test_event_line_names_object_state_and_reason() -> None:
+    event = ObjectEvent(
+        ref=ObjectRef("apps", "Deployment", "shop", "carts"),
+        state=State.FAILED,
+        reason="CrashLoopBackOff",
+        message="pod carts-1 container carts: back-off",
+    )
+    line = event_line(event)
+    assert line.startswith("Deployment shop/carts  Failed  CrashLoopBackOff")
+    assert line.endswith(": pod carts-1 container carts: back-off")
+    assert event_json(event)["state"] == "Failed"

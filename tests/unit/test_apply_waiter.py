@@ -1,0 +1,166 @@
+"""The readiness waiter driven by an in-memory stand-in for the cluster's watches."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from deployer.cluster.discovery import ResourceInfo
+from deployer.engine.targets import Target
+from deployer.engine.waiter import Waiter
+from deployer.errors import ObjectFailed, ReadinessTimeout
+from deployer.model.events import ObjectEvent
+from deployer.model.objects import Manifest
+from deployer.model.status import State
+
+DEPLOYMENTS = ResourceInfo("apps", "v1", "Deployment", "deployments", True)
+CONFIGMAPS = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
+
+
+class StandIn:
+    """Serves fixed watch events per kind, then blocks until stopped, like a quiet watch."""
+
+    def __init__(self, events: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
+        self.events = events
+        self.watched: list[tuple[str, str | None, str | None]] = []
+
+    def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        field_selector: str | None = None,
+        stop: threading.Event,
+        **_: Any,
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        self.watched.append((kind, namespace, field_selector))
+        yield from self.events.get(kind, [])
+        stop.wait()
+
+    def warning_events(
+        self, kind: str, name: str, namespace: str | None, *, limit: int = 5
+    ) -> list[str]:
+        return [f"FailedScheduling: no node for {name}"]
+
+
+def _deployment(name: str, *, ready: int, generation: int = 1) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "shop", "generation": generation},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}},
+        "status": {
+            "observedGeneration": generation,
+            "replicas": 1,
+            "updatedReplicas": 1,
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+            "conditions": [
+                {"type": "Available", "status": "True" if ready else "False"},
+                {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"},
+            ],
+        },
+    }
+
+
+def _crashing_pod(app: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"{app}-1", "namespace": "shop", "labels": {"app": app}},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": app,
+                    "ready": False,
+                    "restartCount": 3,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off"}},
+                }
+            ],
+        },
+    }
+
+
+def _target(info: ResourceInfo, name: str, live: dict[str, Any], timeout: float = 30) -> Target:
+    return Target(
+        manifest=Manifest(live),
+        info=info,
+        name=name,
+        namespace="shop",
+        wave=0,
+        live=live,
+        change="created",
+        timeout_seconds=timeout,
+    )
+
+
+def test_ready_from_apply_response_needs_no_watch() -> None:
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "shop"},
+    }
+    stand_in = StandIn({})
+    events: list[ObjectEvent] = []
+    Waiter(stand_in, [_target(CONFIGMAPS, "c", config)], progress=events.append).run()  # type: ignore[arg-type]
+    assert stand_in.watched == []
+    assert [event.state for event in events] == [State.READY]
+
+
+def test_crashlooping_pod_fails_wait_at_once() -> None:
+    stand_in = StandIn(
+        {
+            "Deployment": [
+                ("ADDED", _deployment("carts", ready=0)),
+                ("ADDED", _deployment("orders", ready=0)),
+            ],
+            "Pod": [("ADDED", _crashing_pod("carts"))],
+        }
+    )
+    targets = [
+        _target(DEPLOYMENTS, "carts", _deployment("carts", ready=0), timeout=300),
+        _target(DEPLOYMENTS, "orders", _deployment("orders", ready=0), timeout=300),
+    ]
+    started = time.monotonic()
+    with pytest.raises(ObjectFailed) as raised:
+        Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
+    assert time.monotonic() - started < 5
+    assert "Deployment shop/carts" in str(raised.value)
+    assert "CrashLoopBackOff" in str(raised.value)
+    assert ("Pod", "shop", None) in stand_in.watched
+
+
+def test_one_watch_per_kind_and_namespace() -> None:
+    stand_in = StandIn(
+        {"Deployment": [("ADDED", _deployment("a", ready=1)), ("ADDED", _deployment("b", ready=1))]}
+    )
+    targets = [
+        _target(DEPLOYMENTS, "a", _deployment("a", ready=0)),
+        _target(DEPLOYMENTS, "b", _deployment("b", ready=0)),
+    ]
+    Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
+    assert stand_in.watched.count(("Deployment", "shop", None)) == 1
+
+
+def test_timeout_lists_every_pending_object_with_warnings() -> None:
+    stand_in = StandIn({"Deployment": [("ADDED", _deployment("slow", ready=0))]})
+    targets = [_target(DEPLOYMENTS, "slow", _deployment("slow", ready=0), timeout=0.5)]
+    with pytest.raises(ReadinessTimeout) as raised:
+        Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert "Deployment shop/slow: InProgress" in message
+    assert "FailedScheduling: no node for slow" in message
+
+
+def test_deleted_object_fails_the_wait() -> None:
+    stand_in = StandIn({"Deployment": [("DELETED", _deployment("gone", ready=0))]})
+    targets = [_target(DEPLOYMENTS, "gone", _deployment("gone", ready=0))]
+    with pytest.raises(ObjectFailed) as raised:
+        Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
+    assert "deleted" in str(raised.value)
