@@ -219,7 +219,7 @@ def submit_cmd(
         return
     if output == "name":
         click.echo(name)
-    listeners = [] if watch or output == "name" else [LinePrinter()]
+    listeners = [] if watch or output else [LinePrinter()]
 
     def start(keep: Callable[[Any], None]) -> RunRecord:
         return run_workflow(
@@ -264,7 +264,7 @@ def retry_cmd(
     values = retry_parameters(previous, target.store)
     for control in CONTROLS:
         target.store.clear(run, control)
-    listeners = [] if watch or output == "name" else [LinePrinter()]
+    listeners = [] if watch or output else [LinePrinter()]
 
     def start(keep: Callable[[Any], None]) -> RunRecord:
         return run_workflow(
