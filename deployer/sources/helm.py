@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import re
+import tarfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from deployer.sources.documents import parse_documents
 _SOURCE_COMMENT = re.compile(r"^# Source: (?P<file>.+?)\s*$", re.MULTILINE)
 _DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _REMOTE_PREFIXES = ("oci://", "https://", "http://", "file://")
+CRD_SUFFIXES = (".yaml", ".yml", ".json")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,29 @@ def parse_release_manifest(text: str, *, release: str) -> list[Manifest]:
                 Manifest(body=body, source=Source(file, document.line)) for body in bodies
             )
     return manifests
+
+
+def archive_crds(archive: Path) -> list[dict[str, Any]]:
+    """Read the CRDs in the top chart's `crds/` folder of a packaged chart (`.tgz`).
+
+    Only `.yaml`, `.yml` and `.json` files under `<chart>/crds/` count.
+    CRDs of subcharts (`<chart>/charts/...`) are not read.
+    """
+    found: list[dict[str, Any]] = []
+    try:
+        with tarfile.open(archive, "r:gz") as bundle:
+            for member in sorted(bundle.getmembers(), key=lambda m: m.name):
+                parts = Path(member.name).parts
+                in_crds = len(parts) >= 3 and parts[1] == "crds"
+                if not (member.isfile() and in_crds and member.name.endswith(CRD_SUFFIXES)):
+                    continue
+                extracted = bundle.extractfile(member)
+                text = extracted.read().decode("utf-8-sig") if extracted else ""
+                documents = parse_documents(text, file=f"{archive}:{member.name}")
+                found.extend(doc.data for doc in documents if isinstance(doc.data, dict))
+    except (OSError, tarfile.TarError) as failure:
+        raise InputError(f"cannot read chart archive: {failure}", file=str(archive)) from None
+    return found
 
 
 def crd_manifests(crds: Sequence[Mapping[str, Any]], *, chart: str) -> list[Manifest]:

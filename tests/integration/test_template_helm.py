@@ -247,3 +247,22 @@ def test_helm_recovers_release_stuck_pending(
     assert "Rollback to 1" in [entry["description"] for entry in history]
     config = _get(kubeconfig, namespace, "configmap", "stuck-config")
     assert config["data"]["message"] == "third"
+
+
+@pytest.mark.usefixtures("no_test_crds")
+def test_helm_packaged_chart_applies_crds(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    binary = helm_binary()
+    assert binary is not None
+    subprocess.run(
+        [str(binary), "package", str(CHARTS / "widgets-v2"), "-d", str(tmp_path)],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    spec = {"chart": str(tmp_path / "widgets-2.0.0.tgz"), "release": "packed"}
+    result = KINDS["helm"].run(spec, _context(cluster, namespace))
+    assert result.phase == "Succeeded", result.message
+    widget = _get(kubeconfig, namespace, "widgets.widgets.deployer-tests.example", "packed-first")
+    assert widget["spec"] == {"size": 3}

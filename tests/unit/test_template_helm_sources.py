@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from deployer.errors import InputError
 from deployer.sources.helm import (
+    archive_crds,
     chart_location,
     crd_manifests,
     load_values_files,
@@ -113,3 +116,34 @@ def test_crd_manifests_reject_other_kinds() -> None:
     assert len(crd_manifests([crd], chart="widgets")) == 1
     with pytest.raises(InputError, match="'ConfigMap'"):
         crd_manifests([{"apiVersion": "v1", "kind": "ConfigMap"}], chart="widgets")
+
+
+def _add(bundle: tarfile.TarFile, name: str, text: str) -> None:
+    data = text.encode()
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    bundle.addfile(info, io.BytesIO(data))
+
+
+def test_archive_crds_reads_top_chart_only(tmp_path: Path) -> None:
+    crd = (
+        "apiVersion: apiextensions.k8s.io/v1\n"
+        "kind: CustomResourceDefinition\n"
+        "metadata: {name: %s}\n"
+    )
+    archive = tmp_path / "widgets-2.0.0.tgz"
+    with tarfile.open(archive, "w:gz") as bundle:
+        _add(bundle, "widgets/Chart.yaml", "name: widgets\nversion: 2.0.0\n")
+        _add(bundle, "widgets/crds/b.yaml", crd % "b.example.com")
+        _add(bundle, "widgets/crds/nested/a.yml", crd % "a.example.com")
+        _add(bundle, "widgets/crds/README.md", "not a CRD")
+        _add(bundle, "widgets/charts/sub/crds/c.yaml", crd % "c.example.com")
+    names = [body["metadata"]["name"] for body in archive_crds(archive)]
+    assert names == ["b.example.com", "a.example.com"]
+
+
+def test_unreadable_archive_is_named(tmp_path: Path) -> None:
+    archive = tmp_path / "broken.tgz"
+    archive.write_text("not gzip")
+    with pytest.raises(InputError, match="cannot read chart archive"):
+        archive_crds(archive)

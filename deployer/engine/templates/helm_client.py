@@ -19,7 +19,7 @@ from pyhelm3 import errors as helm_errors
 
 from deployer.errors import ApiError, RenderError, WorkflowError
 from deployer.local import helm_binary
-from deployer.sources.helm import ChartLocation
+from deployer.sources.helm import ChartLocation, archive_crds
 
 T = TypeVar("T")
 PENDING_STATES = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
@@ -84,7 +84,11 @@ class Helm:
 
     def chart_crds(self, chart: Any) -> list[dict[str, Any]]:
         """Return the objects in the chart's `crds/` folder."""
-        return [dict(crd) for crd in _run(chart.crds(), what=f"crds/ of chart {chart.ref}") if crd]
+        ref = chart.ref
+        if isinstance(ref, Path) and ref.is_file():
+            # pyhelm3 reads crds/ only from folders and pulled charts, not local archives.
+            return archive_crds(ref)
+        return [dict(crd) for crd in _run(chart.crds(), what=f"crds/ of chart {ref}") if crd]
 
     def upgrade(
         self,
