@@ -4,9 +4,10 @@ Usage: python bench/apply_vs_kubectl.py --kubeconfig PATH [--objects 1000] [--rs
 
 Each tool applies the same mixed objects (ConfigMaps, Secrets, Services and 1-replica
 Deployments in equal shares) into its own fresh namespace and waits until the
-Deployments are Available. Printed: both wall times and their ratio; write requests per
-object from the API server's `apiserver_request_total` (see `count_writes` for what is
-counted); and the peak RSS of a separate `deployer apply` of `--rss-objects` objects.
+Deployments are Available. The script prints both wall times and their ratio, and the
+write requests per object from the API server's `apiserver_request_total` (`count_writes`
+lists what is counted). It also prints the peak RSS of a separate `deployer apply` of
+`--rss-objects` objects.
 Use a cluster nobody else writes to, since the counters are server-wide.
 """
 

@@ -1,6 +1,6 @@
 """The Cluster: every request deployer sends to the API server goes through it.
 
-One Cluster holds one urllib3 pool (see `config.POOL_SIZE`) that all threads share,
+One Cluster owns one urllib3 pool (see `config.POOL_SIZE`) that all threads share,
 a discovery cache, and retries. Objects travel as plain dicts decoded from raw JSON.
 """
 
@@ -91,20 +91,20 @@ class Cluster:
     def _discover(self) -> dict[tuple[str, str], ResourceInfo]:
         found: dict[tuple[str, str], ResourceInfo] = {}
         accept = discovery.AGGREGATED_ACCEPT
-        core = self.transport.call("GET", "/api", what="discovery /api", accept=accept)
-        groups = self.transport.call("GET", "/apis", what="discovery /apis", accept=accept)
+        core = self.transport.call("GET", "/api", subject="discovery /api", accept=accept)
+        groups = self.transport.call("GET", "/apis", subject="discovery /apis", accept=accept)
         core_map = discovery.parse_aggregated(core)
         groups_map = discovery.parse_aggregated(groups)
         if core_map is not None and groups_map is not None:
             found.update(core_map)
             found.update(groups_map)
             return found
-        core = self.transport.call("GET", "/api", what="discovery /api")
-        groups = self.transport.call("GET", "/apis", what="discovery /apis")
+        core = self.transport.call("GET", "/api", subject="discovery /api")
+        groups = self.transport.call("GET", "/apis", subject="discovery /apis")
         for group_version in discovery.legacy_group_versions(core, groups):
             prefix = "/api" if "/" not in group_version else "/apis"
             document = self.transport.call(
-                "GET", f"{prefix}/{group_version}", what=f"discovery {group_version}"
+                "GET", f"{prefix}/{group_version}", subject=f"discovery {group_version}"
             )
             found.update(discovery.parse_resource_list(document))
         return found
@@ -140,12 +140,12 @@ class Cluster:
             query.append(("force", "true"))
         if dry_run:
             query.append(("dryRun", "All"))
-        what = describe(info.kind, name, namespace)
+        subject = describe(info.kind, name, namespace)
         try:
             result = self.transport.call(
                 "PATCH",
                 info.path(namespace, name),
-                what=what,
+                subject=subject,
                 query=query,
                 body=body,
                 content_type="application/apply-patch+yaml",
@@ -155,7 +155,7 @@ class Cluster:
         except ImmutableFieldError:
             if dry_run or not _wants_recreate(body):
                 raise
-            log.info("%s has an immutable-field change; deleting and recreating it", what)
+            log.info("%s has an immutable-field change; deleting and recreating it", subject)
             self.delete(info.api_version, info.kind, name, namespace, propagation="Foreground")
             self.wait_deleted(info.api_version, info.kind, name, namespace)
             return self.apply(body, force=force)
@@ -172,7 +172,7 @@ class Cluster:
         return self.transport.call(
             "POST",
             info.path(namespace),
-            what=describe_body(body),
+            subject=describe_body(body),
             query=query,
             body=body,
             secret=info.kind == "Secret",
@@ -195,7 +195,7 @@ class Cluster:
         return self.transport.call(
             "PATCH",
             info.path(namespace, name),
-            what=describe(kind, name, namespace),
+            subject=describe(kind, name, namespace),
             query=[("fieldManager", FIELD_MANAGER)],
             body=patch,
             content_type=PATCH_TYPES[patch_type],
@@ -217,7 +217,7 @@ class Cluster:
             self.transport.call(
                 "DELETE",
                 info.path(namespace, name),
-                what=describe(kind, name, namespace),
+                subject=describe(kind, name, namespace),
                 body={
                     "kind": "DeleteOptions",
                     "apiVersion": "v1",
@@ -239,7 +239,7 @@ class Cluster:
         info, namespace = self._info(api_version, kind, namespace)
         try:
             return self.transport.call(
-                "GET", info.path(namespace, name), what=describe(kind, name, namespace)
+                "GET", info.path(namespace, name), subject=describe(kind, name, namespace)
             )
         except ApiError as failure:
             if failure.status == 404:
@@ -266,8 +266,8 @@ class Cluster:
             query.append(("labelSelector", label_selector))
         if field_selector:
             query.append(("fieldSelector", field_selector))
-        what = f"list of {info.plural}" + (f" in namespace {namespace}" if namespace else "")
-        document = self.transport.call("GET", info.path(namespace), what=what, query=query)
+        subject = f"list of {info.plural}" + (f" in namespace {namespace}" if namespace else "")
+        document = self.transport.call("GET", info.path(namespace), subject=subject, query=query)
         items = document.get("items") or []
         for item in items:
             item.setdefault("apiVersion", info.api_version)

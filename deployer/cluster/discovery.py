@@ -41,14 +41,14 @@ class ResourceInfo:
         return f"{base}/{name}" if name else base
 
 
-Mapping_ = dict[tuple[str, str], ResourceInfo]  # (apiVersion, kind) -> resource
+ResourceMap = dict[tuple[str, str], ResourceInfo]  # (apiVersion, kind) -> resource
 
 
-def parse_aggregated(document: Mapping[str, Any]) -> Mapping_ | None:
+def parse_aggregated(document: Mapping[str, Any]) -> ResourceMap | None:
     """Read an APIGroupDiscoveryList; None when the server sent another document kind."""
     if document.get("kind") != "APIGroupDiscoveryList":
         return None
-    found: Mapping_ = {}
+    found: ResourceMap = {}
     for group_doc in document.get("items") or []:
         group = str((group_doc.get("metadata") or {}).get("name") or "")
         for version_doc in group_doc.get("versions") or []:
@@ -65,11 +65,11 @@ def parse_aggregated(document: Mapping[str, Any]) -> Mapping_ | None:
     return found
 
 
-def parse_resource_list(document: Mapping[str, Any]) -> Mapping_:
+def parse_resource_list(document: Mapping[str, Any]) -> ResourceMap:
     """Read a legacy APIResourceList of one group version, skipping subresources."""
     api_version = str(document.get("groupVersion") or "")
     group, _, version = api_version.rpartition("/")
-    found: Mapping_ = {}
+    found: ResourceMap = {}
     for resource in document.get("resources") or []:
         plural = str(resource.get("name") or "")
         if "/" in plural:

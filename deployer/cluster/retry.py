@@ -50,7 +50,7 @@ def _wait(state: tenacity.RetryCallState) -> float:
     return backoff_seconds(state.attempt_number, retry_after)
 
 
-def run_with_retries(call: Callable[[], Any], *, what: str) -> Any:
+def run_with_retries(call: Callable[[], Any], *, subject: str) -> Any:
     """Run `call`, retrying on Transient; the last failure's underlying error is raised."""
 
     def log_retry(state: tenacity.RetryCallState) -> None:
@@ -60,7 +60,7 @@ def run_with_retries(call: Callable[[], Any], *, what: str) -> Any:
             "attempt %d/%d for %s failed: %s; retrying in %.1f s",
             state.attempt_number,
             MAX_ATTEMPTS,
-            what,
+            subject,
             failure,
             delay,
         )

@@ -1,6 +1,6 @@
 """Turn API server error responses into deployer's errors.
 
-The API server answers a failed request with a `Status` object whose `details.causes`
+The API server rejects a failed request with a `Status` object whose `details.causes`
 list names each offending field. These helpers read it without any I/O, so the mapping
 from HTTP status to error class is unit-tested on plain dicts.
 """
@@ -88,9 +88,14 @@ def conflicts(status: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 
 def to_error(
-    code: int, body: str | bytes | None, *, what: str, secret: bool = False, applying: bool = False
+    code: int,
+    body: str | bytes | None,
+    *,
+    subject: str,
+    secret: bool = False,
+    applying: bool = False,
 ) -> ApiError:
-    """Build the deployer error for a failed request about the object named by `what`."""
+    """Build the deployer error for a failed request about the object named by `subject`."""
     status = parse_status(body)
     reason = str(status.get("reason") or "")
     message = trim(str(status.get("message") or f"HTTP {code}"), secret=secret)
@@ -98,7 +103,7 @@ def to_error(
     if code == 409 and applying and reason == "Conflict":
         lines = "\n".join(f"  {path} is owned by {manager}" for path, manager in conflicts(status))
         return ConflictError(
-            f"{what}: server-side apply conflicts with another field manager:\n{lines}\n"
+            f"{subject}: server-side apply conflicts with another field manager:\n{lines}\n"
             "Rerun with --force-conflicts to take these fields over, or remove them from the "
             "manifest.",
             status=code,
@@ -107,17 +112,17 @@ def to_error(
     if code == 422 and is_immutable(status):
         paths = ", ".join(immutable_paths(status)) or "(path not given)"
         return ImmutableFieldError(
-            f"{what}: cannot change immutable field {paths}\n"
+            f"{subject}: cannot change immutable field {paths}\n"
             'Delete and recreate the object, or set the annotation deployer.dev/recreate: "true" '
             "to let deployer do it.",
             status=code,
             reason=reason,
         )
-    return ApiError(f"{what}: {message}", status=code, reason=reason)
+    return ApiError(f"{subject}: {message}", status=code, reason=reason)
 
 
 def is_namespace_not_found(code: int, body: str | bytes | None) -> str | None:
-    """Return the namespace name when a 404 says that namespace does not exist."""
+    """Return the namespace name when a 404 reports that the namespace does not exist."""
     if code != 404:
         return None
     details = parse_status(body).get("details")

@@ -1,4 +1,4 @@
-"""Send one HTTP request to the API server and decode the JSON answer, with retries.
+"""Send one HTTP request to the API server and decode the JSON response, with retries.
 
 Requests go through the kubernetes client's ApiClient (for authentication and the one
 shared urllib3 pool) with `_preload_content=False`, so bodies are decoded straight
@@ -77,7 +77,7 @@ class Transport:
         method: str,
         path: str,
         *,
-        what: str,
+        subject: str,
         query: Query = (),
         body: Any = None,
         content_type: str | None = None,
@@ -93,9 +93,11 @@ class Transport:
                     method, path, query=query, body=body, content_type=content_type, accept=accept
                 )
             except ApiException as failure:
-                raise self.classify(failure, what=what, secret=secret, applying=applying) from None
+                raise self.classify(
+                    failure, subject=subject, secret=secret, applying=applying
+                ) from None
             except (urllib3.exceptions.HTTPError, OSError) as failure:
-                error = ApiError(f"{what}: connection to the API server failed: {failure}")
+                error = ApiError(f"{subject}: connection to the API server failed: {failure}")
                 raise Transient(0, str(failure), response=error) from None
             try:
                 data = response.data
@@ -104,15 +106,17 @@ class Transport:
             decoded = json.loads(data) if data else {}
             return decoded if isinstance(decoded, dict) else {}
 
-        result: dict[str, Any] = run_with_retries(attempt, what=what)
+        result: dict[str, Any] = run_with_retries(attempt, subject=subject)
         return result
 
     def classify(
-        self, failure: ApiException, *, what: str, secret: bool, applying: bool
+        self, failure: ApiException, *, subject: str, secret: bool, applying: bool
     ) -> Exception:
         """Map an HTTP failure to Transient (worth retrying) or to the deployer error."""
         code = int(failure.status or 0)
-        error = statuses.to_error(code, failure.body, what=what, secret=secret, applying=applying)
+        error = statuses.to_error(
+            code, failure.body, subject=subject, secret=secret, applying=applying
+        )
         if code == 429 or code >= 500 or code == 0:
             return Transient(code, str(error), _retry_after(failure), response=error)
         namespace = statuses.is_namespace_not_found(code, failure.body)

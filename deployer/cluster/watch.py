@@ -1,6 +1,6 @@
 """List-then-watch that survives the server closing the stream.
 
-A watch starts from a list's resourceVersion, asks for bookmarks, resumes from the last
+A watch starts from a list's resourceVersion, requests bookmarks, resumes from the last
 version it saw when the connection ends, and lists again after 410 Gone (yielding
 DELETED for objects that vanished meanwhile). Setting the `stop` event shuts the open
 connection down, so a waiting thread returns at once instead of at the server timeout.
@@ -59,7 +59,9 @@ class Watch:
         self.stop = stop
         self.deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
         self.known: set[tuple[str, str]] = set()
-        self.what = f"watch of {info.plural}" + (f" in namespace {namespace}" if namespace else "")
+        self.subject = f"watch of {info.plural}" + (
+            f" in namespace {namespace}" if namespace else ""
+        )
 
     def events(self, resource_version: str | None) -> Iterator[Event]:
         """Yield events until stopped or timed out (see Cluster.watch)."""
@@ -81,7 +83,7 @@ class Watch:
                 if self._finished():
                     return
                 delay = backoff_seconds(failures, failure.retry_after)
-                log.warning("%s failed: %s; resuming in %.1f s", self.what, failure, delay)
+                log.warning("%s failed: %s; resuming in %.1f s", self.subject, failure, delay)
                 self.stop.wait(delay)
 
     def _finished(self) -> bool:
@@ -132,7 +134,7 @@ class Watch:
             if failure.status == 410:
                 raise Gone() from None
             error = self.cluster.transport.classify(
-                failure, what=self.what, secret=False, applying=False
+                failure, subject=self.subject, secret=False, applying=False
             )
             raise error from None
         except (urllib3.exceptions.HTTPError, OSError) as failure:
@@ -164,7 +166,7 @@ class Watch:
         if kind == "ERROR":
             if obj.get("code") == 410:
                 raise Gone()
-            raise ApiError(f"{self.what} failed: {obj.get('message')}", status=obj.get("code"))
+            raise ApiError(f"{self.subject} failed: {obj.get('message')}", status=obj.get("code"))
         if kind == "DELETED":
             self.known.discard(_key(obj))
         elif kind in ("ADDED", "MODIFIED"):

@@ -1,11 +1,11 @@
 """Carry out a plan: validate everything, then apply wave by wave and wait for readiness.
 
 Steps of `apply_manifests`:
-1. default namespaces, `build_plan`, `static_problems`, and a server-side dry run of every
-   object; any problem raises ValidationError and nothing is written;
-2. per wave: apply every object in parallel, then wait through watches (see waiter.py);
-   after a wave with CRDs, discovery is read again so the next wave can use the kinds;
-3. with an inventory name: prune what left the manifests, then store the inventory.
+1. Fill in default namespaces, then run `build_plan`, `static_problems` and a server-side
+   dry run of every object. Any problem raises ValidationError and nothing is written.
+2. Per wave, apply every object in parallel, then wait through watches (see waiter.py).
+   After a wave with CRDs, discovery is read again so the next wave can use the kinds.
+3. With an inventory name, prune what left the manifests, then store the inventory.
 
 Objects with only `metadata.generateName` are created with POST and tracked by the name
 the server returns. They are not idempotent: every apply creates another one.
@@ -48,7 +48,7 @@ class ApplyOptions:
     force_conflicts: bool = False  # take over fields another field manager owns
     dry_run: bool = False  # only the server-side dry run; nothing is written
     wait: bool = True  # wait for readiness after each wave
-    timeout_seconds: float = 300.0  # per object, unless `deployer.dev/timeout` says otherwise
+    timeout_seconds: float = 300.0  # per object; the `deployer.dev/timeout` annotation overrides it
     wave_timeout_seconds: float | None = None  # per wave; None: only per-object timeouts
     inventory: str | None = None  # store what was written under this name, and prune with it
     inventory_namespace: str | None = None  # where the inventory lives; None: `namespace`
@@ -58,7 +58,7 @@ class ApplyOptions:
 
 @dataclass(frozen=True)
 class ObjectResult:
-    """What happened to one object: its change and its final readiness status."""
+    """Outcome for one object: its change and its final readiness status."""
 
     ref: ObjectRef
     api_version: str
@@ -142,9 +142,9 @@ def apply_manifests(
             _run_wave(cluster, wave, dry, options, progress, written)
         if options.inventory and options.prune:
             keep = {_entry(target).key for target in written}
-            gone = [entry for entry in previous if entry.key not in keep]
+            removed = [entry for entry in previous if entry.key not in keep]
             pruned = delete_in_reverse(
-                cluster, gone, progress=progress, timeout_seconds=options.timeout_seconds
+                cluster, removed, progress=progress, timeout_seconds=options.timeout_seconds
             )
             previous = []
     finally:
@@ -237,18 +237,18 @@ def _report_applied(target: Target, progress: ProgressSink) -> None:
 
 
 def _await_discovery(cluster: Cluster, crds: list[Manifest]) -> None:
-    wanted = []
+    expected = []
     for crd in crds:
         spec = crd.body.get("spec") or {}
         kind = str((spec.get("names") or {}).get("kind") or "")
         for version in spec.get("versions") or []:
             if version.get("served", True):
-                wanted.append((f"{spec.get('group')}/{version.get('name')}", kind))
+                expected.append((f"{spec.get('group')}/{version.get('name')}", kind))
     deadline = time.monotonic() + DISCOVERY_WAIT_SECONDS
     delay = 0.2
     while True:
         cluster.refresh_mapping()
-        missing = [pair for pair in wanted if cluster.find_resource(*pair) is None]
+        missing = [pair for pair in expected if cluster.find_resource(*pair) is None]
         if not missing or time.monotonic() > deadline:
             break
         # NOTE: discovery has no watch; a CRD's kinds appear a moment after Established.

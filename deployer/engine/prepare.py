@@ -2,7 +2,7 @@
 
 The dry run sends each object with `dryRun=All` in parallel. Objects whose Namespace or
 CustomResourceDefinition is created by an earlier wave of the same plan cannot be judged
-yet, so their NotFound or unknown-kind answers are expected and skipped. Any other
+yet, so their NotFound or unknown-kind errors are expected and skipped. Any other
 rejection becomes a Problem, and all problems are raised together as ValidationError.
 """
 

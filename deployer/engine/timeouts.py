@@ -11,7 +11,7 @@ _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def parse_duration(text: str, *, what: str = "duration") -> float:
-    """Return seconds for `text`; a bare number is seconds. InputError names `what` if invalid."""
+    """Return seconds for `text`, where a bare number is seconds; InputError names `what`."""
     value = text.strip()
     if re.fullmatch(r"\d+(?:\.\d+)?", value):
         return float(value)

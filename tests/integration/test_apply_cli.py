@@ -69,7 +69,9 @@ def test_invalid_object_exits_one_with_error_line(
     kubeconfig: str, namespace: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata:\n  FEATURE: on\n")
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata:\n  FEATURE: on\n"
+    )
     done = _deployer("apply", "-f", str(path), "--kubeconfig", kubeconfig, "-n", namespace)
     assert done.returncode == 1
     assert done.stderr.startswith("error: ")
@@ -92,8 +94,8 @@ def test_template_masks_secrets_unless_asked(stack: str) -> None:
     assert masked.returncode == 0, masked.stderr
     assert "s3cr3t" not in masked.stdout
     assert "***" in masked.stdout
-    shown = _deployer("template", "-f", stack, "--show-secrets")
-    assert "s3cr3t-value" in shown.stdout
+    revealed = _deployer("template", "-f", stack, "--show-secrets")
+    assert "s3cr3t-value" in revealed.stdout
 
 
 def test_plan_lists_objects_without_cluster(stack: str) -> None:

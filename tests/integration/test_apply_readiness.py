@@ -74,9 +74,7 @@ spec:
     assert time.monotonic() - started < 15
 
 
-def test_pvc_on_wait_for_first_consumer_class_is_ready(
-    cluster: Cluster, kubeconfig: str, namespace: str
-) -> None:
+def test_pvc_with_late_binding_is_ready(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
     storage_class = f"later-{uuid.uuid4().hex[:6]}"
     text = f"""
 apiVersion: storage.k8s.io/v1

@@ -43,7 +43,7 @@ def test_conflict_lists_each_path_and_manager() -> None:
             },
         ],
     )
-    error = statuses.to_error(409, body, what="ConfigMap ns/c", applying=True)
+    error = statuses.to_error(409, body, subject="ConfigMap ns/c", applying=True)
     assert isinstance(error, ConflictError)
     assert ".data.color is owned by kubectl-edit" in str(error)
     assert ".data.size is owned by helm" in str(error)
@@ -52,7 +52,7 @@ def test_conflict_lists_each_path_and_manager() -> None:
 
 def test_conflict_outside_apply_is_plain_api_error() -> None:
     body = _status(409, "AlreadyExists", 'configmaps "c" already exists', [])
-    error = statuses.to_error(409, body, what="ConfigMap ns/c")
+    error = statuses.to_error(409, body, subject="ConfigMap ns/c")
     assert type(error) is ApiError
     assert "already exists" in str(error)
 
@@ -64,7 +64,7 @@ def test_immutable_job_template_names_the_path() -> None:
         'Job.batch "migrate" is invalid: spec.template: Invalid value: ...: field is immutable',
         [{"reason": "FieldValueInvalid", "message": "field is immutable", "field": "spec.template"}],
     )
-    error = statuses.to_error(422, body, what="Job.batch ns/migrate")
+    error = statuses.to_error(422, body, subject="Job.batch ns/migrate")
     assert isinstance(error, ImmutableFieldError)
     assert "spec.template" in str(error)
     assert "deployer.dev/recreate" in str(error)
@@ -77,7 +77,7 @@ def test_other_422_is_api_error_with_message() -> None:
         'Service "s" is invalid: spec.ports[0].port: Required value',
         [{"reason": "FieldValueRequired", "message": "Required value", "field": "spec.ports[0]"}],
     )
-    error = statuses.to_error(422, body, what="Service ns/s")
+    error = statuses.to_error(422, body, subject="Service ns/s")
     assert type(error) is ApiError
     assert error.status == 422
     assert "Service ns/s: " in str(error)
@@ -87,20 +87,20 @@ def test_secret_values_are_masked_in_messages() -> None:
     body = _status(
         422, "Invalid", 'data[token]: Invalid value: "hunter2-secret": must be base64', []
     )
-    error = statuses.to_error(422, body, what="Secret ns/s", secret=True)
+    error = statuses.to_error(422, body, subject="Secret ns/s", secret=True)
     assert "hunter2" not in str(error)
     assert '"***"' in str(error)
 
 
 def test_long_messages_are_trimmed() -> None:
     body = _status(400, "BadRequest", "x" * 5000, [])
-    error = statuses.to_error(400, body, what="ConfigMap ns/c")
+    error = statuses.to_error(400, body, subject="ConfigMap ns/c")
     assert len(str(error)) < statuses.MAX_MESSAGE_CHARS + 100
     assert "truncated" in str(error)
 
 
 def test_undecodable_body_becomes_message() -> None:
-    error = statuses.to_error(400, b"not json at all", what="ConfigMap ns/c")
+    error = statuses.to_error(400, b"not json at all", subject="ConfigMap ns/c")
     assert "not json at all" in str(error)
 
 
