@@ -64,11 +64,16 @@ def test_flag_reads_substituted_strings() -> None:
     assert spec.flag("d", default=True) is True
 
 
-def test_timeout_prefers_spec_then_node_then_default() -> None:
+def test_timeout_from_spec_or_default() -> None:
     assert Spec("k", {"timeout": "1m30s"}, ("timeout",)).timeout(_context(), default=5) == 90
-    node_limited = _context(timeout_seconds=42.0)
-    assert Spec("k", {}, ("timeout",)).timeout(node_limited, default=5) == 42
     assert Spec("k", {}, ("timeout",)).timeout(_context(), default=5) == 5
+
+
+def test_timeout_capped_by_node_deadline() -> None:
+    node_limited = _context(timeout_seconds=42.0)
+    assert Spec("k", {"timeout": "5m"}, ("timeout",)).timeout(node_limited, default=5) == 42
+    assert Spec("k", {"timeout": "10s"}, ("timeout",)).timeout(node_limited, default=5) == 10
+    assert Spec("k", {}, ("timeout",)).timeout(node_limited, default=300) == 42
 
 
 def test_invalid_timeout_names_field() -> None:

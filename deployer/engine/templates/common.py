@@ -81,13 +81,16 @@ class Spec:
         raise WorkflowError(f"{self.kind}.{key} must be true or false, got {value!r}")
 
     def timeout(self, ctx: TemplateContext, *, default: float) -> float:
-        """Return the timeout in seconds: the spec's `timeout`, else the node's, else default."""
+        """Return the timeout in seconds: the spec's `timeout`, else `default`.
+
+        The node's remaining deadline (`ctx.timeout_seconds`, from the template's `timeout`
+        or `activeDeadlineSeconds`) caps either one.
+        """
         text = self.string("timeout")
-        if text:
-            return parse_duration(text, what=f"{self.kind}.timeout")
+        seconds = parse_duration(text, what=f"{self.kind}.timeout") if text else default
         if ctx.timeout_seconds is not None:
-            return ctx.timeout_seconds
-        return default
+            return min(seconds, ctx.timeout_seconds)
+        return seconds
 
 
 def inventory_name(ctx: TemplateContext, explicit: str | None) -> str:
