@@ -4,7 +4,8 @@ Edges are inferred for a namespaced object whose Namespace is in the set, and fo
 custom resource whose CustomResourceDefinition is in the set. Explicit edges come from
 the annotation `deployer.dev/depends-on: "Kind/name, Kind/namespace/name"`, where Kind may
 carry its API group (`Deployment.apps/grafana`) and a reference without a namespace means
-the object's own namespace, or a cluster-scoped object.
+the object's own namespace, or a cluster-scoped object. Kinds match case-insensitively,
+and a kind without a group prefers the built-in kind of that name.
 
 The graph stores objects by their position in the input sequence: `edges[i]` lists the
 positions that object `i` depends on.
@@ -223,6 +224,11 @@ def _resolve(
         matches = [i for i in candidates if namespaces[i] == own]
         if not matches:
             matches = [i for i in candidates if namespaces[i] is None]
+    if len(matches) > 1:
+        # As kubectl does for `service/x`, a kind without a group means the built-in kind
+        # when one of the matches is built in (core Service over Knative's Service).
+        built_in = [i for i in matches if is_built_in(manifests[i].group) or not manifests[i].group]
+        matches = built_in if len(built_in) == 1 else matches
     dependent = manifest_label(manifests[position])
     if not matches:
         raise PlanError(

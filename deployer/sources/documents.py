@@ -19,7 +19,7 @@ expects strings.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,12 @@ class LineLoader(_BaseLoader):
     """Safe loader that rejects duplicate mapping keys and keeps timestamps as strings."""
 
     file: str = "<text>"
+    # Template line of each line of the parsed text, when it was rendered from a template.
+    line_map: Sequence[int] = ()
+
+    def source_line(self, mark_line: int) -> int:
+        """Return the 1-based line in the source file of the 0-based parsed line `mark_line`."""
+        return source_line(self.line_map, mark_line)
 
     def construct_mapping(self, node: Node, deep: bool = False) -> dict[Hashable, Any]:
         if isinstance(node, MappingNode):
@@ -99,7 +105,7 @@ def check_duplicate_keys(loader: LineLoader, node: MappingNode) -> None:
             key: Any = key_node.value
         else:
             key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
+        line = loader.source_line(key_node.start_mark.line)
         try:
             first = first_lines.get(key)
         except TypeError:
@@ -119,7 +125,9 @@ def _quote(key: Any) -> str:
     return f'"{key}"' if isinstance(key, str) else repr(key)
 
 
-def parse_documents(text: str, *, file: str, json: bool = False) -> list[Document]:
+def parse_documents(
+    text: str, *, file: str, json: bool = False, line_map: Sequence[int] = ()
+) -> list[Document]:
     """Parse every document of a YAML (or, with `json=True`, JSON) stream, nulls included.
 
     The documents keep no YAML nodes (`node` is None), which keeps memory low; use
@@ -128,12 +136,18 @@ def parse_documents(text: str, *, file: str, json: bool = False) -> list[Documen
     """
     return [
         Document(index=doc.index, line=doc.line, data=doc.data, node=None)
-        for doc in iter_documents(text, file=file, json=json)
+        for doc in iter_documents(text, file=file, json=json, line_map=line_map)
     ]
 
 
-def iter_documents(text: str, *, file: str, json: bool = False) -> Iterator[Document]:
+def iter_documents(
+    text: str, *, file: str, json: bool = False, line_map: Sequence[int] = ()
+) -> Iterator[Document]:
     """Yield each document of a stream with its YAML node, one at a time.
+
+    For text rendered from a template, `line_map` gives the template line of each line of
+    `text` (see `deployer.sources.jinja.render_lines`), and every line reported is a line
+    of the template.
 
     Do not keep the nodes: a node tree costs several times the memory of its data, and
     many live trees slow the garbage collector down.
@@ -144,6 +158,7 @@ def iter_documents(text: str, *, file: str, json: bool = False) -> Iterator[Docu
         text = text.replace("\t", " ")
     loader = (JsonLineLoader if json else LineLoader)(text)
     loader.file = file
+    loader.line_map = line_map
     index = 0
     try:
         while loader.check_node():
@@ -151,13 +166,14 @@ def iter_documents(text: str, *, file: str, json: bool = False) -> Iterator[Docu
             if node is None:
                 break
             data = loader.construct_document(node)
-            yield Document(index=index, line=node.start_mark.line + 1, data=data, node=node)
+            line = loader.source_line(node.start_mark.line)
+            yield Document(index=index, line=line, data=data, node=node)
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        error_line = loader.source_line(mark.line) if mark is not None else None
         problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", file=file, line=line) from None
+        raise InputError(f"invalid YAML: {problem}", file=file, line=error_line) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", file=file) from None
     finally:
@@ -181,6 +197,13 @@ def sequence_items(node: Node | None) -> list[Node]:
     return []
 
 
-def node_line(node: Node) -> int:
-    """Return the 1-based line where `node` starts."""
-    return node.start_mark.line + 1
+def node_line(node: Node, line_map: Sequence[int] = ()) -> int:
+    """Return the 1-based source line where `node` starts; see `iter_documents` for `line_map`."""
+    return source_line(line_map, node.start_mark.line)
+
+
+def source_line(line_map: Sequence[int], mark_line: int) -> int:
+    """Map a 0-based line of parsed text to a 1-based source line through `line_map`."""
+    if not line_map:
+        return mark_line + 1
+    return line_map[min(mark_line, len(line_map) - 1)]

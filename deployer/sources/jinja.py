@@ -7,12 +7,13 @@ in a rendered file (a Prometheus alert template, say), wrap it in
 
 Rendering uses `jinja2.sandbox.SandboxedEnvironment` with `StrictUndefined`, so a name
 that is not a parameter is an error, never an empty string. Newlines are kept as written
-(no block trimming and the final newline is kept), so a template whose `{% if %}` and
-`{% for %}` tags sit on lines of their own keeps the line count of its unrendered parts.
+(no block trimming, and the final newline is kept). `render_lines` also maps each output
+line back to the template line it came from, so that YAML errors and Sources name lines
+of the file as written, even after a `{% for %}` loop.
 
 Filters added for manifests, besides Jinja2's built-in ones:
 
-- `tojson`: the value as compact JSON, which is also valid YAML (`{{ ports | tojson }}`).
+- `tojson`: the value as JSON on one line, which is also valid YAML (`{{ ports | tojson }}`).
 - `toyaml`: the value as block YAML (indent it with `indent`).
 - `quote`: the value as a double-quoted YAML string (`{{ replicas | quote }}` gives `"3"`).
 - `b64encode` / `b64decode`: base64 of the UTF-8 text, for Secret `data` values.
@@ -21,11 +22,13 @@ Filters added for manifests, besides Jinja2's built-in ones:
 from __future__ import annotations
 
 import base64
+import bisect
 import json
 import re
 import types
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import jinja2
 import yaml
@@ -84,8 +87,21 @@ _ENVIRONMENT = make_environment()
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """Rendered text, and for each of its lines the template line it came from (1-based)."""
+
+    text: str
+    lines: list[int]
+
+
 def render(text: str, *, file: str, parameters: Mapping[str, Any]) -> str:
-    """Render `text` as a Jinja2 template over `parameters`.
+    """Render `text` as a Jinja2 template over `parameters`; see `render_lines` for errors."""
+    return render_lines(text, file=file, parameters=parameters).text
+
+
+def render_lines(text: str, *, file: str, parameters: Mapping[str, Any]) -> Rendered:
+    """Render `text` as a Jinja2 template and map each output line to its template line.
 
     Raises RenderError naming the file, the template line when known, and the undefined
     name or syntax problem.
@@ -95,7 +111,7 @@ def render(text: str, *, file: str, parameters: Mapping[str, Any]) -> str:
         template = _ENVIRONMENT.template_class.from_code(
             _ENVIRONMENT, code, _ENVIRONMENT.make_globals(None)
         )
-        return template.render(dict(parameters))
+        return _render_traced(template, text, parameters)
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(
             f"invalid Jinja2 template: {exc.message}; to keep literal braces, wrap them in "
@@ -115,6 +131,57 @@ def render(text: str, *, file: str, parameters: Mapping[str, Any]) -> str:
         raise RenderError(
             _failure_message(exc), file=file, line=_template_line(exc, file)
         ) from None
+
+
+def _render_traced(template: jinja2.Template, text: str, parameters: Mapping[str, Any]) -> Rendered:
+    """Render chunk by chunk, noting the template line where each output line starts.
+
+    A chunk equal to the text of a lexer data token gets that token's line, which is
+    exact. Other chunks, such as expression values, get their line from Jinja2's
+    code-to-template line table, which can point a few lines early.
+    """
+    data_lines: dict[str, list[int]] = {}
+    for line, token, value in _ENVIRONMENT.lex(text):
+        if token == "data":
+            data_lines.setdefault(value, []).append(line)
+    # Pairs of (template line, code line), sorted by code line.
+    debug_info = template.debug_info
+    chunks: list[str] = []
+    lines: list[int] = []
+    line_open = False  # whether the last output line has started but not ended
+    context = template.new_context(dict(parameters))
+    generator = cast("types.GeneratorType[str, None, None]", template.root_render_func(context))
+    try:
+        for chunk in generator:
+            frame = generator.gi_frame
+            near = _template_line_of_code(debug_info, frame.f_lineno) if frame else 1
+            start = _data_line(data_lines.get(chunk), near)
+            pieces = chunk.split("\n")
+            for index, piece in enumerate(pieces):
+                last = index == len(pieces) - 1
+                if not line_open and (piece or not last):
+                    lines.append(near if start is None else start + index)
+                line_open = last and (line_open or bool(piece))
+            chunks.append(chunk)
+    except Exception:
+        # Rewrite the traceback so that its frames carry template lines, then re-raise.
+        _ENVIRONMENT.handle_exception(source=text)
+    return Rendered("".join(chunks), lines)
+
+
+def _template_line_of_code(debug_info: list[tuple[int, int]], code_line: int) -> int:
+    """Return the template line of a line of compiled code, like the Template method
+    `get_corresponding_lineno` but by binary search, since that one scans the table."""
+    index = bisect.bisect_right(debug_info, code_line, key=lambda pair: pair[1])
+    return debug_info[index - 1][0] if index else 1
+
+
+def _data_line(candidates: list[int] | None, near: int) -> int | None:
+    """Return the line of the data token nearest after `near`, else the last one before it."""
+    if not candidates:
+        return None
+    after = [line for line in candidates if line >= near]
+    return min(after) if after else max(candidates)
 
 
 def _failure_message(exc: Exception) -> str:

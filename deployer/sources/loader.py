@@ -4,8 +4,8 @@
   that start with a dot. A glob (`dir/*.yaml`, `dir/**/*.yaml`) expands to its matches.
   Files load in sorted path order so the result is deterministic. A file named directly
   loads whatever its suffix, as JSON when it ends in `.json`, else as YAML.
-- Files containing Jinja2 markers render first (see `deployer.sources.jinja`); the
-  YAML is parsed from the rendered text, so lines refer to the rendered text.
+- Files containing Jinja2 markers render first (see `deployer.sources.jinja`). The YAML
+  is parsed from the rendered text, and its lines are mapped back to template lines.
 - Empty documents (`---` alone, comments only) are skipped. Every other document must be
   a mapping with `apiVersion` and `kind`.
 - `kind: List` and typed lists (`ConfigMapList`, ...) that have an `items` key flatten into
@@ -156,22 +156,24 @@ def load_text(
     The text renders as a Jinja2 template over `parameters` when it contains a marker.
     `json` defaults to whether `file` ends in `.json`.
     """
+    line_map: list[int] = []
     if jinja.needs_rendering(text):
-        text = jinja.render(text, file=file, parameters=parameters or {})
+        rendered = jinja.render_lines(text, file=file, parameters=parameters or {})
+        text, line_map = rendered.text, rendered.lines
     as_json = file.endswith(".json") if json is None else json
     manifests: list[Manifest] = []
-    for document in iter_documents(text, file=file, json=as_json):
+    for document in iter_documents(text, file=file, json=as_json, line_map=line_map):
         if document.data is not None:
-            manifests.extend(_document_manifests(document, file))
+            manifests.extend(_document_manifests(document, file, line_map))
     return manifests
 
 
-def _document_manifests(document: Document, file: str) -> list[Manifest]:
+def _document_manifests(document: Document, file: str, line_map: list[int]) -> list[Manifest]:
     where = f"document index {document.index}"
     _check_object(document.data, file=file, line=document.line, where=where)
     body: dict[str, Any] = document.data
     if _is_list(body):
-        return _list_items(body, document, file)
+        return _list_items(body, document, file, line_map)
     source = Source(file, document.line, document.index)
     return [_make_manifest(body, document.node, source)]
 
@@ -199,7 +201,9 @@ def _is_list(body: Mapping[str, Any]) -> bool:
     return "items" in body and str(body["kind"]).endswith("List")
 
 
-def _list_items(body: Mapping[str, Any], document: Document, file: str) -> list[Manifest]:
+def _list_items(
+    body: Mapping[str, Any], document: Document, file: str, line_map: list[int]
+) -> list[Manifest]:
     items = body["items"]
     if items is None:
         return []
@@ -214,7 +218,7 @@ def _list_items(body: Mapping[str, Any], document: Document, file: str) -> list[
     manifests: list[Manifest] = []
     for position, item in enumerate(items):
         node = nodes[position] if position < len(nodes) else None
-        line = node_line(node) if node is not None else document.line
+        line = node_line(node, line_map) if node is not None else document.line
         where = f"item {position} of the {body['kind']} in document index {document.index}"
         _check_object(item, file=file, line=line, where=where)
         manifests.append(_make_manifest(item, node, Source(file, line, document.index)))

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.errors import RenderError
+from deployer.errors import InputError, RenderError
 from deployer.sources import load_paths, load_text
-from deployer.sources.jinja import needs_rendering, render
+from deployer.sources.jinja import needs_rendering, render, render_lines
 
 TEMPLATE = """\
 apiVersion: v1
@@ -125,3 +125,54 @@ def test_error_in_template_expression_names_file_and_line() -> None:
         render("a: 1\nb: {{ 1 // zero }}\n", file="t.yaml", parameters={"zero": 0})
 
     assert str(caught.value).startswith("t.yaml:2: template rendering failed: ZeroDivisionError")
+
+
+LOOP_TEMPLATE = """\
+{% for name in names %}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ name }}
+{% endfor %}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: last}
+"""
+
+
+def test_lines_after_a_loop_are_template_lines() -> None:
+    manifests = load_text(LOOP_TEMPLATE, file="t.yaml", parameters={"names": ["a", "b", "c"]})
+
+    assert [m.name for m in manifests] == ["a", "b", "c", "last"]
+    assert [m.source.line for m in manifests if m.source] == [3, 3, 3, 9]
+
+
+def test_yaml_error_after_loop_uses_template_line() -> None:
+    broken = LOOP_TEMPLATE.replace("metadata: {name: last}", "metadata: {name: last")
+
+    with pytest.raises(InputError) as caught:
+        load_text(broken, file="t.yaml", parameters={"names": ["a", "b", "c"]})
+
+    assert caught.value.line == 11
+
+
+def test_duplicate_key_after_a_loop_names_template_lines() -> None:
+    text = LOOP_TEMPLATE.replace("kind: Secret\n", "kind: Secret\nkind: Secret\n")
+
+    with pytest.raises(InputError) as caught:
+        load_text(text, file="t.yaml", parameters={"names": ["a", "b"]})
+
+    assert str(caught.value).startswith('t.yaml:11: duplicate key "kind" (first at line 10)')
+
+
+def test_render_lines_maps_each_output_line() -> None:
+    rendered = render_lines(
+        "a: 1\n{% for i in items %}\n- {{ i }}\n{% endfor %}\nb: 2\n",
+        file="t.yaml",
+        parameters={"items": [1, 2]},
+    )
+
+    assert rendered.text == "a: 1\n\n- 1\n\n- 2\n\nb: 2\n"
+    assert rendered.lines == [1, 2, 3, 2, 3, 4, 5]

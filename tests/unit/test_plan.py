@@ -401,3 +401,13 @@ def test_five_thousand_objects_plan_quickly() -> None:
 
     assert len(plan) == 5001
     assert len(plan.waves) == 3
+
+
+def test_kind_without_group_prefers_built_in_kind() -> None:
+    core = obj("Service", "web", "ns")
+    knative = obj("Service", "web", "ns", api_version="serving.knative.dev/v1")
+    user = obj("ConfigMap", "c", "ns", annotations={"deployer.dev/depends-on": "service/web"})
+
+    build_plan([core, knative, user])
+
+    assert user.depends_on == (core.ref,)
