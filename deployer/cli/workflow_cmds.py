@@ -77,9 +77,13 @@ def parse_parameters(values: tuple[str, ...]) -> dict[str, str]:
 
 
 def exit_for(record: RunRecord) -> None:
-    """Exit 0 when the run Succeeded, else 1."""
+    """Return when the run Succeeded; else raise WorkflowError, which the CLI exits 1 for."""
     if record.phase != "Succeeded":
-        raise click.exceptions.Exit(1)
+        message = f": {record.message}" if record.message else ""
+        raise WorkflowError(
+            f"run {record.name} {record.phase.lower()}{message}; "
+            f"see `deployer get {record.name}`, then `deployer retry {record.name}`"
+        )
 
 
 class LinePrinter:
@@ -150,7 +154,7 @@ class _nothing:
 def print_final(record: RunRecord, output: str | None) -> None:
     if output == "json":
         click.echo(json.dumps(record.to_dict(), indent=2))
-    elif output != "name":
+    elif output != "name" and record.phase == "Succeeded":
         click.echo(
             f"run {record.name} {record.phase}" + (f": {record.message}" if record.message else "")
         )

@@ -59,9 +59,8 @@ def watch_cmd(run: str, kubeconfig: str | None, context: str | None, namespace: 
                     break
     finally:
         stop.set()
-    click.echo(
-        f"run {record.name} {record.phase}" + (f": {record.message}" if record.message else "")
-    )
+    if record.phase == "Succeeded":
+        click.echo(f"run {record.name} Succeeded")
     exit_for(record)
 
 

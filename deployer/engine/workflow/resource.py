@@ -1,8 +1,9 @@
 """`resource` templates: create, apply, patch, delete or get objects, then wait on conditions.
 
-Unlike Argo, the manifest may contain several YAML documents; the action applies to each and
-the success and failure conditions must hold for each. Conditions use the readiness condition
-language (`status.phase == Ready`, `status.succeeded > 0`, ...).
+Unlike Argo, the manifest may contain several YAML documents. The action applies to each, in
+order; the success and failure conditions and the jsonPath outputs are about the first
+document's object, so companions such as a ConfigMap for a Job need no status. Conditions use
+the readiness condition language (`status.phase == Ready`, `status.succeeded > 0`, ...).
 
 `setOwnerReference: true` cannot point at a Workflow object, because deployer installs no
 controller or CRD. Created objects are owned by an anchor ConfigMap `deployer-run-<run>` in the
@@ -134,15 +135,10 @@ def carry_out(
 
     success = parse_condition(request.success_condition) if request.success_condition else None
     failure = parse_condition(request.failure_condition) if request.failure_condition else None
-    final = []
-    for obj in objects:
-        phase, message, latest = _wait_conditions(
-            cluster, obj, success, failure, cancel=cancel, deadline=deadline
-        )
-        final.append(latest)
-        if phase != "Succeeded":
-            return ResourceResult(phase, message, final)
-    return ResourceResult("Succeeded", "", final)
+    phase, message, latest = _wait_conditions(
+        cluster, objects[0], success, failure, cancel=cancel, deadline=deadline
+    )
+    return ResourceResult(phase, message, [latest, *objects[1:]])
 
 
 def _describe(obj: Mapping[str, Any]) -> str:
