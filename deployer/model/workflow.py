@@ -69,10 +69,9 @@ class Parameter:
 
 @dataclass(frozen=True, kw_only=True)
 class Outputs:
-    """A template's declared outputs: parameters, and `result` where given explicitly."""
+    """A template's declared output parameters; `outputs.result` is set only at run time."""
 
     parameters: list[Parameter] = field(default_factory=list)
-    result: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -459,3 +459,74 @@ def test_exit_handler_sees_workflow_status() -> None:
     ).replace("entrypoint: main", "entrypoint: main\n  onExit: final")
 
     validate(workflow_from(text))
+
+
+@pytest.mark.parametrize(
+    ("loop", "value", "message"),
+    [
+        ("withItems: [{os: linux, arch: amd}, {os: mac}]", "{{item.arch}}", "not every item has"),
+        ("withItems: [a, b]", "{{item.os}}", "the loop items are not maps"),
+        ("withSequence: {count: 2}", "{{item.os}}", "the loop items are not maps"),
+    ],
+)
+def test_item_key_missing_from_items(loop: str, value: str, message: str) -> None:
+    text = with_main(
+        f"""\
+        - name: main
+          steps:
+          - - name: each
+              template: echo
+              {loop}
+              arguments: {{parameters: [{{name: text, value: "{value}"}}]}}
+        """
+    )
+
+    assert message in problems(text)
+
+
+def test_item_keys_of_every_item_pass() -> None:
+    text = with_main(
+        """\
+        - name: main
+          steps:
+          - - name: each
+              template: echo
+              withItems: [{os: linux, arch: amd}, {os: mac, arch: arm}]
+              arguments: {parameters: [{name: text, value: "{{item.os}}-{{item.arch}}"}]}
+          - - name: param
+              template: echo
+              withParam: "{{workflow.parameters.list}}"
+              arguments: {parameters: [{name: text, value: "{{item.anything}}"}]}
+        """
+    )
+
+    validate(workflow_from(text))
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ("timeout: soon", "timeout"),
+        ("retryStrategy: {backoff: {duration: 5 minutes}}", "retryStrategy.backoff.duration"),
+        (
+            "retryStrategy: {backoff: {duration: 1s, maxDuration: 1d}}",
+            "retryStrategy.backoff.maxDuration",
+        ),
+    ],
+)
+def test_invalid_duration_is_named(fields: str, name: str) -> None:
+    text = HEADER.replace("  - name: note\n", f"  - name: note\n    {fields}\n") + (
+        "  - name: main\n    steps: [[{name: a, template: note}]]\n"
+    )
+
+    message = problems(text)
+
+    assert f"template note: {name}" in message
+    assert "invalid duration" in message
+
+
+def test_suspend_duration_is_checked() -> None:
+    text = with_main("- name: main\n  suspend: {duration: tomorrow}\n")
+
+    assert "suspend.duration: invalid duration 'tomorrow'" in problems(text)
+    validate(workflow_from(with_main("- name: main\n  suspend: {duration: 1m30s}\n")))

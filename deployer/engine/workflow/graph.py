@@ -55,8 +55,8 @@ def ancestors(name: str, graph: Mapping[str, Sequence[str]]) -> set[str]:
 def exit_handler_templates(workflow: Workflow) -> set[str]:
     """Return the names of the workflow's templates that an onExit handler may run.
 
-    NOTE: a template that also runs outside exit handlers passes this check, so its
-    `{{workflow.status}}` fails only at run time there.
+    NOTE: validate allows `{{workflow.status}}` in every template returned here, even one
+    that also runs outside exit handlers, where a run fails on the undefined variable.
     """
     pending = [workflow.on_exit] if workflow.on_exit else []
     for template in workflow.templates.values():

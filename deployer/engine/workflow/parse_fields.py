@@ -3,6 +3,8 @@
 The loader keeps the line of every mapping and of each of its keys, so a problem can
 name `file:line`. Unlike yaml.safe_load it leaves dates such as 2021-01-01 as strings,
 as Kubernetes does when it reads YAML through JSON, and it rejects duplicate keys.
+Workflow files do not go through deployer.sources.loader, because that loader renders
+Jinja2 first, which would consume Argo's `{{...}}` placeholders.
 """
 
 from __future__ import annotations
@@ -235,8 +237,10 @@ class Reader:
 
 
 _PARAMETER_KEYS = frozenset({"name", "value", "default", "enum", "valueFrom", "description"})
-_VALUE_FROM_KEYS = frozenset({"path", "jsonPath", "expression", "parameter", "default", "supplied"})
-_RETRY_KEYS = frozenset({"limit", "retryPolicy", "backoff", "expression"})
+# NOTE: valueFrom.supplied and retryStrategy.expression are parsed into the model but not
+# accepted yet, because the runner neither takes resume values nor evaluates the expression.
+_VALUE_FROM_KEYS = frozenset({"path", "jsonPath", "expression", "parameter", "default"})
+_RETRY_KEYS = frozenset({"limit", "retryPolicy", "backoff"})
 _BACKOFF_KEYS = frozenset({"duration", "factor", "maxDuration"})
 _RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
 
@@ -316,13 +320,10 @@ def read_arguments(reader: Reader, node: Mapping[str, Any], path: str) -> list[P
 
 
 def read_outputs(reader: Reader, node: Mapping[str, Any], path: str) -> Outputs:
-    """Read a template's `outputs`: parameters, and an explicit `result`."""
+    """Read a template's `outputs`, of which only `parameters` is supported."""
     outputs = reader.mapping(node, "outputs", path)
-    reader.check_keys(outputs, path, frozenset({"parameters", "result"}))
-    return Outputs(
-        parameters=read_parameters(reader, outputs, path),
-        result=reader.string(outputs, "result", f"{path}.result"),
-    )
+    reader.check_keys(outputs, path, frozenset({"parameters"}))
+    return Outputs(parameters=read_parameters(reader, outputs, path))
 
 
 def read_metadata(reader: Reader, node: Mapping[str, Any], key: str, path: str) -> Metadata:

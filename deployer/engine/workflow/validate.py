@@ -9,73 +9,16 @@ Templates may call themselves: recursion is checked at run time, by depth.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+# The runner's own duration parser, so that validation accepts exactly what a run accepts.
+from deployer.engine.workflow.calls import parse_duration
 from deployer.engine.workflow.expr_parse import parse_expression
-from deployer.engine.workflow.expressions import parse_depends, parse_when
+from deployer.engine.workflow.expressions import parse_depends
 from deployer.engine.workflow.graph import ancestors, exit_handler_templates, find_cycle
+from deployer.engine.workflow.validate_calls import Checker, check_call, check_enum, missing_inputs
 from deployer.engine.workflow.validate_names import Names, strings_of, undefined_reasons
 from deployer.errors import WorkflowError
-from deployer.model.workflow import Parameter, Step, Task, Template, Workflow
-
-
-@dataclass
-class _Checker:
-    root: Workflow
-    templates: Mapping[str, Workflow]
-    problems: list[str] = field(default_factory=list)
-    queue: list[tuple[Workflow, Template]] = field(default_factory=list)
-    seen: set[tuple[str, str]] = field(default_factory=set)
-    exit_templates: set[str] = field(default_factory=set)
-
-    def report(self, owner: Workflow, line: int | None, where: str, message: str) -> None:
-        place = f"{owner.source_file}:{line}" if line is not None else owner.source_file
-        self.problems.append(f"{place}: {where}: {message}")
-
-    def enqueue(self, owner: Workflow, template: Template) -> None:
-        key = (owner.source_file + "#" + owner.kind + "/" + owner.name, template.name)
-        if key not in self.seen:
-            self.seen.add(key)
-            self.queue.append((owner, template))
-
-    def callee(self, owner: Workflow, call: Step, where: str) -> Template | None:
-        """Find the template a step or task calls, reporting it when it does not exist."""
-        if call.template_ref is not None:
-            ref = call.template_ref
-            holder = self.templates.get(ref.name)
-            if holder is None:
-                known = ", ".join(sorted(self.templates)) or "none found"
-                self.report(
-                    owner,
-                    call.line,
-                    where,
-                    f"templateRef: WorkflowTemplate {ref.name} not found (known: {known}); "
-                    "put its file next to the workflow or pass its folder",
-                )
-                return None
-            target = holder.templates.get(ref.template)
-            if target is None:
-                known = ", ".join(sorted(holder.templates)) or "none"
-                self.report(
-                    owner,
-                    call.line,
-                    where,
-                    f"templateRef: WorkflowTemplate {ref.name} has no template {ref.template} "
-                    f"(templates: {known})",
-                )
-                return None
-            self.enqueue(holder, target)
-            return target
-        target = owner.templates.get(call.template or "")
-        if target is None:
-            known = ", ".join(sorted(owner.templates)) or "none"
-            self.report(
-                owner,
-                call.line,
-                where,
-                f"template {call.template} not found (templates: {known})",
-            )
-        return target
+from deployer.model.workflow import Task, Template, Workflow
 
 
 def validate(
@@ -90,7 +33,7 @@ def validate(
     `parameters` are the values given on the command line for `spec.arguments`; when
     given, unknown names and missing values are reported against them.
     """
-    checker = _Checker(workflow, templates or {})
+    checker = Checker(workflow, templates or {})
     checker.exit_templates = exit_handler_templates(workflow)
     _check_workflow_level(checker, workflow, parameters)
     for template in workflow.templates.values():
@@ -106,7 +49,7 @@ def validate(
 
 
 def _check_workflow_level(
-    checker: _Checker, workflow: Workflow, parameters: Mapping[str, str] | None
+    checker: Checker, workflow: Workflow, parameters: Mapping[str, str] | None
 ) -> None:
     where = f"{workflow.kind} {workflow.display_name}"
     supplied_values = dict(parameters or {})
@@ -126,11 +69,11 @@ def _check_workflow_level(
                 where,
                 f"workflow parameter {argument.name} has no value; pass -p {argument.name}=VALUE",
             )
-        _check_enum(checker, workflow, workflow.line, where, argument, value)
+        check_enum(checker, workflow, workflow.line, where, argument, value)
     _check_entry_templates(checker, workflow, where)
 
 
-def _check_entry_templates(checker: _Checker, workflow: Workflow, where: str) -> None:
+def _check_entry_templates(checker: Checker, workflow: Workflow, where: str) -> None:
     supplied = frozenset(p.name for p in workflow.arguments)
     for role, name in (("entrypoint", workflow.entrypoint), ("onExit", workflow.on_exit)):
         if name is None:
@@ -148,7 +91,7 @@ def _check_entry_templates(checker: _Checker, workflow: Workflow, where: str) ->
             )
             continue
         # As in Argo, workflow arguments also fill the entrypoint's inputs of the same name.
-        for missing in _missing_inputs(template, supplied):
+        for missing in missing_inputs(template, supplied):
             checker.report(
                 workflow,
                 template.line,
@@ -158,35 +101,7 @@ def _check_entry_templates(checker: _Checker, workflow: Workflow, where: str) ->
             )
 
 
-def _missing_inputs(template: Template, passed: frozenset[str]) -> list[str]:
-    return [
-        p.name
-        for p in template.inputs
-        if p.value is None and p.default is None and p.name not in passed
-    ]
-
-
-def _check_enum(
-    checker: _Checker,
-    owner: Workflow,
-    line: int | None,
-    where: str,
-    parameter: Parameter,
-    value: str | None,
-) -> None:
-    if not parameter.enum or value is None or "{{" in value:
-        return
-    if value not in parameter.enum:
-        allowed = ", ".join(parameter.enum)
-        checker.report(
-            owner,
-            line,
-            where,
-            f"parameter {parameter.name} value {value!r} is not one of its enum: {allowed}",
-        )
-
-
-def _base_names(checker: _Checker, owner: Workflow, template: Template) -> Names:
+def _base_names(checker: Checker, owner: Workflow, template: Template) -> Names:
     parameters = {p.name for p in checker.root.arguments} | {p.name for p in owner.arguments}
     return Names(
         inputs=frozenset(p.name for p in template.inputs),
@@ -198,7 +113,7 @@ def _base_names(checker: _Checker, owner: Workflow, template: Template) -> Names
     )
 
 
-def _check_template(checker: _Checker, owner: Workflow, template: Template) -> None:
+def _check_template(checker: Checker, owner: Workflow, template: Template) -> None:
     where = f"template {template.name}"
     names = _base_names(checker, owner, template)
     texts = [
@@ -211,6 +126,7 @@ def _check_template(checker: _Checker, owner: Workflow, template: Template) -> N
     ]
     if template.retry_strategy is not None:
         _check_retry_strategy(checker, owner, template, where)
+    _check_durations(checker, owner, template, where)
     if template.kind == "steps":
         calls = _check_steps(checker, owner, template, names)
     elif template.kind == "dag":
@@ -234,7 +150,7 @@ def _check_template(checker: _Checker, owner: Workflow, template: Template) -> N
 
 
 def _check_retry_strategy(
-    checker: _Checker, owner: Workflow, template: Template, where: str
+    checker: Checker, owner: Workflow, template: Template, where: str
 ) -> None:
     strategy = template.retry_strategy
     if strategy is None or strategy.expression is None:
@@ -245,80 +161,25 @@ def _check_retry_strategy(
         checker.report(owner, template.line, f"{where} retryStrategy.expression", str(exc))
 
 
-def _check_call(
-    checker: _Checker,
-    owner: Workflow,
-    call: Step,
-    callee: Template | None,
-    where: str,
-    names: Names,
-) -> None:
-    """Check one step or task: its arguments against the callee, its `when` and loop."""
-    texts = [p.value or "" for p in call.arguments]
-    if call.when is not None:
-        try:
-            parse_when(call.when)
-        except WorkflowError as exc:
-            checker.report(owner, call.line, where, str(exc))
-        texts.append(call.when)
-    loop_names = names.with_calls(names.visible, names.hidden, item=False)
-    loop_texts = [call.with_param or "", *strings_of(call.with_items or [])]
-    if call.with_sequence is not None:
-        sequence = call.with_sequence
-        loop_texts += [
-            v or "" for v in (sequence.count, sequence.start, sequence.end, sequence.format)
-        ]
-    for text in loop_texts:
-        for reason in undefined_reasons(text, loop_names):
-            checker.report(owner, call.line, where, reason)
-    call_names = names.with_calls(names.visible, names.hidden, item=call.loops)
-    for text in texts:
-        for reason in undefined_reasons(text, call_names):
-            checker.report(owner, call.line, where, reason)
-    if call.on_exit is not None and call.on_exit not in owner.templates:
-        checker.report(owner, call.line, where, f"onExit template {call.on_exit} not found")
-    if callee is not None:
-        _check_arguments(checker, owner, call, callee, where)
-
-
-def _check_arguments(
-    checker: _Checker, owner: Workflow, call: Step, callee: Template, where: str
-) -> None:
-    inputs = {p.name: p for p in callee.inputs}
-    for argument in call.arguments:
-        if argument.value_from is not None:
-            checker.report(
-                owner,
-                call.line,
-                where,
-                f"argument {argument.name}: not supported: valueFrom in arguments; use value",
-            )
-        elif argument.value is None:
-            checker.report(owner, call.line, where, f"argument {argument.name} has no value")
-        declared = inputs.get(argument.name)
-        if declared is None:
-            known = ", ".join(inputs) or "none"
-            checker.report(
-                owner,
-                call.line,
-                where,
-                f"template {callee.name} has no input {argument.name} (inputs: {known})",
-            )
+def _check_durations(checker: Checker, owner: Workflow, template: Template, where: str) -> None:
+    backoff = template.retry_strategy.backoff if template.retry_strategy else None
+    fields = {
+        "timeout": template.timeout,
+        "suspend.duration": template.suspend_duration,
+        "retryStrategy.backoff.duration": backoff.duration if backoff else None,
+        "retryStrategy.backoff.maxDuration": backoff.max_duration if backoff else None,
+    }
+    for name, text in fields.items():
+        if text is None or "{{" in text:
             continue
-        _check_enum(checker, owner, call.line, where, declared, argument.value)
-    passed = frozenset(p.name for p in call.arguments)
-    for missing in _missing_inputs(callee, passed):
-        checker.report(
-            owner,
-            call.line,
-            where,
-            f"missing argument {missing} for template {callee.name}: pass it in "
-            "arguments.parameters or give the input a default",
-        )
+        try:
+            parse_duration(text, what=name)
+        except WorkflowError as exc:
+            checker.report(owner, template.line, where, str(exc))
 
 
 def _check_steps(
-    checker: _Checker, owner: Workflow, template: Template, names: Names
+    checker: Checker, owner: Workflow, template: Template, names: Names
 ) -> dict[str, Template | None]:
     finished: dict[str, Template | None] = {}
     all_names = [step.name for group in template.steps for step in group]
@@ -338,13 +199,13 @@ def _check_steps(
         for step in group:
             where = f"template {template.name} step {step.name}"
             results[step.name] = checker.callee(owner, step, where)
-            _check_call(checker, owner, step, results[step.name], where, group_names)
+            check_call(checker, owner, step, results[step.name], where, group_names)
         finished.update(results)
     return finished
 
 
 def _check_dag(
-    checker: _Checker, owner: Workflow, template: Template, names: Names
+    checker: Checker, owner: Workflow, template: Template, names: Names
 ) -> dict[str, Template | None]:
     tasks = {task.name: task for task in template.dag}
     graph = {
@@ -373,12 +234,12 @@ def _check_dag(
         visible = {a: callees[a] for a in upstream}
         task_names = names.with_calls(visible, hidden, item=False)
         where = f"template {template.name} task {name}"
-        _check_call(checker, owner, task, callees[name], where, task_names)
+        check_call(checker, owner, task, callees[name], where, task_names)
     return callees
 
 
 def _task_dependencies(
-    checker: _Checker, owner: Workflow, template: Template, task: Task, tasks: Mapping[str, Task]
+    checker: Checker, owner: Workflow, template: Template, task: Task, tasks: Mapping[str, Task]
 ) -> list[str]:
     where = f"template {template.name} task {task.name}"
     names: list[str] = list(task.dependencies)

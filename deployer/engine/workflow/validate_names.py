@@ -69,6 +69,8 @@ class Names:
     pod: bool = False  # `{{pod.name}}` exists: container and script templates
     exit_handler: bool = False  # `{{workflow.status}}` and `{{workflow.failures}}` exist
     item: bool = False
+    # Keys that every loop item has; None when the items are known only at run time.
+    item_keys: frozenset[str] | None = None
     prefix: str = "steps"  # "steps" in a steps template, "tasks" in a DAG
     # Steps or tasks that have finished before this point, with the template each calls
     # (None when the call itself is invalid and was reported already).
@@ -77,10 +79,15 @@ class Names:
     hidden: Mapping[str, str] = field(default_factory=dict)
 
     def with_calls(
-        self, visible: Mapping[str, Template | None], hidden: Mapping[str, str], *, item: bool
+        self,
+        visible: Mapping[str, Template | None],
+        hidden: Mapping[str, str],
+        *,
+        item: bool,
+        item_keys: frozenset[str] | None = None,
     ) -> Names:
         """Return these names with the given steps or tasks, and the loop item if `item`."""
-        return replace(self, visible=visible, hidden=hidden, item=item)
+        return replace(self, visible=visible, hidden=hidden, item=item, item_keys=item_keys)
 
 
 def undefined_reasons(text: str, names: Names) -> list[str]:
@@ -127,11 +134,7 @@ def _check(name: str, names: Names) -> str | None:
     if name == "pod.name":
         return None if names.pod else f"{undefined}: only container and script templates run a pod"
     if head == "item":
-        return (
-            None
-            if names.item
-            else f"{undefined}: only a withItems/withParam/withSequence call has an item"
-        )
+        return _check_item(name, rest, names)
     if name == "retries":
         return None if names.retries else f"{undefined}: the template has no retryStrategy"
     if head == "inputs":
@@ -141,6 +144,21 @@ def _check(name: str, names: Names) -> str | None:
     if head in ("steps", "tasks"):
         return _check_node(name, head, rest, names)
     return undefined
+
+
+def _check_item(name: str, rest: str, names: Names) -> str | None:
+    undefined = f"undefined variable {{{{{name}}}}}"
+    if not names.item:
+        return f"{undefined}: only a withItems/withParam/withSequence call has an item"
+    if not rest or names.item_keys is None:
+        return None
+    key = rest.split(".")[0]
+    if key in names.item_keys:
+        return None
+    if not names.item_keys:
+        return f"{undefined}: the loop items are not maps"
+    listed = ", ".join(sorted(names.item_keys))
+    return f"{undefined}: not every item has the key {key} (keys in every item: {listed})"
 
 
 def _check_group(
