@@ -24,6 +24,10 @@ from deployer.plan.names import label_key_problems, name_problems
 # Keys of ConfigMap and Secret data: letters, digits, '-', '_' and '.'.
 DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
+# A resource quantity: a decimal number, then a binary suffix (Ki ... Ei), a decimal
+# suffix (n, u, m, k, M, G, T, P, E) or an exponent. `1GB` and `512mb` are invalid.
+QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
+
 # Kinds whose `spec.template` is a pod template, and where their pod spec is.
 POD_TEMPLATE_KINDS = frozenset(
     {
@@ -182,13 +186,18 @@ def _service_ports(body: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             continue
         path = f"spec.ports[{index}]"
         yield from _number_field(port, "port", path)
-        target = port.get("targetPort")
-        if isinstance(target, str) and target.isdigit():
-            yield (
-                f"{path}.targetPort",
-                f'"{target}" is a digits-only string, which Kubernetes takes as a port NAME; '
-                f"write it as a number ({target}) or use a named container port",
-            )
+        yield from _port_name_field(port, "targetPort", path)
+
+
+def _port_name_field(mapping: Mapping[str, Any], key: str, path: str) -> Iterator[tuple[str, str]]:
+    """Flag a digits-only string in an int-or-string port field, which names a port."""
+    value = mapping.get(key)
+    if isinstance(value, str) and value.isdigit():
+        yield (
+            f"{path}.{key}",
+            f'"{value}" is a digits-only string, which Kubernetes takes as a port NAME; '
+            f"write it as a number ({value}) or use a named container port",
+        )
 
 
 def _number_field(mapping: Mapping[str, Any], key: str, path: str) -> Iterator[tuple[str, str]]:
@@ -245,3 +254,28 @@ def _container_problems(container: Mapping[str, Any], path: str) -> Iterator[tup
         value = variable["value"]
         if not isinstance(value, str) and value is not None:
             yield f"{path}.env[{index}].value", _not_a_string(value, None, secret=False)
+    yield from _resource_problems(container.get("resources"), f"{path}.resources")
+    for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+        for handler in ("httpGet", "tcpSocket"):
+            action = _get(container, (probe, handler))
+            if isinstance(action, Mapping):
+                yield from _port_name_field(action, "port", f"{path}.{probe}.{handler}")
+
+
+def _resource_problems(resources: Any, path: str) -> Iterator[tuple[str, str]]:
+    if not isinstance(resources, Mapping):
+        return
+    for group in ("requests", "limits"):
+        amounts = resources.get(group)
+        if not isinstance(amounts, Mapping):
+            continue
+        for name, amount in amounts.items():
+            valid = isinstance(amount, int | float) and not isinstance(amount, bool)
+            if isinstance(amount, str):
+                valid = QUANTITY.match(amount) is not None
+            if not valid:
+                yield (
+                    f"{path}.{group}.{name}",
+                    f"{amount!r} is not a valid quantity; write a number with an optional "
+                    "suffix, such as 500m or 0.5 for CPU and 512Mi or 1Gi for memory",
+                )

@@ -244,3 +244,37 @@ def test_custom_resource_data_is_not_checked() -> None:
     }
 
     assert static_problems([manifest(body)]) == []
+
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata: {{name: p}}
+spec:
+  containers:
+    - name: main
+      image: nginx
+      resources:
+        requests: {{cpu: {cpu}, memory: {memory}}}
+      readinessProbe:
+        httpGet: {{path: /, port: {port}}}
+"""
+
+
+def test_correct_pod_has_no_problems() -> None:
+    assert problems_in(POD.format(cpu="0.5", memory="512Mi", port=8080)) == []
+
+
+@pytest.mark.parametrize("memory", ["1GB", "512mb", "lots"])
+def test_invalid_memory_quantity_is_flagged(memory: str) -> None:
+    problem = only(problems_in(POD.format(cpu="500m", memory=memory, port="http")))
+
+    assert problem.path == "spec.containers[0].resources.requests.memory"
+    assert problem.message.startswith(f"'{memory}' is not a valid quantity")
+
+
+def test_digits_only_probe_port_is_flagged() -> None:
+    problem = only(problems_in(POD.format(cpu="1", memory="1Gi", port='"8080"')))
+
+    assert problem.path == "spec.containers[0].readinessProbe.httpGet.port"
+    assert "takes as a port NAME" in problem.message
