@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deployer.cli.target import resolve_kubeconfig
-from deployer.engine.stack import Stack, find_stack, load_stack
+from deployer.engine.stack import Stack, find_stack, load_stack, with_overrides
 from deployer.engine.workflow.record import looks_secret
 from deployer.errors import InputError, ObjectFailed
 from deployer.model.run import DONE_PHASES, NodeRecord
@@ -32,6 +32,14 @@ TASK_NODE_TYPES = frozenset({"Manifests", "Helm", "Jsonnet", "Fixture", "Skipped
 def cluster_options(command: F) -> F:
     """Add the options every stack command shares."""
     command = click.option(
+        "-p",
+        "--parameter",
+        "parameters",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Set a workflow parameter in every workflow of the stack that declares it.",
+    )(command)
+    command = click.option(
         "--stacks-dir",
         type=click.Path(file_okay=False, path_type=Path),
         default=Path("stacks"),
@@ -42,8 +50,15 @@ def cluster_options(command: F) -> F:
     return click.option("--kubeconfig", help="Path of the kubeconfig file.")(command)
 
 
-def open_stack(name: str, stacks_dir: Path) -> Stack:
-    return load_stack(find_stack(name, stacks_dirs=[stacks_dir]))
+def open_stack(name: str, stacks_dir: Path, parameters: tuple[str, ...] = ()) -> Stack:
+    """Load the stack and apply `-p NAME=VALUE` overrides."""
+    overrides: dict[str, str] = {}
+    for item in parameters:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r}: write it as NAME=VALUE", param_hint="-p")
+        overrides[key] = value
+    return with_overrides(load_stack(find_stack(name, stacks_dirs=[stacks_dir])), overrides)
 
 
 def connect(stack: Stack, kubeconfig: str | None, context: str | None) -> Any:
@@ -78,11 +93,17 @@ class TaskPrinter:
 @click.command("up")
 @click.argument("stack")
 @cluster_options
-def up_command(stack: str, kubeconfig: str | None, context: str | None, stacks_dir: Path) -> None:
+def up_command(
+    stack: str,
+    kubeconfig: str | None,
+    context: str | None,
+    stacks_dir: Path,
+    parameters: tuple[str, ...],
+) -> None:
     """Bring a stack up: run its workflows in order, each wave waiting on readiness."""
     from deployer.engine import stack_run
 
-    loaded = open_stack(stack, stacks_dir)
+    loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
     started = time.monotonic()
     printer = StackPrinter()
@@ -96,7 +117,7 @@ def up_command(stack: str, kubeconfig: str | None, context: str | None, stacks_d
             f"{item['displayName']}: {item['message']}" for item in record.failures()
         )
         raise ObjectFailed(
-            f"stack {loaded.name}: workflow run {record.name} {record.phase}: "
+            f"stack {loaded.name}: workflow run {record.name} failed: "
             f"{reasons or record.message}. Earlier waves stay in place; fix the cause and "
             f"continue with `deployer retry {record.name}`."
         )
@@ -140,11 +161,17 @@ def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
 @click.command("down")
 @click.argument("stack")
 @cluster_options
-def down_command(stack: str, kubeconfig: str | None, context: str | None, stacks_dir: Path) -> None:
+def down_command(
+    stack: str,
+    kubeconfig: str | None,
+    context: str | None,
+    stacks_dir: Path,
+    parameters: tuple[str, ...],
+) -> None:
     """Destroy a stack's objects: last workflow first, each in reverse dependency order."""
     from deployer.engine import stack_run
 
-    loaded = open_stack(stack, stacks_dir)
+    loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
 
     def report(status: stack_run.TaskStatus) -> None:
@@ -160,12 +187,16 @@ def down_command(stack: str, kubeconfig: str | None, context: str | None, stacks
 @click.argument("stack")
 @cluster_options
 def status_command(
-    stack: str, kubeconfig: str | None, context: str | None, stacks_dir: Path
+    stack: str,
+    kubeconfig: str | None,
+    context: str | None,
+    stacks_dir: Path,
+    parameters: tuple[str, ...],
 ) -> None:
     """Show each workflow's last run and whether its objects are ready now."""
     from deployer.engine import stack_run
 
-    loaded = open_stack(stack, stacks_dir)
+    loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
     console = Console(highlight=False, soft_wrap=True)
     all_ready = True

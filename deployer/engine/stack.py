@@ -8,13 +8,13 @@ no cluster I/O. `deployer.engine.stack_run` carries a loaded stack out on a clus
 Parameter layering for one workflow, lowest first: the workflow's own argument defaults,
 then `spec.parameters` of the stack (only the names the workflow declares, so one stack
 parameter can feed several workflows), then the entry's `parameters` (every name must be
-declared by that workflow).
+declared by that workflow), then `-p NAME=VALUE` from the command line (`with_overrides`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +126,34 @@ def load_stack(path: Path) -> Stack:
 def load_stack_workflows(stack: Stack) -> list[Workflow]:
     """Parse every workflow file of a stack, in stack order."""
     return [load_workflow(entry.file) for entry in stack.workflows]
+
+
+def with_overrides(stack: Stack, overrides: Mapping[str, str]) -> Stack:
+    """Return the stack with command-line parameters over both of its parameter layers.
+
+    Raises InputError for a name that no workflow of the stack declares.
+    """
+    if not overrides:
+        return stack
+    declared = {p.name for workflow in load_stack_workflows(stack) for p in workflow.arguments}
+    unknown = sorted(set(overrides) - declared)
+    if unknown:
+        raise InputError(
+            f"no workflow of stack {stack.name} declares parameter {', '.join(unknown)}; "
+            f"declared: {', '.join(sorted(declared))}",
+            file=str(stack.file),
+        )
+    entries = tuple(
+        replace(
+            entry,
+            parameters={
+                **entry.parameters,
+                **{k: v for k, v in overrides.items() if k in entry.parameters},
+            },
+        )
+        for entry in stack.workflows
+    )
+    return replace(stack, parameters={**stack.parameters, **overrides}, workflows=entries)
 
 
 def resolve_parameters(stack: Stack, entry: StackWorkflow, workflow: Workflow) -> dict[str, str]:

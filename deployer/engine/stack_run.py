@@ -41,7 +41,12 @@ class WorkflowRun:
 
     @property
     def succeeded(self) -> bool:
-        return self.record.phase == runmodel.SUCCEEDED
+        """True when the run succeeded with no failed node.
+
+        A DAG whose failed task only has omitted dependents can end Succeeded; a stack
+        still counts that run as failed, because some of its objects are not up.
+        """
+        return self.record.phase == runmodel.SUCCEEDED and not self.record.failures()
 
 
 @dataclass
@@ -76,8 +81,9 @@ def up_stack(
             parameters=resolve_parameters(stack, entry, workflow),
             listeners=listeners,
         )
-        runs.append(WorkflowRun(entry=entry, record=record, seconds=time.monotonic() - started))
-        if record.phase != runmodel.SUCCEEDED:
+        run = WorkflowRun(entry=entry, record=record, seconds=time.monotonic() - started)
+        runs.append(run)
+        if not run.succeeded:
             break
     return runs
 
@@ -330,7 +336,7 @@ def summarize(stack: Stack, cluster: Any, runs: Sequence[WorkflowRun]) -> list[d
             {
                 "workflow": run.entry.file.name,
                 "run": run.record.name,
-                "phase": run.record.phase,
+                "phase": run.record.phase if run.succeeded else runmodel.FAILED,
                 "waves": len(ran_levels),
                 "tasks": len(tasks),
                 "tasks_done": done,
