@@ -9,8 +9,10 @@ since none of them waits on another. What must hold:
 - StorageClasses and PersistentVolumes come before the claims that bind to them.
 - Services come before workloads, so that pods get the Service environment variables.
 - Workloads come after their configuration, and Jobs after the workloads they may call.
-- Webhook configurations come after the workloads that serve them.
-- Custom resources, and any kind this table does not list, come last.
+- Webhook configurations come after the workloads that serve them, so that the backend
+  is running before the API server starts calling it.
+- Custom resources, and any kind this table does not list, come last: after the
+  webhooks, so that an operator's webhook validates them.
 
 Deletion runs the other way: custom resources first (while their operators still run),
 then webhooks, Jobs, workloads and configuration, then CRDs, and Namespaces last.
