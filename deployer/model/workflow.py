@@ -49,6 +49,9 @@ class ValueFrom:
 
     path: str | None = None  # a file in the main container (output parameters)
     json_path: str | None = None  # a JSONPath into a resource template's object
+    # For deployer kinds: which deployed object json_path reads, as `Kind/name` or
+    # `Kind/namespace/name`; a deployer extension of Argo's schema.
+    object: str | None = None
     expression: str | None = None  # an expr-lang expression, as in `{{=...}}`
     parameter: str | None = None  # a `{{steps...}}` / `{{tasks...}}` reference
     default: str | None = None  # used when the source above yields nothing

@@ -90,6 +90,11 @@ def test_hello_world_parses(tmp_path: Path) -> None:
         ("    daemon: true\n", "", "spec.templates[0].daemon"),
         ("    nodeSelector: {a: b}\n", "", "spec.templates[0].nodeSelector"),
         ("    inputs: {artifacts: []}\n", "", "spec.templates[0].inputs.artifacts"),
+        (
+            "    inputs: {parameters: [{name: a, valueFrom: {path: /x}}]}\n",
+            "",
+            "spec.templates[0].inputs.parameters[0].valueFrom",
+        ),
         ("    outputs: {artifacts: []}\n", "", "spec.templates[0].outputs.artifacts"),
         (
             "    inputs: {parameters: [{name: a, globalName: g}]}\n",

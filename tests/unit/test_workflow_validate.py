@@ -530,3 +530,55 @@ def test_suspend_duration_is_checked() -> None:
 
     assert "suspend.duration: invalid duration 'tomorrow'" in problems(text)
     validate(workflow_from(with_main("- name: main\n  suspend: {duration: 1m30s}\n")))
+
+
+OUTPUTS = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: outs}
+spec:
+  entrypoint: main
+  templates:
+  - name: main
+    steps: [[{name: a, template: leaf}]]
+    outputs:
+      parameters:
+      - name: out
+        valueFrom: SOURCE
+  - name: leaf
+    container: {image: busybox}
+  - name: zipkin
+    helm: {chart: ./zipkin}
+    outputs:
+      parameters:
+      - name: address
+        valueFrom: {jsonPath: "{.spec.clusterIP}", object: Service/zipkin}
+"""
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{path: /tmp/out}", "valueFrom.path works only in container, script templates, not steps"),
+        ("{jsonPath: '{.a}'}", "valueFrom.jsonPath works only in resource templates, not steps"),
+        ("{object: Service/x}", "valueFrom.object works only in fixture, helm, jsonnet, manifests"),
+    ],
+)
+def test_output_source_must_fit_the_kind(source: str, message: str) -> None:
+    assert message in problems(OUTPUTS.replace("SOURCE", source))
+
+
+def test_output_sources_that_fit_pass() -> None:
+    workflow = workflow_from(OUTPUTS.replace("SOURCE", "{parameter: '{{steps.a.outputs.result}}'}"))
+
+    validate(workflow)
+    address = workflow.templates["zipkin"].output("address")
+    assert address is not None
+    assert address.value_from is not None
+    assert address.value_from.object == "Service/zipkin"
+
+
+def test_output_without_a_source_is_named() -> None:
+    text = OUTPUTS.replace("        valueFrom: SOURCE\n", "")
+
+    assert "template main output out: set valueFrom or value" in problems(text)

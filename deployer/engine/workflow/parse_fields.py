@@ -239,14 +239,19 @@ class Reader:
 _PARAMETER_KEYS = frozenset({"name", "value", "default", "enum", "valueFrom", "description"})
 # NOTE: valueFrom.supplied and retryStrategy.expression are parsed into the model but not
 # accepted yet, because the runner neither takes resume values nor evaluates the expression.
-_VALUE_FROM_KEYS = frozenset({"path", "jsonPath", "expression", "parameter", "default"})
+_VALUE_FROM_KEYS = frozenset({"path", "jsonPath", "object", "expression", "parameter", "default"})
 _RETRY_KEYS = frozenset({"limit", "retryPolicy", "backoff"})
 _BACKOFF_KEYS = frozenset({"duration", "factor", "maxDuration"})
 _RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
 
 
-def read_parameters(reader: Reader, node: Mapping[str, Any], path: str) -> list[Parameter]:
-    """Read `node.parameters` as a list of Parameter, reporting duplicate names."""
+def read_parameters(
+    reader: Reader, node: Mapping[str, Any], path: str, *, outputs: bool = False
+) -> list[Parameter]:
+    """Read `node.parameters` as a list of Parameter, reporting duplicate names.
+
+    Only output parameters (`outputs` set) may have a `valueFrom`.
+    """
     parameters: list[Parameter] = []
     names: set[str] = set()
     for index, raw in enumerate(reader.sequence(node, "parameters", f"{path}.parameters")):
@@ -254,6 +259,10 @@ def read_parameters(reader: Reader, node: Mapping[str, Any], path: str) -> list[
         if not isinstance(raw, Mapping):
             reader.problem(node, "parameters", f"{item_path} must be a mapping")
             continue
+        if not outputs and "valueFrom" in raw:
+            reader.problem(
+                raw, "valueFrom", f"not supported: {item_path}.valueFrom; only outputs take one"
+            )
         parameter = read_parameter(reader, raw, item_path)
         if parameter.name in names:
             reader.problem(raw, "name", f"{item_path}: duplicate parameter {parameter.name!r}")
@@ -285,7 +294,7 @@ def read_parameter(reader: Reader, raw: Mapping[str, Any], path: str) -> Paramet
 def _parameter_value(reader: Reader, raw: Mapping[str, Any], key: str, path: str) -> str | None:
     value = raw.get(key)
     if isinstance(value, Mapping | list):
-        # NOTE: Argo takes only strings here; write structured values as JSON text.
+        # Argo takes only strings here, so structured values travel as JSON text.
         reader.problem(raw, key, f"{path} must be a string; quote JSON text to pass a structure")
         return None
     return reader.string(raw, key, path)
@@ -296,14 +305,10 @@ def _read_value_from(reader: Reader, raw: Mapping[str, Any], path: str) -> Value
         return None
     node = reader.mapping(raw, "valueFrom", path)
     reader.check_keys(node, path, _VALUE_FROM_KEYS)
-    supplied = node.get("supplied", None)
-    if "supplied" in node and not isinstance(supplied, Mapping | None):
-        reader.problem(node, "supplied", f"{path}.supplied must be an empty mapping: {{}}")
-    if isinstance(supplied, Mapping) and supplied:
-        reader.check_keys(supplied, f"{path}.supplied", frozenset())
     return ValueFrom(
         path=reader.string(node, "path", f"{path}.path"),
         json_path=reader.string(node, "jsonPath", f"{path}.jsonPath"),
+        object=reader.string(node, "object", f"{path}.object"),
         expression=reader.string(node, "expression", f"{path}.expression"),
         parameter=reader.string(node, "parameter", f"{path}.parameter"),
         default=reader.string(node, "default", f"{path}.default"),
@@ -323,7 +328,7 @@ def read_outputs(reader: Reader, node: Mapping[str, Any], path: str) -> Outputs:
     """Read a template's `outputs`, of which only `parameters` is supported."""
     outputs = reader.mapping(node, "outputs", path)
     reader.check_keys(outputs, path, frozenset({"parameters"}))
-    return Outputs(parameters=read_parameters(reader, outputs, path))
+    return Outputs(parameters=read_parameters(reader, outputs, path, outputs=True))
 
 
 def read_metadata(reader: Reader, node: Mapping[str, Any], key: str, path: str) -> Metadata:

@@ -18,7 +18,7 @@ from deployer.engine.workflow.graph import ancestors, exit_handler_templates, fi
 from deployer.engine.workflow.validate_calls import Checker, check_call, check_enum, missing_inputs
 from deployer.engine.workflow.validate_names import Names, strings_of, undefined_reasons
 from deployer.errors import WorkflowError
-from deployer.model.workflow import Task, Template, Workflow
+from deployer.model.workflow import DEPLOYER_KINDS, Parameter, Task, Template, Workflow
 
 
 def validate(
@@ -102,7 +102,8 @@ def _check_entry_templates(checker: Checker, workflow: Workflow, where: str) -> 
 
 
 def _base_names(checker: Checker, owner: Workflow, template: Template) -> Names:
-    parameters = {p.name for p in checker.root.arguments} | {p.name for p in owner.arguments}
+    # A run defines the parameters of the workflow it runs, also in templateRef callees.
+    parameters = {p.name for p in checker.root.arguments}
     return Names(
         inputs=frozenset(p.name for p in template.inputs),
         workflow_parameters=frozenset(parameters),
@@ -135,6 +136,7 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
         calls = {}
     output_names = names.with_calls(calls, {}, item=False)
     for output in template.outputs.parameters:
+        _check_output_source(checker, owner, template, output)
         source = output.value_from
         texts_of_output = [output.value or ""]
         if source is not None:
@@ -147,6 +149,36 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     for text in texts:
         for reason in undefined_reasons(text, names):
             checker.report(owner, template.line, where, reason)
+
+
+# Output sources that only some template kinds can read; the rest work for any kind.
+_OUTPUT_SOURCE_KINDS = {
+    "path": frozenset({"container", "script", *DEPLOYER_KINDS}),
+    "jsonPath": frozenset({"resource", *DEPLOYER_KINDS}),
+    "object": DEPLOYER_KINDS,
+}
+
+
+def _check_output_source(
+    checker: Checker, owner: Workflow, template: Template, output: Parameter
+) -> None:
+    where = f"template {template.name} output {output.name}"
+    source = output.value_from
+    if source is None:
+        if output.value is None:
+            checker.report(owner, template.line, where, "set valueFrom or value")
+        return
+    given = {"path": source.path, "jsonPath": source.json_path, "object": source.object}
+    for field_name, kinds in _OUTPUT_SOURCE_KINDS.items():
+        if given[field_name] is not None and template.kind not in kinds:
+            argo_kinds = [k for k in kinds if k not in DEPLOYER_KINDS]
+            allowed = ", ".join(sorted(argo_kinds or kinds))
+            checker.report(
+                owner,
+                template.line,
+                where,
+                f"valueFrom.{field_name} works only in {allowed} templates, not {template.kind}",
+            )
 
 
 def _check_retry_strategy(

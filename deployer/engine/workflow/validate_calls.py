@@ -143,14 +143,7 @@ def _check_arguments(
 ) -> None:
     inputs = {p.name: p for p in callee.inputs}
     for argument in call.arguments:
-        if argument.value_from is not None:
-            checker.report(
-                owner,
-                call.line,
-                where,
-                f"argument {argument.name}: not supported: valueFrom in arguments; use value",
-            )
-        elif argument.value is None:
+        if argument.value is None:
             checker.report(owner, call.line, where, f"argument {argument.name} has no value")
         declared = inputs.get(argument.name)
         if declared is None:
