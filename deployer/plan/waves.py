@@ -114,8 +114,8 @@ def effective_waves(graph: Graph, order: Sequence[int]) -> list[int]:
     for node in reversed(order):
         if explicit[node] is not None:
             continue
-        bounds = [upper[d] for d in dependents[node] if upper[d] is not None]
-        upper[node] = min(bounds) if bounds else None  # type: ignore[type-var]
+        bounds = [bound for d in dependents[node] if (bound := upper[d]) is not None]
+        upper[node] = min(bounds) if bounds else None
 
     waves = []
     for node in range(count):
