@@ -171,6 +171,9 @@ def stack_status(stack: Stack, cluster: Any) -> list[tuple[RunRecord | None, lis
             status.phase = node.phase if node else ""
             spec = scope.substitute_value(dict(template.body), values)
             _check_objects(cluster, template.kind, spec, status)
+            expected = template.kind != "fixture" and status.phase != runmodel.SKIPPED
+            if expected and not _has_objects(cluster, template.kind, spec):
+                status.not_ready.append(f"{entry.file.name} task {task}: not deployed")
             tasks.append(status)
         report.append((last, tasks))
     return report
@@ -232,11 +235,19 @@ def _context(
 def _has_objects(cluster: Any, kind: str, spec: Mapping[str, Any]) -> bool:
     """Tell whether a task left anything to destroy: an inventory, or a helm release."""
     if kind == "helm":
-        return True  # the helm kind's destroy itself skips a release that is not installed
+        return _release_installed(cluster, spec)
     name = spec.get("inventory")
     if not name:
-        return True
+        return True  # without an explicit name only the kind's destroy can find it
     return inventory.read(cluster, str(name), _inventory_namespace(cluster, spec)) is not None
+
+
+def _release_installed(cluster: Any, spec: Mapping[str, Any]) -> bool:
+    from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
+
+    helm = Helm(kubeconfig=kubeconfig_of(cluster), context=context_of(cluster))
+    release = str(spec.get("release") or "")
+    return bool(release) and release in helm.releases(namespace=_inventory_namespace(cluster, spec))
 
 
 def _check_objects(cluster: Any, kind: str, spec: Mapping[str, Any], status: TaskStatus) -> None:
@@ -280,7 +291,7 @@ def _release_objects(cluster: Any, spec: Mapping[str, Any]) -> list[ObjectKey]:
     release = str(spec.get("release") or "")
     namespace = _inventory_namespace(cluster, spec)
     helm = Helm(kubeconfig=kubeconfig_of(cluster), context=context_of(cluster))
-    if not release or release not in helm.releases(namespace=namespace):
+    if not _release_installed(cluster, spec):
         return []
     manifests = parse_release_manifest(helm.manifest(release, namespace=namespace), release=release)
     keys: list[ObjectKey] = []

@@ -13,8 +13,15 @@ from typing import Any
 
 import pytest
 
-from deployer.engine.stack import effective_parameters, load_stack
+from deployer.engine.stack import (
+    effective_parameters,
+    find_stack,
+    load_stack,
+    resolve_parameters,
+    with_overrides,
+)
 from deployer.engine.workflow.parse import load_workflow
+from deployer.errors import InputError
 from deployer.model.objects import Manifest
 from deployer.model.workflow import Workflow
 from deployer.sources.jsonnet import load_jsonnet
@@ -342,3 +349,77 @@ def test_zipkin_chart_renders() -> None:
         assert manifest.namespace == "tracing"
         for container in containers(manifest):
             assert container["image"].rpartition(":")[2][0].isdigit()
+
+
+def write_stack(folder: Path, spec: str) -> Path:
+    """Write a stack file next to a copy of the logging workflow and return its path."""
+    (folder / "wf.yaml").write_text((ROOT / "workflows" / "logging-workflow.yaml").read_text())
+    file = folder / "stack.yaml"
+    file.write_text(f"apiVersion: deployer.dev/v1alpha1\nkind: Stack\nspec:\n{spec}")
+    return file
+
+
+def test_stack_layers_parameters(tmp_path: Path) -> None:
+    file = write_stack(
+        tmp_path,
+        "  parameters: {namespace: from-stack, unused: x}\n  workflows:\n  - file: wf.yaml\n",
+    )
+    stack = load_stack(file)
+    (entry,) = stack.workflows
+    workflow = load_workflow(entry.file)
+    assert effective_parameters(stack, entry, workflow) == {"namespace": "from-stack"}
+    overridden = with_overrides(stack, {"namespace": "from-flag"})
+    (entry,) = overridden.workflows
+    assert effective_parameters(overridden, entry, workflow) == {"namespace": "from-flag"}
+
+
+def test_stack_entry_parameter_beats_stack(tmp_path: Path) -> None:
+    file = write_stack(
+        tmp_path,
+        "  parameters: {namespace: from-stack}\n"
+        "  workflows:\n  - file: wf.yaml\n    parameters: {namespace: from-entry}\n",
+    )
+    stack = load_stack(file)
+    (entry,) = stack.workflows
+    assert resolve_parameters(stack, entry, load_workflow(entry.file)) == {
+        "namespace": "from-entry"
+    }
+
+
+def test_stack_rejects_undeclared_entry_parameter(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  workflows:\n  - file: wf.yaml\n    parameters: {nope: x}\n")
+    stack = load_stack(file)
+    (entry,) = stack.workflows
+    with pytest.raises(InputError, match="declares no parameter nope") as caught:
+        resolve_parameters(stack, entry, load_workflow(entry.file))
+    assert caught.value.line == 5
+
+
+def test_stack_rejects_unknown_override(tmp_path: Path) -> None:
+    stack = load_stack(write_stack(tmp_path, "  workflows:\n  - file: wf.yaml\n"))
+    with pytest.raises(InputError, match="declares parameter nope"):
+        with_overrides(stack, {"nope": "x"})
+
+
+def test_stack_rejects_unknown_field(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  workflow: []\n")
+    with pytest.raises(InputError, match=r"not supported: spec\.workflow"):
+        load_stack(file)
+
+
+def test_stack_rejects_missing_workflow_file(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  workflows:\n  - file: missing.yaml\n")
+    with pytest.raises(InputError, match="workflow file not found"):
+        load_stack(file)
+
+
+def test_stack_rejects_unquoted_boolean(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  parameters: {tracing: true}\n  workflows:\n  - file: wf.yaml\n")
+    with pytest.raises(InputError, match='quote values such as "true"'):
+        load_stack(file)
+
+
+def test_find_stack_lists_searched_places(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"searched .*nope\.yaml"):
+        find_stack("nope", stacks_dirs=[tmp_path])
+    assert find_stack("demo", stacks_dirs=[ROOT / "stacks"]) == (ROOT / "stacks" / "demo.yaml")
