@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +98,26 @@ def test_inventory_name_explicit_is_cleaned() -> None:
 def test_inventory_name_for_loop_child() -> None:
     ctx = _context(workflow_name="wf", node_name="sock-shop-x7k2p.deploy(0:carts)")
     assert inventory_name(ctx, None) == "wf.deploy-0-carts"
+
+
+@pytest.mark.parametrize(
+    ("node_name", "expected"),
+    [
+        ("sock-shop-x7k2p[1].databases", "sock-shop.databases"),
+        ("sock-shop-x7k2p[0].outer[2].inner", "sock-shop.outer.inner"),
+        ("sock-shop-x7k2p.db", "sock-shop.db"),
+        ("sock-shop-x7k2p[0].Deploy_DB(1:{a: b})", "sock-shop.deploy-db-1-a-b"),
+    ],
+)
+def test_inventory_name_from_display_path(node_name: str, expected: str) -> None:
+    ctx = _context(workflow_name="sock-shop", node_name=node_name)
+    assert inventory_name(ctx, None) == expected
+
+
+def test_inventory_name_is_valid_object_name() -> None:
+    ctx = _context(workflow_name="-wf.", node_name="sock-shop-x7k2p[1].-x-.(y)")
+    name = inventory_name(ctx, None)
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", name)
 
 
 def test_long_inventory_names_stay_unique() -> None:

@@ -20,6 +20,7 @@ from deployer.model.objects import ObjectRef
 
 log = logging.getLogger(__name__)
 
+_GROUP_INDEX = re.compile(r"\[\d+\]")
 MAX_INVENTORY_NAME = 200  # the ConfigMap name adds a prefix and must stay under 253
 
 
@@ -101,18 +102,30 @@ def inventory_name(ctx: TemplateContext, explicit: str | None) -> str:
     lowered to the characters an object name allows, and names longer than
     MAX_INVENTORY_NAME are cut and given a hash of the full name, so they stay unique.
     """
-    if explicit:
-        raw = explicit
-    else:
-        step = ctx.node_name.removeprefix(f"{ctx.run_name}.")
-        raw = f"{ctx.workflow_name or ctx.run_name}.{step}"
-    cleaned = re.sub(r"[^a-z0-9.-]+", "-", raw.lower()).strip("-.")
+    raw = explicit or f"{ctx.workflow_name or ctx.run_name}.{step_path(ctx)}"
+    cleaned = _object_name(raw)
     if len(cleaned) > MAX_INVENTORY_NAME:
         digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
         cleaned = f"{cleaned[: MAX_INVENTORY_NAME - 11].rstrip('-.')}-{digest}"
     if not cleaned:
         raise WorkflowError(f"cannot derive an inventory name from {raw!r}; set `inventory:`")
     return cleaned
+
+
+def step_path(ctx: TemplateContext) -> str:
+    """Return the node's display path without the run name and step-group indexes.
+
+    `sock-shop-x7k2p[1].databases` becomes `databases`, and a loop child keeps its item
+    (`deploy(0:carts)`), so the path stays the same when groups are added before it.
+    """
+    path = ctx.node_name.removeprefix(ctx.run_name)
+    return _GROUP_INDEX.sub("", path).lstrip(".")
+
+
+def _object_name(raw: str) -> str:
+    """Lower `raw` to a DNS subdomain: dot-separated labels of `a-z`, `0-9` and `-`."""
+    labels = (re.sub(r"[^a-z0-9-]+", "-", part).strip("-") for part in raw.lower().split("."))
+    return ".".join(label for label in labels if label)
 
 
 def phase_for(error: DeployerError) -> str:

@@ -19,7 +19,7 @@ import yaml
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
 from deployer.engine.templates import deploy
-from deployer.engine.templates.common import Spec, describe_refs, guarded
+from deployer.engine.templates.common import Spec, describe_refs, guarded, step_path
 from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
 from deployer.engine.templates.outputs import resolve_outputs
 from deployer.errors import (
@@ -159,7 +159,7 @@ def _release_name(reader: Spec, ctx: TemplateContext) -> str:
     given = reader.string("release")
     if given:
         return given
-    step = ctx.node_name.rpartition(".")[2]
+    step = step_path(ctx).rpartition(".")[2]
     name = re.sub(r"[^a-z0-9-]+", "-", step.lower()).strip("-")[:MAX_RELEASE_NAME].strip("-")
     if not name:
         raise WorkflowError(f"helm step {ctx.node_name}: set `release:`")

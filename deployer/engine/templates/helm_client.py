@@ -17,9 +17,12 @@ from typing import Any, TypeVar
 from pyhelm3 import Client, Command
 from pyhelm3 import errors as helm_errors
 
+from deployer.engine.templates.helm_target import context_of, kubeconfig_of
 from deployer.errors import ApiError, RenderError, WorkflowError
 from deployer.local import helm_binary
 from deployer.sources.helm import ChartLocation, archive_crds
+
+__all__ = ["Helm", "Release", "context_of", "kubeconfig_of"]
 
 T = TypeVar("T")
 PENDING_STATES = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
@@ -183,24 +186,3 @@ class Helm:
             ),
             what=f"helm uninstall {release} (namespace {namespace})",
         )
-
-
-def kubeconfig_of(cluster: Any) -> str | None:
-    """Return the kubeconfig path behind a Cluster, for helm's `--kubeconfig`, if known.
-
-    NOTE: when the Cluster does not record which kubeconfig it was loaded from, this
-    returns None and helm reads KUBECONFIG (or ~/.kube/config) by itself. A Cluster
-    connected with an explicit `kubeconfig=` that differs from those would then send
-    helm to another cluster than deployer's own requests.
-    """
-    for holder in (cluster, getattr(cluster, "connection", None)):
-        path = getattr(holder, "kubeconfig", None)
-        if isinstance(path, str | Path) and str(path):
-            return str(path)
-    return None
-
-
-def context_of(cluster: Any) -> str | None:
-    """Return the kubeconfig context name the Cluster uses, for helm's `--kube-context`."""
-    context = getattr(getattr(cluster, "connection", None), "context", None)
-    return str(context) if context else None
