@@ -256,3 +256,12 @@ def test_item_text_uses_compact_json_in_written_order() -> None:
 
     assert item_text(value) == '{"b":1,"a":[true,null,"x"]}'
     assert json.loads(item_text(value)) == value
+
+
+def test_with_param_numbers_keep_their_text() -> None:
+    scope = SCOPE.with_values({"steps.gen.outputs.result": "[1.0, 2.50, 1e3, 7]"})
+
+    items = expand_items(loop(with_param="{{steps.gen.outputs.result}}"), scope)
+
+    assert [item_text(item.value) for item in items] == ["1.0", "2.50", "1e3", "7"]
+    assert items[0].child_name("each") == "each(0:1.0)"

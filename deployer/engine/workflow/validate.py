@@ -168,9 +168,9 @@ def _check_output_source(
         if output.value is None:
             checker.report(owner, template.line, where, "set valueFrom or value")
         return
-    given = {"path": source.path, "jsonPath": source.json_path, "object": source.object}
+    sources = {"path": source.path, "jsonPath": source.json_path, "object": source.object}
     for field_name, kinds in _OUTPUT_SOURCE_KINDS.items():
-        if given[field_name] is not None and template.kind not in kinds:
+        if sources[field_name] is not None and template.kind not in kinds:
             argo_kinds = [k for k in kinds if k not in DEPLOYER_KINDS]
             allowed = ", ".join(sorted(argo_kinds or kinds))
             checker.report(

@@ -28,6 +28,17 @@ from deployer.model.workflow import Step, WithSequence
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
+class JsonNumber(float):
+    """A JSON number from withParam that keeps its text, so `1.0` stays `1.0` in `{{item}}`."""
+
+    text: str
+
+    def __new__(cls, text: str) -> JsonNumber:
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
 class _NoItem:
     """The marker for a scope outside any loop."""
 
@@ -87,6 +98,8 @@ def item_text(value: Any) -> str:
     """Render a loop item (or one of its fields) as placeholder text."""
     if isinstance(value, str):
         return value
+    if isinstance(value, JsonNumber):
+        return value.text
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -176,7 +189,7 @@ def _substitute_item(value: Any, scope: Scope) -> Any:
 
 def _param_items(step: Step, text: str) -> list[Any]:
     try:
-        values = json.loads(text)
+        values = json.loads(text, parse_float=JsonNumber)
     except json.JSONDecodeError as exc:
         raise WorkflowError(
             f"step {step.name}: withParam must be a JSON list, got {_preview(text)} ({exc.msg})"
