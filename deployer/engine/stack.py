@@ -5,10 +5,12 @@ names workflow files, the parameters each one gets and optionally a kubeconfig c
 This module loads and checks stack files and resolves each workflow's parameters; it does
 no cluster I/O. `deployer.engine.stack_run` carries a loaded stack out on a cluster.
 
-Parameter layering for one workflow, lowest first: the workflow's own argument defaults,
-then `spec.parameters` of the stack (only the names the workflow declares, so one stack
-parameter can feed several workflows), then the entry's `parameters` (every name must be
-declared by that workflow), then `-p NAME=VALUE` from the command line (`with_overrides`).
+Parameter layering for one workflow, lowest first:
+1. the workflow's own argument defaults;
+2. `spec.parameters` of the stack, only the names the workflow declares, so one stack
+   parameter can feed several workflows;
+3. the entry's `parameters`, each of which the workflow must declare;
+4. `-p NAME=VALUE` from the command line (`with_overrides`).
 """
 
 from __future__ import annotations
@@ -84,17 +86,19 @@ def load_stack(path: Path) -> Stack:
     documents = [doc for doc in iter_documents(text, file=file) if doc.data is not None]
     if len(documents) != 1:
         raise InputError(
-            f"a stack file holds exactly one document, found {len(documents)}", file=file
+            f"a stack file must contain exactly one document, found {len(documents)}", file=file
         )
     data = documents[0].data
     line = documents[0].line
     if not isinstance(data, Mapping):
         raise InputError("a stack document must be a mapping", file=file, line=line)
     _check_header(data, file=file, line=line)
+
     spec = _mapping(data.get("spec"), "spec", file=file, line=line)
     _check_keys(spec, _SPEC_KEYS, "spec", file=file, line=line)
     metadata = _mapping(data.get("metadata"), "metadata", file=file, line=line)
     name = str(metadata.get("name") or path.stem)
+
     entries = spec.get("workflows")
     if not isinstance(entries, list) or not entries:
         raise InputError("spec.workflows must be a non-empty list", file=file, line=line)
@@ -112,6 +116,7 @@ def load_stack(path: Path) -> Stack:
         )
         for index, entry in enumerate(entries)
     )
+
     context = spec.get("context")
     return Stack(
         name=name,

@@ -41,10 +41,10 @@ class WorkflowRun:
 
     @property
     def succeeded(self) -> bool:
-        """True when the run succeeded with no failed node.
+        """True when the run succeeded and no node of it failed.
 
-        A DAG whose failed task only has omitted dependents can end Succeeded; a stack
-        still counts that run as failed, because some of its objects are not up.
+        A DAG can end Succeeded when its failed task has only omitted dependents. The
+        stack counts such a run as failed, because some of its objects are not up.
         """
         return self.record.phase == runmodel.SUCCEEDED and not self.record.failures()
 
