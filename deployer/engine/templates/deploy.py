@@ -120,6 +120,8 @@ def wait_step(
                 timeout_seconds=timeout,
             )
         )
+    # NOTE: ctx.stop does not interrupt the apply engine's waits (here and in
+    # apply_manifests), so a stopped run still waits for this step until its timeout.
     Waiter(cluster, targets, progress=_tagged(ctx), wave_timeout=timeout).run()
 
 

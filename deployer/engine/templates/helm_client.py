@@ -9,6 +9,7 @@ command log.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ from deployer.sources.helm import ChartLocation, archive_crds
 __all__ = ["Helm", "Release", "context_of", "kubeconfig_of"]
 
 T = TypeVar("T")
+
+# pyhelm3 logs each failed helm command as a warning, and the step's error already
+# carries helm's message. The NullHandler keeps Python's last-resort handler from
+# printing those lines when the application configured no handler for pyhelm3.
+logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
 PENDING_STATES = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
 
 
