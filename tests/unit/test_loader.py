@@ -275,5 +275,6 @@ spec:
     elapsed = time.perf_counter() - started
 
     assert len(manifests) == 5000
-    # NOTE: measured at about 0.7 s on a shared 2-core machine; the bound leaves room.
-    assert elapsed < 4.0
+    # NOTE: measured at 0.7 to 2.5 s on a busy shared 2-core machine. The bound is loose so
+    # that load does not fail the test, but it still catches a quadratic slowdown.
+    assert elapsed < 10.0

@@ -9,7 +9,13 @@ import pytest
 
 from deployer.errors import InputError, RenderError
 from deployer.sources import load_paths, load_text
-from deployer.sources.jinja import needs_rendering, render, render_lines
+from deployer.sources.jinja import (
+    _ENVIRONMENT,
+    _template_line_of_code,
+    needs_rendering,
+    render,
+    render_lines,
+)
 
 TEMPLATE = """\
 apiVersion: v1
@@ -176,3 +182,13 @@ def test_render_lines_maps_each_output_line() -> None:
 
     assert rendered.text == "a: 1\n\n- 1\n\n- 2\n\nb: 2\n"
     assert rendered.lines == [1, 2, 3, 2, 3, 4, 5]
+
+
+def test_code_line_lookup_matches_jinja() -> None:
+    text = "a: {{ x }}\n{% for i in items %}\n- {{ i }}\n{% endfor %}\nb: {{ y }}\n"
+    template = _ENVIRONMENT.from_string(text)
+    code_lines = range(1, max(code for _, code in template.debug_info) + 5)
+
+    for code_line in code_lines:
+        expected = template.get_corresponding_lineno(code_line)
+        assert _template_line_of_code(template.debug_info, code_line) == expected, code_line
