@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from deployer.engine.workflow import scope
 from deployer.engine.workflow.calls import NODE_TYPES, Call, backoff_delay, parse_duration
+from deployer.errors import WorkflowError
 from deployer.model import run as runmodel
 from deployer.model.run import NodeRecord
 
@@ -35,11 +37,11 @@ def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[
     assert strategy is not None
     runner.book.start(node, inputs=inputs)
     what = f"template {call.template.name} retryStrategy"
-    limit = (
-        None
-        if strategy.limit in (None, "")
-        else int(runner.substitute(str(strategy.limit), runner.globals))
-    )
+    try:
+        limit = _limit(runner, strategy.limit, what)
+    except WorkflowError as bad:
+        runner.book.finish(node, "Error", str(bad))
+        return
     max_seconds = None
     if strategy.backoff is not None and strategy.backoff.max_duration:
         max_seconds = parse_duration(strategy.backoff.max_duration, what=what)
@@ -58,6 +60,15 @@ def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[
             break
         if not should_retry(strategy.retry_policy, child) or attempt == limit:
             break
+        try:
+            allowed = not strategy.expression or expression_allows(
+                runner, strategy.expression, child
+            )
+        except WorkflowError as bad:
+            runner.book.finish(node, "Error", str(bad))
+            return
+        if not allowed:
+            break
         delay = backoff_delay(strategy.backoff, attempt, what=what)
         if max_seconds is not None and time.monotonic() - started + delay > max_seconds:
             break
@@ -72,6 +83,31 @@ def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[
         result=child.result,
         exit_code=child.exit_code,
     )
+
+
+def _limit(runner: Runner, limit: int | str | None, what: str) -> int | None:
+    if limit in (None, ""):
+        return None
+    text = runner.substitute(str(limit), runner.globals)
+    try:
+        return int(text)
+    except ValueError:
+        raise WorkflowError(f"{what}: limit must be an integer, got {text!r}") from None
+
+
+def expression_allows(runner: Runner, expression: str, child: NodeRecord) -> bool:
+    """Evaluate `retryStrategy.expression` over `lastRetry.exitCode/status/duration/message`."""
+    values = dict(runner.globals)
+    values["lastRetry.exitCode"] = "" if child.exit_code is None else str(child.exit_code)
+    values["lastRetry.status"] = child.phase
+    values["lastRetry.duration"] = str(int(child.duration_seconds() or 0))
+    values["lastRetry.message"] = child.message
+    verdict = scope.evaluate(expression, values)
+    if verdict not in ("true", "false"):
+        raise WorkflowError(
+            f"retryStrategy.expression {expression!r} must be true or false, got {verdict!r}"
+        )
+    return verdict == "true"
 
 
 def should_retry(policy: str, child: NodeRecord) -> bool:
