@@ -295,3 +295,8 @@ def test_expr_result_renders_as_text(value: object, text: str) -> None:
 def test_jsonpath_rejects_unknown_syntax() -> None:
     with pytest.raises(ValueError, match="unsupported JSONPath"):
         jsonpath({"a": 1}, "$..a")
+
+
+def test_when_error_points_at_the_extra_token() -> None:
+    with pytest.raises(WorkflowError, match="unexpected token at column 8"):
+        evaluate_when("a == b c", resolve)

@@ -124,13 +124,14 @@ def _tokenize_when(text: str) -> list[_WhenToken]:
             tokens.append(_WhenToken("op", op=op, column=position))
             position += len(op)
             continue
+        start = position
         if char in "'\"":
             literal, position = _scan_quoted(text, position)
         elif char in "=&|":
             raise _when_error(text, f"unexpected {char!r} at column {position + 1}")
         else:
             literal, position = _scan_word(text, position)
-        tokens.append(_WhenToken("literal", literal=literal, column=position))
+        tokens.append(_WhenToken("literal", literal=literal, column=start))
     tokens.append(_WhenToken("end", column=len(text)))
     return tokens
 
