@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from deployer.sources.values import merge_values, values_for_helm
+from deployer.sources.values import deleted_keys, merge_values, values_for_helm
 
 CHART_DEFAULTS: dict[str, Any] = {
     "replicas": 1,
@@ -90,3 +90,32 @@ def test_helm_values_restore_deletions_as_null() -> None:
 def test_helm_values_keep_keys_absent_from_defaults() -> None:
     for_helm = values_for_helm({"a": 1}, {"a": 2, "extra": {"b": 3}})
     assert for_helm == {"a": 2, "extra": {"b": 3}}
+
+
+def test_deleted_keys_tracks_last_null() -> None:
+    layers: list[dict[str, Any]] = [
+        {"redis": {"auth": {"enabled": True}, "port": 1}},
+        {"redis": {"auth": None, "port": None}, "metrics": None},
+        {"redis": {"port": 2}},
+    ]
+    assert deleted_keys(*layers) == {"redis": {"auth": None}, "metrics": None}
+
+
+def test_deleted_keys_ignores_layers_without_nulls() -> None:
+    assert deleted_keys({"a": {"b": 1}}, None, {"c": 2}) == {}
+
+
+def test_helm_values_keep_nulls_for_subchart_defaults() -> None:
+    # The top chart's values.yaml has no `redis` block: the subchart brings its own.
+    workflow = {"redis": {"auth": None, "replicas": 2}}
+    merged = merge_values(CHART_DEFAULTS, workflow)
+    for_helm = values_for_helm(CHART_DEFAULTS, merged, deleted_keys(workflow))
+    assert for_helm["redis"] == {"auth": None, "replicas": 2}
+
+
+def test_helm_values_null_block_not_in_defaults() -> None:
+    stack = {"postgresql": None}
+    merged = merge_values(CHART_DEFAULTS, stack)
+    for_helm = values_for_helm(CHART_DEFAULTS, merged, deleted_keys(stack))
+    assert "postgresql" in for_helm
+    assert for_helm["postgresql"] is None

@@ -38,7 +38,7 @@ from deployer.sources.helm import (
     load_values_files,
     parse_release_manifest,
 )
-from deployer.sources.values import merge_values, values_for_helm
+from deployer.sources.values import deleted_keys, merge_values, values_for_helm
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +171,9 @@ def _layered_values(
 ) -> dict[str, Any]:
     """Layer chart defaults < valuesFiles < values < stackValues, then prepare for helm."""
     files = load_values_files(reader.strings("valuesFiles"), base_dir=ctx.base_dir)
-    merged = merge_values(chart_defaults, *files, reader.mapping("values"), _stack_values(reader))
-    return values_for_helm(chart_defaults, merged)
+    layers = [*files, reader.mapping("values"), _stack_values(reader)]
+    merged = merge_values(chart_defaults, *layers)
+    return values_for_helm(chart_defaults, merged, deleted_keys(*layers))
 
 
 def _stack_values(reader: Spec) -> dict[str, Any]:
