@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -249,7 +248,7 @@ def test_invalid_utf8_names_the_file(tmp_path: Path) -> None:
     assert str(caught.value).startswith(f"{path}: not UTF-8 text")
 
 
-def test_five_thousand_objects_load_quickly() -> None:
+def test_five_thousand_objects_all_load() -> None:
     document = """\
 apiVersion: apps/v1
 kind: Deployment
@@ -269,12 +268,9 @@ spec:
           ports: [{{containerPort: 80}}]
 """
     text = "---\n".join(document.format(i=i) for i in range(5000))
-
-    started = time.perf_counter()
     manifests = load_text(text, file="many.yaml")
-    elapsed = time.perf_counter() - started
 
+    # Speed is measured by bench/, not here; this checks that every object arrives intact.
     assert len(manifests) == 5000
-    # NOTE: measured at 0.7 to 2.5 s on a busy shared 2-core machine. The bound is loose so
-    # that load does not fail the test, but it still catches a quadratic slowdown.
-    assert elapsed < 10.0
+    assert manifests[4999].name == "app-4999"
+    assert manifests[4999].source is not None
