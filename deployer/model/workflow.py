@@ -82,7 +82,7 @@ class Backoff:
     """Delay between retries: `duration` grows by `factor` up to `max_duration`."""
 
     duration: str | None = None  # Argo duration text such as "10s", "1m" or "5" (seconds)
-    factor: float | str | None = None  # str only when it contains a placeholder
+    factor: float | None = None
     max_duration: str | None = None
 
 
@@ -93,7 +93,8 @@ class RetryStrategy:
     limit: int | str | None = None  # None means retry without limit; str contains a placeholder
     retry_policy: str = "OnFailure"  # Always, OnFailure, OnError or OnTransientError
     backoff: Backoff | None = None
-    expression: str | None = None  # expr-lang; may use lastRetry.status/exitCode/message
+    # expr-lang; may read lastRetry.exitCode, .status, .duration and .message
+    expression: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -116,11 +116,6 @@ def test_hello_world_parses(tmp_path: Path) -> None:
             "",
             "spec.templates[0].retryStrategy.backoff.cap",
         ),
-        (
-            "    retryStrategy: {expression: 'true'}\n",
-            "",
-            "spec.templates[0].retryStrategy.expression",
-        ),
         ("    outputs: {result: x}\n", "", "spec.templates[0].outputs.result"),
         (
             "    outputs: {parameters: [{name: a, valueFrom: {supplied: {}}}]}\n",

@@ -582,3 +582,36 @@ def test_output_without_a_source_is_named() -> None:
     text = OUTPUTS.replace("        valueFrom: SOURCE\n", "")
 
     assert "template main output out: set valueFrom or value" in problems(text)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        ("{limit: '{{inputs.parameters.text}}'}", "retryStrategy.limit: undefined variable"),
+        ("{expression: 'lastRetry.exitCode =='}", "invalid expression"),
+        ("{expression: 'asInt(lastRetry.code) > 1'}", "undefined variable {{lastRetry.code}}"),
+        ("{backoff: {duration: '{{workflow.parameters.env}}'}}", "not supported: a placeholder"),
+    ],
+)
+def test_bad_retry_strategy_is_named(strategy: str, message: str) -> None:
+    text = HEADER.replace("  - name: note\n", f"  - name: note\n    retryStrategy: {strategy}\n")
+    text += "  - name: main\n    steps: [[{name: a, template: note}]]\n"
+
+    assert message in problems(text)
+
+
+def test_retry_strategy_reading_last_retry_passes() -> None:
+    strategy = (
+        "{limit: '{{workflow.parameters.env}}', "
+        "expression: \"asInt(lastRetry.exitCode) == 2 && lastRetry.status == 'Failed'\"}"
+    )
+    text = HEADER.replace("  - name: note\n", f"  - name: note\n    retryStrategy: {strategy}\n")
+    text += "  - name: main\n    steps: [[{name: a, template: note}]]\n"
+
+    validate(workflow_from(text))
+
+
+def test_workflow_deadline_placeholder_is_rejected() -> None:
+    text = VALID.replace("entrypoint: main", "entrypoint: main\n  activeDeadlineSeconds: '{{x}}'")
+
+    assert "not supported: a placeholder in spec.activeDeadlineSeconds" in problems(text)

@@ -237,10 +237,10 @@ class Reader:
 
 
 _PARAMETER_KEYS = frozenset({"name", "value", "default", "enum", "valueFrom", "description"})
-# NOTE: valueFrom.supplied and retryStrategy.expression are parsed into the model but not
-# accepted yet, because the runner neither takes resume values nor evaluates the expression.
+# NOTE: valueFrom.supplied is parsed into the model but not accepted yet, because the
+# runner takes no values on resume.
 _VALUE_FROM_KEYS = frozenset({"path", "jsonPath", "object", "expression", "parameter", "default"})
-_RETRY_KEYS = frozenset({"limit", "retryPolicy", "backoff"})
+_RETRY_KEYS = frozenset({"limit", "retryPolicy", "backoff", "expression"})
 _BACKOFF_KEYS = frozenset({"duration", "factor", "maxDuration"})
 _RETRY_POLICIES = frozenset({"Always", "OnFailure", "OnError", "OnTransientError"})
 
@@ -368,7 +368,8 @@ def read_retry_strategy(reader: Reader, node: Mapping[str, Any], path: str) -> R
     )
 
 
-def _read_factor(reader: Reader, node: Mapping[str, Any], path: str) -> float | str | None:
+def _read_factor(reader: Reader, node: Mapping[str, Any], path: str) -> float | None:
+    # The runner reads the factor before any substitution, so a placeholder cannot work here.
     value = node.get("factor")
     if value is None:
         return None
@@ -378,7 +379,6 @@ def _read_factor(reader: Reader, node: Mapping[str, Any], path: str) -> float | 
         try:
             return float(value)
         except ValueError:
-            if _PLACEHOLDER.search(value):
-                return value
+            pass
     reader.problem(node, "factor", f"{path} must be a number, got {value!r}")
     return None

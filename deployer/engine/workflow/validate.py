@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-# The runner's own duration parser, so that validation accepts exactly what a run accepts.
-from deployer.engine.workflow.calls import parse_duration
-from deployer.engine.workflow.expr_parse import parse_expression
+# The grammar is the runner's too: numbers of seconds, or parts such as 1m30s and 500ms.
+from deployer.engine.timeouts import parse_duration
+from deployer.engine.workflow.expr_lang import expression_variables
 from deployer.engine.workflow.expressions import parse_depends
 from deployer.engine.workflow.graph import ancestors, exit_handler_templates, find_cycle
 from deployer.engine.workflow.validate_calls import Checker, check_call, check_enum, missing_inputs
 from deployer.engine.workflow.validate_names import Names, strings_of, undefined_reasons
-from deployer.errors import WorkflowError
+from deployer.errors import InputError, WorkflowError
 from deployer.model.workflow import DEPLOYER_KINDS, Parameter, Task, Template, Workflow
 
 
@@ -52,6 +52,14 @@ def _check_workflow_level(
     checker: Checker, workflow: Workflow, parameters: Mapping[str, str] | None
 ) -> None:
     where = f"{workflow.kind} {workflow.display_name}"
+    if isinstance(workflow.active_deadline_seconds, str):
+        # The runner starts the workflow's deadline timer before any substitution.
+        checker.report(
+            workflow,
+            workflow.line,
+            where,
+            "not supported: a placeholder in spec.activeDeadlineSeconds; give a number of seconds",
+        )
     supplied_values = dict(parameters or {})
     for name in sorted(set(supplied_values) - {p.name for p in workflow.arguments}):
         known = ", ".join(p.name for p in workflow.arguments) or "none"
@@ -151,6 +159,11 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
             checker.report(owner, template.line, where, reason)
 
 
+# What `retryStrategy.expression` may read about the attempt that just ended.
+LAST_RETRY_VARIABLES = frozenset(
+    {"lastRetry.exitCode", "lastRetry.status", "lastRetry.duration", "lastRetry.message"}
+)
+
 # Output sources that only some template kinds can read; the rest work for any kind.
 _OUTPUT_SOURCE_KINDS = {
     "path": frozenset({"container", "script", *DEPLOYER_KINDS}),
@@ -185,12 +198,25 @@ def _check_retry_strategy(
     checker: Checker, owner: Workflow, template: Template, where: str
 ) -> None:
     strategy = template.retry_strategy
-    if strategy is None or strategy.expression is None:
+    if strategy is None:
+        return
+    # The runner resolves limit and expression with the workflow's variables only.
+    workflow_names = Names(
+        inputs=frozenset(), workflow_parameters=frozenset(p.name for p in checker.root.arguments)
+    )
+    if isinstance(strategy.limit, str):
+        for reason in undefined_reasons(strategy.limit, workflow_names):
+            checker.report(owner, template.line, f"{where} retryStrategy.limit", reason)
+    if strategy.expression is None:
         return
     try:
-        parse_expression(strategy.expression)
+        variables = expression_variables(strategy.expression)
     except WorkflowError as exc:
         checker.report(owner, template.line, f"{where} retryStrategy.expression", str(exc))
+        return
+    for variable in sorted(variables - LAST_RETRY_VARIABLES):
+        for reason in undefined_reasons("{{" + variable + "}}", workflow_names):
+            checker.report(owner, template.line, f"{where} retryStrategy.expression", reason)
 
 
 def _check_durations(checker: Checker, owner: Workflow, template: Template, where: str) -> None:
@@ -202,12 +228,27 @@ def _check_durations(checker: Checker, owner: Workflow, template: Template, wher
         "retryStrategy.backoff.maxDuration": backoff.max_duration if backoff else None,
     }
     for name, text in fields.items():
-        if text is None or "{{" in text:
+        if text is None:
+            continue
+        if "{{" in text:
+            # The runner substitutes timeout and suspend.duration, but reads backoff as written.
+            if name.startswith("retryStrategy."):
+                checker.report(
+                    owner,
+                    template.line,
+                    where,
+                    f"not supported: a placeholder in {name}; write a duration such as 30s",
+                )
             continue
         try:
-            parse_duration(text, what=name)
-        except WorkflowError as exc:
-            checker.report(owner, template.line, where, str(exc))
+            parse_duration(text)
+        except InputError:
+            checker.report(
+                owner,
+                template.line,
+                where,
+                f"{name}: invalid duration {text!r}; use a form like 30s, 5m or 1h30m",
+            )
 
 
 def _check_steps(
