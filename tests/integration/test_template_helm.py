@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -105,6 +106,11 @@ def test_helm_install_upgrade_uninstall(
     assert config["data"] == {"message": "from-values-file", "extra": "true"}
     ready = {(str(e.ref), e.state) for e in events}
     assert (f"Deployment.apps {namespace}/web", State.READY) in ready
+
+    again = KINDS["helm"].run({**spec, "valuesFiles": [str(values_file)]}, ctx)
+    assert again.phase == "Succeeded", again.message
+    assert "revision 1 (unchanged)" in again.message
+    assert [r["revision"] for r in _helm(kubeconfig, "list", "-n", namespace)] == ["1"]
 
     upgrade = {
         **spec,
@@ -266,3 +272,21 @@ def test_helm_packaged_chart_applies_crds(
     assert result.phase == "Succeeded", result.message
     widget = _get(kubeconfig, namespace, "widgets.widgets.deployer-tests.example", "packed-first")
     assert widget["spec"] == {"size": 3}
+
+
+def test_helm_edited_template_same_version_upgrades(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    chart = tmp_path / "webapp"
+    shutil.copytree(CHARTS / "webapp", chart)
+    spec = {"chart": str(chart), "release": "edited", "namespace": namespace}
+    ctx = _context(cluster, namespace)
+    assert KINDS["helm"].run(spec, ctx).phase == "Succeeded"
+
+    template = chart / "templates" / "configmap.yaml"
+    template.write_text(template.read_text() + '  edited: "yes"\n')
+    result = KINDS["helm"].run(spec, ctx)
+    assert result.phase == "Succeeded", result.message
+    assert "revision 2 (upgraded)" in result.message
+    config = _get(kubeconfig, namespace, "configmap", "edited-config")
+    assert config["data"]["edited"] == "yes"

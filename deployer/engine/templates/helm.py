@@ -81,9 +81,11 @@ class HelmKind:
         if not reader.flag("skipCrds", default=False):
             _apply_crds(ctx, helm.chart_crds(chart), chart=location.ref, timeout=timeout)
 
+        unchanged = None
         if not ctx.dry_run:
             _recover(helm, ctx, release, namespace, timeout)
-        installed = helm.upgrade(
+            unchanged = helm.current_if_unchanged(release, chart, values, namespace=namespace)
+        installed = unchanged or helm.upgrade(
             release,
             chart,
             values,
@@ -92,13 +94,18 @@ class HelmKind:
             create_namespace=reader.flag("createNamespace", default=True),
             dry_run=ctx.dry_run,
         )
+        if unchanged:
+            change = "unchanged"
+        else:
+            change = "installed" if installed.revision == 1 else "upgraded"
         log.info(
-            "helm step %s: release %s/%s is at revision %d (%s)",
+            "helm step %s: release %s/%s is at revision %d (%s, %s)",
             ctx.node_name,
             namespace,
             release,
             installed.revision,
             installed.status,
+            change,
         )
         if ctx.dry_run:
             return TemplateResult(phase="Succeeded", message=f"dry run of helm release {release}")
@@ -112,7 +119,7 @@ class HelmKind:
         return TemplateResult(
             phase="Succeeded",
             message=f"helm release {namespace}/{release} revision {installed.revision} "
-            f"ready: {describe_refs(refs)}",
+            f"({change}) ready: {describe_refs(refs)}",
             outputs=outputs,
             objects=refs,
         )

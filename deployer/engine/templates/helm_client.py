@@ -9,8 +9,9 @@ command log.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -53,6 +54,11 @@ def _run(call: Coroutine[Any, Any, T], *, what: str) -> T:
         raise WorkflowError(f"{what}: chart not found: {_stderr(failure)}") from None
     except helm_errors.Error as failure:
         raise ApiError(f"{what}: helm failed: {_stderr(failure)}") from None
+
+
+def _documents(documents: Iterable[Any]) -> list[str]:
+    """Return the non-empty documents as sorted canonical JSON, for an order-free compare."""
+    return sorted(json.dumps(doc, sort_keys=True) for doc in documents if doc)
 
 
 def _stderr(failure: helm_errors.Error) -> str:
@@ -157,6 +163,38 @@ class Helm:
 
         _run(recover(), what=f"recovery of helm release {release} (namespace {namespace})")
         return status
+
+    def current_if_unchanged(
+        self, release: str, chart: Any, values: dict[str, Any], *, namespace: str
+    ) -> Release | None:
+        """Return the deployed revision when an upgrade would change nothing, else None.
+
+        Nothing changes when the deployed revision used the same chart name and version,
+        the same values, and its manifest equals what `helm template --is-upgrade` renders
+        now (so an edited template in a chart folder without a version bump still counts
+        as a change). Hooks are left out of the comparison, as helm keeps them apart.
+        """
+        if release not in self.releases(namespace=namespace):
+            return None
+
+        async def compare() -> Release | None:
+            current = await self.client.get_current_revision(release, namespace=namespace)
+            status = str(getattr(current.status, "value", current.status))
+            metadata = await current.chart_metadata()
+            same_chart = (metadata.name, str(metadata.version)) == (
+                chart.metadata.name,
+                str(chart.metadata.version),
+            )
+            if status != "deployed" or not same_chart or await current.values() != values:
+                return None
+            rendered = await self.client.template_resources(
+                chart, release, values, namespace=namespace, is_upgrade=True, no_hooks=True
+            )
+            if _documents(rendered) != _documents(await current.resources()):
+                return None
+            return Release(release, namespace, int(current.revision), status)
+
+        return _run(compare(), what=f"comparison of helm release {release} with its chart")
 
     def manifest(self, release: str, *, namespace: str) -> str:
         """Return the text of `helm get manifest` for the release's current revision."""
