@@ -159,7 +159,7 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
             checker.report(owner, template.line, where, reason)
 
 
-# What `retryStrategy.expression` may read about the attempt that just ended.
+# The variables `retryStrategy.expression` may read about the attempt that just ended.
 LAST_RETRY_VARIABLES = frozenset(
     {"lastRetry.exitCode", "lastRetry.status", "lastRetry.duration", "lastRetry.message"}
 )
