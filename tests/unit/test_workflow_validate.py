@@ -615,3 +615,20 @@ def test_workflow_deadline_placeholder_is_rejected() -> None:
     text = VALID.replace("entrypoint: main", "entrypoint: main\n  activeDeadlineSeconds: '{{x}}'")
 
     assert "not supported: a placeholder in spec.activeDeadlineSeconds" in problems(text)
+
+
+def test_result_of_a_resource_template_is_undefined() -> None:
+    text = with_main(
+        """\
+        - name: main
+          steps:
+          - - {name: make, template: make}
+          - - name: use
+              template: echo
+              arguments: {parameters: [{name: text, value: "{{steps.make.outputs.result}}"}]}
+        - name: make
+          resource: {action: create, manifest: "kind: ConfigMap"}
+        """
+    )
+
+    assert "a resource template has no outputs.result" in problems(text)

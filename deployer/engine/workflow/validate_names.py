@@ -56,7 +56,7 @@ NODE_FIELDS = frozenset(
         "finishedAt",
     }
 )
-_NO_RESULT_KINDS = frozenset({"steps", "dag", "suspend"})
+_NO_RESULT_KINDS = frozenset({"steps", "dag", "suspend", "resource"})
 
 
 @dataclass(frozen=True)
