@@ -1,4 +1,4 @@
-"""How workflow runs look on the terminal: node trees, run tables and progress lines."""
+"""Terminal rendering of workflow runs: node trees, run tables and progress lines."""
 
 from __future__ import annotations
 

@@ -48,7 +48,7 @@ def test_masker_hides_secret_values_in_nested_data() -> None:
     assert masked == {"a": ["x *** y"], "b": {"c": "***"}, "n": 3}
 
 
-def test_secret_parameter_masked_in_record_and_kept_for_retry(tmp_path: Path) -> None:
+def test_secret_parameter_masked_in_record(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         workflow(

@@ -76,7 +76,7 @@ def workflow(spec: str, *templates: str) -> str:
     )
 
 
-def test_steps_run_groups_in_order_and_a_group_in_parallel(tmp_path: Path) -> None:
+def test_steps_groups_in_order_steps_parallel(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         workflow(
@@ -277,8 +277,8 @@ def test_exit_handler_sees_failed_status_and_failures(tmp_path: Path) -> None:
     )
     record, _ = run(path)
     assert record.phase == "Failed"
-    told = node(record, "tell").result
-    status, _, failures = told.partition(" ")
+    reported = node(record, "tell").result
+    status, _, failures = reported.partition(" ")
     assert status == "Failed"
     assert json.loads(failures)[0]["templateName"] == "bad"
 

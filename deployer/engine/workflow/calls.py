@@ -1,13 +1,12 @@
-"""Small shared types of the runner: a template call, a node outcome, durations and backoff."""
+"""Small shared types of the runner: a template call, a node outcome, backoff and deadlines."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from deployer.errors import WorkflowError
+from deployer.engine.timeouts import parse_duration
 from deployer.model.workflow import Backoff, Template, Workflow
 
 # Node type of each template kind.
@@ -23,9 +22,6 @@ NODE_TYPES = {
     "jsonnet": "Jsonnet",
     "fixture": "Fixture",
 }
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
@@ -53,31 +49,12 @@ class Outcome:
     exit_code: int | None = None
 
 
-def parse_duration(text: str | int | float, *, what: str) -> float:
-    """Parse an Argo duration (`30s`, `1m30s`, `2h`, `500ms`, or bare seconds) into seconds."""
-    if isinstance(text, int | float):
-        return float(text)
-    value = text.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", value):
-        return float(value)
-    total = 0.0
-    position = 0
-    for match in _DURATION_PART.finditer(value):
-        if match.start() != position:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        position = match.end()
-    if position != len(value) or not value:
-        raise WorkflowError(f"{what}: invalid duration {text!r}; use a form like 30s, 5m or 1h30m")
-    return total
-
-
 def backoff_delay(backoff: Backoff | None, attempt: int, *, what: str) -> float:
     """Return the wait in seconds before retry number `attempt + 1` (attempt counts from 0)."""
     if backoff is None or backoff.duration is None:
         return 0.0
     base = parse_duration(backoff.duration, what=what)
-    factor = float(backoff.factor) if backoff.factor not in (None, "") else 1.0
+    factor = 1.0 if backoff.factor is None else float(backoff.factor)
     return float(base * factor**attempt)
 
 

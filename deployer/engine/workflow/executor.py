@@ -1,7 +1,7 @@
 """The runner's one door to the cluster: run a pod to its end, carry out a resource action.
 
-`Executor` is the interface; `ClusterExecutor` implements it with `Cluster`, and
-`deployer.engine.workflow.memory.MemoryExecutor` stands in for it in unit tests.
+`Executor` is the interface. `ClusterExecutor` implements it with `Cluster`, and
+`deployer.engine.workflow.memory.MemoryExecutor` replaces it in unit tests.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class ResourceRequest:
 
 @dataclass
 class ResourceResult:
-    """How a resource action ended and the objects as the API server returned them."""
+    """The end of a resource action: phase, message and the objects as stored by the server."""
 
     phase: str
     message: str = ""
@@ -176,8 +176,8 @@ class ClusterExecutor:
             return "\n".join(self._cluster.pod_log(name, namespace, container=pods.MAIN_CONTAINER))
         except Exception as failed:
             # NOTE: the local control plane's simulated kubelet serves no logs, and
-            # Cluster.pod_log may raise the client's own exception type rather than ApiError;
-            # a missing log must not fail the node, so the result is then empty unless the
+            # Cluster.pod_log may raise the client's own exception type rather than ApiError.
+            # A missing log must not fail the node, so the result is then empty unless the
             # pod wrote a termination message.
             log.info("no log for pod %s/%s: %s", namespace, name, str(failed).splitlines()[0])
             return ""

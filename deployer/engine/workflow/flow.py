@@ -39,7 +39,7 @@ def lookup(runner: Runner, step: Step, source: Workflow) -> tuple[Template, Work
 
 
 def failed_unhandled(step: Step, node: NodeRecord) -> bool:
-    """Whether a finished child fails its parent, taking `continueOn` into account."""
+    """Return whether a finished child fails its parent, taking `continueOn` into account."""
     if node.phase == "Failed":
         return not (step.continue_on and step.continue_on.failed)
     if node.phase == "Error":

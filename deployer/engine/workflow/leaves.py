@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deployer.engine.kinds import TemplateContext
+from deployer.engine.timeouts import parse_duration
 from deployer.engine.workflow import pods, resource, scope
-from deployer.engine.workflow.calls import Call, Outcome, parse_duration
+from deployer.engine.workflow.calls import Call, Outcome
 from deployer.engine.workflow.executor import ResourceRequest
 from deployer.errors import WorkflowError
 from deployer.model.run import NodeRecord
@@ -221,6 +222,7 @@ def run_suspend(runner: Runner, node: NodeRecord, call: Call, values: dict[str, 
     if template.suspend_duration:
         text = runner.substitute(template.suspend_duration, values)
         seconds = parse_duration(text, what=f"template {template.name} suspend duration")
+
     resumed = threading.Event()
     with runner.lock:
         runner.suspended[node.id] = resumed
@@ -229,6 +231,7 @@ def run_suspend(runner: Runner, node: NodeRecord, call: Call, values: dict[str, 
         with runner.lock:
             runner.pending_resume = None
         runner.store.clear(runner.name, "resume")
+
     waiting = f"suspended for {seconds:g} s" if seconds is not None else "suspended"
     runner.book.update(node, message=f"{waiting}; resume with `deployer resume {runner.name}`")
     end = None if seconds is None else time.monotonic() + seconds
@@ -242,6 +245,7 @@ def run_suspend(runner: Runner, node: NodeRecord, call: Call, values: dict[str, 
     finally:
         with runner.lock:
             runner.suspended.pop(node.id, None)
+
     if runner.cancel.is_set() and not resumed.is_set():
         return Outcome("Failed", f"run {runner.shutdown} while suspended")
     if call.deadline is not None and not resumed.is_set() and time.monotonic() >= call.deadline:

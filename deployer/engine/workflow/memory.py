@@ -1,7 +1,7 @@
 """In-memory stand-ins for the executor and the record store, for tests of the scheduling logic.
 
-`MemoryExecutor` ends each pod the way the local control plane's simulated kubelet does, from
-the pod's annotations: `deployer.dev/sim-output` becomes the termination message,
+`MemoryExecutor` ends each pod from the pod's annotations, as the local control plane's
+simulated kubelet does. `deployer.dev/sim-output` becomes the termination message,
 `deployer.dev/sim-exit-code` (non-zero) fails the pod with that code, `deployer.dev/sim: fail`
 fails it with code 1 and `deployer.dev/sim: imagepull` leaves it unable to start.
 """

@@ -78,7 +78,7 @@ class Masker:
 
 
 class RecordStore(Protocol):
-    """Where run records live; the cluster in use, an in-memory dict in unit tests."""
+    """Storage of run records: the cluster in use, or an in-memory dict in unit tests."""
 
     def save(self, record_data: dict[str, Any]) -> None: ...
 
@@ -234,9 +234,10 @@ def record_from_configmap(obj: Mapping[str, Any]) -> RunRecord:
 
 
 class RecordWriter:
-    """Writes a run record on change, at most once per WRITE_INTERVAL_SECONDS, plus a final write.
+    """Writer of one run record: on change, at most once per `interval` seconds, plus a final write.
 
-    `snapshot` returns the record as a dict (taken under the runner's lock); it is masked here.
+    `snapshot` returns the record as a dict and must copy it under the runner's lock, as
+    `NodeBook.snapshot` does. The writer masks it before each write.
     """
 
     def __init__(

@@ -1,7 +1,7 @@
 """`resource` templates: create, apply, patch, delete or get objects, then wait on conditions.
 
-Unlike Argo, the manifest may contain several YAML documents. The action applies to each, in
-order; the success and failure conditions and the jsonPath outputs are about the first
+Unlike Argo, the manifest may contain several YAML documents, and the action applies to each
+in order. The success and failure conditions and the jsonPath outputs are about the first
 document's object, so companions such as a ConfigMap for a Job need no status. Conditions use
 the readiness condition language (`status.phase == Ready`, `status.succeeded > 0`, ...).
 
@@ -82,11 +82,13 @@ def _identity(cluster: Any, body: dict[str, Any], default_namespace: str) -> tup
 
 
 def _act(cluster: Any, request: ResourceRequest, body: dict[str, Any]) -> dict[str, Any]:
-    what, namespace = _identity(cluster, body, request.namespace)
+    described, namespace = _identity(cluster, body, request.namespace)
     meta = body["metadata"]
     if request.owner is not None and request.action in ("create", "apply"):
         if namespace is None:
-            raise WorkflowError(f"setOwnerReference is not supported for cluster-scoped {what}")
+            raise WorkflowError(
+                f"setOwnerReference is not supported for cluster-scoped {described}"
+            )
         meta.setdefault("ownerReferences", []).append(dict(request.owner))
     if request.action == "create" or (request.action == "apply" and not meta.get("name")):
         return dict(cluster.create(body))
@@ -110,7 +112,7 @@ def _act(cluster: Any, request: ResourceRequest, body: dict[str, Any]) -> dict[s
         return body
     found = cluster.get(body["apiVersion"], body["kind"], meta["name"], namespace)
     if found is None:
-        raise WorkflowError(f"{what} not found")
+        raise WorkflowError(f"{described} not found")
     return dict(found)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from deployer.engine.timeouts import parse_duration
 from deployer.engine.workflow import scope
-from deployer.engine.workflow.calls import NODE_TYPES, Call, backoff_delay, parse_duration
+from deployer.engine.workflow.calls import NODE_TYPES, Call, backoff_delay
 from deployer.errors import WorkflowError
 from deployer.model import run as runmodel
 from deployer.model.run import NodeRecord
@@ -36,15 +37,15 @@ def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[
     strategy = call.template.retry_strategy
     assert strategy is not None
     runner.book.start(node, inputs=inputs)
-    what = f"template {call.template.name} retryStrategy"
+    field = f"template {call.template.name} retryStrategy"
     try:
-        limit = _limit(runner, strategy.limit, what)
+        limit = _limit(runner, strategy.limit, field)
     except WorkflowError as bad:
         runner.book.finish(node, "Error", str(bad))
         return
     max_seconds = None
     if strategy.backoff is not None and strategy.backoff.max_duration:
-        max_seconds = parse_duration(strategy.backoff.max_duration, what=what)
+        max_seconds = parse_duration(strategy.backoff.max_duration, what=field)
     started = time.monotonic()
     attempt = 0
     while True:
@@ -69,7 +70,7 @@ def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[
             return
         if not allowed:
             break
-        delay = backoff_delay(strategy.backoff, attempt, what=what)
+        delay = backoff_delay(strategy.backoff, attempt, what=field)
         if max_seconds is not None and time.monotonic() - started + delay > max_seconds:
             break
         if runner.cancel.wait(delay):
@@ -85,14 +86,14 @@ def run_with_retries(runner: Runner, node: NodeRecord, call: Call, inputs: dict[
     )
 
 
-def _limit(runner: Runner, limit: int | str | None, what: str) -> int | None:
+def _limit(runner: Runner, limit: int | str | None, field: str) -> int | None:
     if limit in (None, ""):
         return None
     text = runner.substitute(str(limit), runner.globals)
     try:
         return int(text)
     except ValueError:
-        raise WorkflowError(f"{what}: limit must be an integer, got {text!r}") from None
+        raise WorkflowError(f"{field}: limit must be an integer, got {text!r}") from None
 
 
 def expression_allows(runner: Runner, expression: str, child: NodeRecord) -> bool:

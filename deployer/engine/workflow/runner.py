@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deployer.engine.timeouts import parse_duration
 from deployer.engine.workflow import dag, flow, leaves, retries, scope
 from deployer.engine.workflow.arguments import make_run_name, resolve_arguments
 from deployer.engine.workflow.calls import (
@@ -21,7 +22,6 @@ from deployer.engine.workflow.calls import (
     Call,
     Outcome,
     deadline_after,
-    parse_duration,
 )
 from deployer.engine.workflow.executor import Executor
 from deployer.engine.workflow.nodes import NodeBook, NodeListener
@@ -39,7 +39,7 @@ MAX_DEPTH = 50
 
 @dataclass
 class RunOptions:
-    """What a run is given besides the workflow; every field has a usable default."""
+    """Settings of one run besides the workflow; every field has a usable default."""
 
     namespace: str = "default"  # where pods and objects without a namespace go
     parameters: Mapping[str, str] = field(default_factory=dict)  # `-p NAME=VALUE` overrides

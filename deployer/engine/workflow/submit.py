@@ -1,7 +1,7 @@
 """Entry points for the CLI and the stack commands: load, validate and run a workflow file.
 
-`prepare(path)` loads a workflow with the WorkflowTemplates beside it and checks it;
-`prepare_retry(record, store)` rebuilds the same from a run record; `run_workflow` runs either
+`prepare(path)` loads a workflow with the WorkflowTemplates beside it and checks it.
+`prepare_retry(record)` rebuilds the same from a run record. `run_workflow` runs either
 against a cluster and returns the final RunRecord.
 """
 
