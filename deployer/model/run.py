@@ -140,7 +140,9 @@ class RunRecord:
     namespace: str  # where the run's pods and default objects go
     workflow: dict[str, Any]  # the submitted Workflow document, parameters not yet applied
     source_file: str = ""
-    parameters: dict[str, str] = field(default_factory=dict)  # secret values masked
+    parameters: dict[str, str] = field(
+        default_factory=dict
+    )  # secret values are `***` in the stored record
     masked: list[str] = field(default_factory=list)  # parameter names whose values are masked
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)  # WorkflowTemplates used
     phase: str = PENDING

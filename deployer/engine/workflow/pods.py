@@ -28,7 +28,7 @@ NODE_NAME_ANNOTATION = "deployer.dev/node-name"
 MAIN_CONTAINER = "main"
 DEFAULT_TERMINATION_PATH = "/dev/termination-log"
 
-# How each script interpreter takes its program text on the command line.
+# The flag with which each script interpreter takes its program text on the command line.
 SCRIPT_FLAGS = {
     "sh": "-c",
     "bash": "-c",
@@ -57,7 +57,7 @@ def pod_name(run: str, template: str, node_name: str, attempt: int) -> str:
 
 @dataclass(frozen=True)
 class PodResult:
-    """How a pod ended: phase (Succeeded, Failed or Error), exit code, termination message, log."""
+    """The end of a pod: phase (Succeeded, Failed or Error), exit code, termination message, log."""
 
     phase: str
     message: str = ""
