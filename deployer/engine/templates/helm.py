@@ -20,7 +20,7 @@ import yaml
 from deployer.engine.kinds import TemplateContext, TemplateResult
 from deployer.engine.templates import deploy
 from deployer.engine.templates.common import Spec, describe_refs, guarded, step_path
-from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
+from deployer.engine.templates.helm_client import Helm, Release, context_of, kubeconfig_of
 from deployer.engine.templates.outputs import resolve_outputs
 from deployer.errors import (
     ApiError,
@@ -81,32 +81,7 @@ class HelmKind:
         if not reader.flag("skipCrds", default=False):
             _apply_crds(ctx, helm.chart_crds(chart), chart=location.ref, timeout=timeout)
 
-        unchanged = None
-        if not ctx.dry_run:
-            _recover(helm, ctx, release, namespace, timeout)
-            unchanged = helm.current_if_unchanged(release, chart, values, namespace=namespace)
-        installed = unchanged or helm.upgrade(
-            release,
-            chart,
-            values,
-            namespace=namespace,
-            timeout=timeout,
-            create_namespace=reader.flag("createNamespace", default=True),
-            dry_run=ctx.dry_run,
-        )
-        if unchanged:
-            change = "unchanged"
-        else:
-            change = "installed" if installed.revision == 1 else "upgraded"
-        log.info(
-            "helm step %s: release %s/%s is at revision %d (%s, %s)",
-            ctx.node_name,
-            namespace,
-            release,
-            installed.revision,
-            installed.status,
-            change,
-        )
+        installed, change = _install(helm, reader, ctx, chart, values, release, namespace, timeout)
         if ctx.dry_run:
             return TemplateResult(phase="Succeeded", message=f"dry run of helm release {release}")
 
@@ -144,6 +119,46 @@ class HelmKind:
             f"{describe_refs([m.ref for m in manifests])} gone",
             objects=[manifest.ref for manifest in manifests],
         )
+
+
+def _install(
+    helm: Helm,
+    reader: Spec,
+    ctx: TemplateContext,
+    chart: Any,
+    values: dict[str, Any],
+    release: str,
+    namespace: str,
+    timeout: float,
+) -> tuple[Release, str]:
+    """Install or upgrade unless nothing would change; return the revision and the change."""
+    unchanged = None
+    if not ctx.dry_run:
+        _recover(helm, ctx, release, namespace, timeout)
+        unchanged = helm.current_if_unchanged(release, chart, values, namespace=namespace)
+    if unchanged:
+        installed, change = unchanged, "unchanged"
+    else:
+        installed = helm.upgrade(
+            release,
+            chart,
+            values,
+            namespace=namespace,
+            timeout=timeout,
+            create_namespace=reader.flag("createNamespace", default=True),
+            dry_run=ctx.dry_run,
+        )
+        change = "installed" if installed.revision == 1 else "upgraded"
+    log.info(
+        "helm step %s: release %s/%s is at revision %d (%s, %s)",
+        ctx.node_name,
+        namespace,
+        release,
+        installed.revision,
+        installed.status,
+        change,
+    )
+    return installed, change
 
 
 def _recover(
