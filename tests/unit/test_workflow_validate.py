@@ -632,3 +632,38 @@ def test_result_of_a_resource_template_is_undefined() -> None:
     )
 
     assert "a resource template has no outputs.result" in problems(text)
+
+
+@pytest.mark.parametrize(
+    ("loop", "message"),
+    [
+        ("withParam: '{\"a\": 1}'", "withParam must be a JSON list"),
+        ("withParam: 'not json'", "withParam must be a JSON list"),
+        ("withSequence: {count: lots}", "withSequence.count must be an integer"),
+        ("withSequence: {count: 2, format: '%s-%s'}", "not a printf format"),
+    ],
+)
+def test_literal_loop_is_expanded_statically(loop: str, message: str) -> None:
+    text = with_main(
+        f"""\
+        - name: main
+          steps:
+          - - name: each
+              template: note
+              {loop}
+        """
+    )
+
+    found = problems(text)
+
+    assert "template main step each: with" in found
+    assert message in found
+
+
+def test_input_default_outside_enum_is_named() -> None:
+    text = VALID.replace(
+        "{name: level, default: info, enum: [info, debug]}",
+        "{name: level, default: warn, enum: [info, debug]}",
+    )
+
+    assert "template echo: parameter level value 'warn' is not one of its enum" in problems(text)

@@ -143,6 +143,9 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     else:
         calls = {}
     output_names = names.with_calls(calls, {}, item=False)
+    for parameter in template.inputs:
+        value = parameter.value if parameter.value is not None else parameter.default
+        check_enum(checker, owner, template.line, where, parameter, value)
     for output in template.outputs.parameters:
         _check_output_source(checker, owner, template, output)
         source = output.value_from

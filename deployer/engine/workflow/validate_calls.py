@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from deployer.engine.workflow.expressions import parse_when
 from deployer.engine.workflow.validate_names import Names, strings_of, undefined_reasons
+from deployer.engine.workflow.variables import Scope, expand_items
 from deployer.errors import WorkflowError
 from deployer.model.workflow import Parameter, Step, Template, Workflow
 
@@ -114,7 +115,8 @@ def check_call(
         try:
             parse_when(call.when)
         except WorkflowError as exc:
-            checker.report(owner, call.line, where, str(exc))
+            reason = str(exc).removeprefix(f"step {call.name}: ")
+            checker.report(owner, call.line, where, reason)
         texts.append(call.when)
     loop_names = names.with_calls(names.visible, names.hidden, item=False)
     loop_texts = [call.with_param or "", *strings_of(call.with_items or [])]
@@ -126,6 +128,12 @@ def check_call(
     for text in loop_texts:
         for reason in undefined_reasons(text, loop_names):
             checker.report(owner, call.line, where, reason)
+    if call.loops and not any("{{" in text for text in loop_texts):
+        # A loop written without placeholders expands the same now as at run time.
+        try:
+            expand_items(call, Scope())
+        except WorkflowError as exc:
+            checker.report(owner, call.line, where, str(exc))
     call_names = names.with_calls(
         names.visible, names.hidden, item=call.loops, item_keys=_item_keys(call)
     )
