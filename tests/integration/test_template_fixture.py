@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -169,3 +170,65 @@ def test_external_with_bad_address_is_rejected(cluster: Cluster, namespace: str)
     result = KINDS["fixture"].run(spec, _context(cluster, namespace))
     assert result.phase == "Error"
     assert "'db.internal' is not an IP address" in result.message
+
+
+def test_fixture_of_unserved_kind_names_it(cluster: Cluster, namespace: str) -> None:
+    spec = {
+        "resources": [
+            {"apiVersion": "cert-manager.io/v1", "kind": "ClusterIssuer", "name": "letsencrypt"}
+        ]
+    }
+    result = KINDS["fixture"].run(spec, _context(cluster, namespace))
+    assert result.phase == "Failed"
+    assert "apiVersion cert-manager.io/v1, kind ClusterIssuer, name letsencrypt" in result.message
+    assert "does not serve this kind" in result.message
+    assert cluster.connection.server in result.message
+
+
+def test_fixture_crd_is_ready_when_established(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    crd_name = f"things{namespace.replace('-', '')[-6:]}.fixture-tests.example"
+    plural = crd_name.split(".")[0]
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": crd_name},
+        "spec": {
+            "group": "fixture-tests.example",
+            "scope": "Namespaced",
+            "names": {"kind": plural.capitalize(), "plural": plural},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
+    }
+    subprocess.run(
+        ["kubectl", "--kubeconfig", kubeconfig, "create", "-f", "-"],
+        input=json.dumps(crd),
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    try:
+        spec = {
+            "resources": [
+                {
+                    "apiVersion": "apiextensions.k8s.io/v1",
+                    "kind": "CustomResourceDefinition",
+                    "name": crd_name,
+                }
+            ],
+            "timeout": "30s",
+        }
+        result = KINDS["fixture"].run(spec, _context(cluster, namespace))
+        assert result.phase == "Succeeded", result.message
+        assert f"CustomResourceDefinition.apiextensions.k8s.io {crd_name}" in result.message
+    finally:
+        kubectl(kubeconfig, "delete", "crd", crd_name, "--wait=false")

@@ -96,7 +96,19 @@ def _target(entry: Mapping[str, Any], ctx: TemplateContext) -> Manifest:
     api_version = reader.required("apiVersion")
     kind = reader.required("kind")
     name = reader.required("name")
-    info = ctx.cluster.resource(api_version, kind)
+    info = ctx.cluster.find_resource(api_version, kind)
+    if info is None:
+        # The cache may predate a CRD installed meanwhile, so read discovery once more.
+        ctx.cluster.refresh_mapping()
+        info = ctx.cluster.find_resource(api_version, kind)
+    if info is None:
+        namespace = reader.string("namespace")
+        where = f"namespace {namespace}" if namespace else "no namespace given"
+        raise ReadinessTimeout(
+            f"fixture not found: apiVersion {api_version}, kind {kind}, name {name}, {where}, "
+            f"on {_cluster_location(ctx.cluster)}: the server does not serve this kind; "
+            "install its CustomResourceDefinition first, or fix apiVersion and kind"
+        )
     metadata: dict[str, Any] = {"name": name}
     if info.namespaced:
         metadata["namespace"] = reader.string("namespace") or ctx.namespace
