@@ -115,8 +115,7 @@ def check_call(
         try:
             parse_when(call.when)
         except WorkflowError as exc:
-            reason = str(exc).removeprefix(f"step {call.name}: ")
-            checker.report(owner, call.line, where, reason)
+            checker.report(owner, call.line, where, str(exc))
         texts.append(call.when)
     loop_names = names.with_calls(names.visible, names.hidden, item=False)
     loop_texts = [call.with_param or "", *strings_of(call.with_items or [])]
@@ -133,7 +132,8 @@ def check_call(
         try:
             expand_items(call, Scope())
         except WorkflowError as exc:
-            checker.report(owner, call.line, where, str(exc))
+            reason = str(exc).removeprefix(f"step {call.name}: ")
+            checker.report(owner, call.line, where, reason)
     call_names = names.with_calls(
         names.visible, names.hidden, item=call.loops, item_keys=_item_keys(call)
     )
