@@ -117,6 +117,22 @@ def check_call(
         except WorkflowError as exc:
             checker.report(owner, call.line, where, str(exc))
         texts.append(call.when)
+    _check_loop(checker, owner, call, where, names)
+
+    call_names = names.with_calls(
+        names.visible, names.hidden, item=call.loops, item_keys=_item_keys(call)
+    )
+    for text in texts:
+        for reason in undefined_reasons(text, call_names):
+            checker.report(owner, call.line, where, reason)
+    if call.on_exit is not None and call.on_exit not in owner.templates:
+        checker.report(owner, call.line, where, f"onExit template {call.on_exit} not found")
+    if callee is not None:
+        _check_arguments(checker, owner, call, callee, where)
+
+
+def _check_loop(checker: Checker, owner: Workflow, call: Step, where: str, names: Names) -> None:
+    """Check the loop of a call; the loop fields cannot read `{{item}}` themselves."""
     loop_names = names.with_calls(names.visible, names.hidden, item=False)
     loop_texts = [call.with_param or "", *strings_of(call.with_items or [])]
     if call.with_sequence is not None:
@@ -134,16 +150,6 @@ def check_call(
         except WorkflowError as exc:
             reason = str(exc).removeprefix(f"step {call.name}: ")
             checker.report(owner, call.line, where, reason)
-    call_names = names.with_calls(
-        names.visible, names.hidden, item=call.loops, item_keys=_item_keys(call)
-    )
-    for text in texts:
-        for reason in undefined_reasons(text, call_names):
-            checker.report(owner, call.line, where, reason)
-    if call.on_exit is not None and call.on_exit not in owner.templates:
-        checker.report(owner, call.line, where, f"onExit template {call.on_exit} not found")
-    if callee is not None:
-        _check_arguments(checker, owner, call, callee, where)
 
 
 def _check_arguments(
