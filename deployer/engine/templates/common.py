@@ -131,8 +131,8 @@ def _object_name(raw: str) -> str:
 def phase_for(error: DeployerError) -> str:
     """Return the Argo node phase for an error: Error for bad input, Failed otherwise.
 
-    Input, plan and workflow errors cannot succeed on a retry with `retryPolicy:
-    OnFailure`, so they are reported as Error, as Argo does for an invalid spec.
+    Input, plan and workflow errors fail the same way on every retry, so they are
+    reported as Error, which a `retryPolicy` can tell apart from a Failed object.
     """
     if isinstance(error, InputError | PlanError | WorkflowError):
         return "Error"

@@ -171,8 +171,8 @@ class Helm:
 
         Nothing changes when the deployed revision used the same chart name and version,
         the same values, and its manifest equals what `helm template --is-upgrade` renders
-        now (so an edited template in a chart folder without a version bump still counts
-        as a change). Hooks are left out of the comparison, as helm keeps them apart.
+        now. So an edited template in a chart folder without a version bump still counts
+        as a change. Hooks are left out of the comparison, as helm keeps them apart.
         """
         if release not in self.releases(namespace=namespace):
             return None

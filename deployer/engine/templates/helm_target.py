@@ -9,10 +9,9 @@ with a context of the same name whose cluster has the same server URL:
 2. `~/.kube/config`;
 3. the kubeconfig of each local control plane started by `deployer local`.
 
-Only the `contexts` and `clusters` sections are used; credentials are never copied or
-logged. When no
-file matches, the step fails and says how to fix it instead of letting helm talk to
-whatever cluster its defaults name.
+Only the `contexts` and `clusters` sections are used, and credentials are never copied
+or logged. When no file matches, the step fails with a message that names the fix,
+instead of letting helm reach whatever cluster its defaults name.
 """
 
 from __future__ import annotations
