@@ -55,6 +55,13 @@ def last_record(kubeconfig: str, workflow_file: str) -> dict[str, Any]:
     return max(mine, key=lambda record: record.get("startedAt") or "")
 
 
+def run_record(kubeconfig: str, run: str) -> dict[str, Any]:
+    """Return the run record of one run, read from its ConfigMap."""
+    item = get_json(kubeconfig, "configmap", run, "-n", "deployer-runs")
+    record: dict[str, Any] = json.loads(item["data"]["record.json"])
+    return record
+
+
 def task_nodes(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """Map each task's display name to its node, for the tasks that ran."""
     return {
