@@ -7,14 +7,17 @@ A STACK argument is a stack file path or a name looked up as `<stacks dir>/<name
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.live import Live
 from rich.table import Table
 
 from deployer.cli.target import resolve_kubeconfig
@@ -106,8 +109,14 @@ def up_command(
     loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
     started = time.monotonic()
-    printer = StackPrinter()
-    runs = stack_run.up_stack(loaded, cluster, listeners=[printer])
+    view: Callable[[NodeRecord], None]
+    live: AbstractContextManager[Any]
+    if sys.stdout.isatty():
+        view = live = LiveTasks()
+    else:
+        view, live = StackPrinter(), nullcontext()
+    with live:
+        runs = stack_run.up_stack(loaded, cluster, listeners=[view])
     summary = stack_run.summarize(loaded, cluster, runs)
     print_summary(summary, seconds=time.monotonic() - started)
     failed = [run for run in runs if not run.succeeded]
@@ -133,6 +142,40 @@ class StackPrinter:
         run = node.name.split(".", 1)[0]
         printer = self.printers.setdefault(run, TaskPrinter(run))
         printer(node)
+
+
+class LiveTasks:
+    """A table of every task of the stack's runs, redrawn in place (for terminals)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, str, str]] = {}
+        self.lock = threading.Lock()
+        self.live = Live(self._table(), console=Console(highlight=False), refresh_per_second=4)
+
+    def __enter__(self) -> LiveTasks:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def __call__(self, node: NodeRecord) -> None:
+        if node.type not in TASK_NODE_TYPES:
+            return
+        run = node.name.split(".", 1)[0]
+        message = node.message if node.phase in DONE_PHASES else ""
+        with self.lock:
+            self.rows[node.id] = (run, node.display_name, node.phase, message)
+            self.live.update(self._table())
+
+    def _table(self) -> Table:
+        table = Table()
+        for column in ("run", "task", "phase", "message"):
+            table.add_column(column)
+        for run, task, phase, message in self.rows.values():
+            style = {"Succeeded": "green", "Failed": "bold red", "Error": "bold red"}.get(phase)
+            table.add_row(run, task, phase, message, style=style)
+        return table
 
 
 def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
