@@ -97,7 +97,7 @@ class LinePrinter:
         if node.type in view.GROUPING_TYPES:
             return
         with self.lock:
-            if self.phases.get(node.id) == node.phase:
+            if node.phase == "Pending" or self.phases.get(node.id) == node.phase:
                 return
             self.phases[node.id] = node.phase
             click.echo(f"{node.name}  {node.phase}" + (f"  {node.message}" if node.message else ""))
@@ -138,6 +138,8 @@ def run_in_thread(start: Callable[[Callable[[Any], None]], RunRecord], *, live: 
             if live and "runner" in holder and screen is not None:
                 runner = holder["runner"]
                 screen.update(view.rich_tree(RunRecord.from_dict(runner.book.snapshot())))
+    if live and not console.is_terminal:
+        click.echo("")  # rich leaves the last frame without a line break when not on a terminal
     if "error" in holder:
         raise holder["error"]
     return holder["record"]  # type: ignore[no-any-return]
