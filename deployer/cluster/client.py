@@ -12,8 +12,12 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import urllib3
+from kubernetes.client.exceptions import ApiException
+
 from deployer.cluster import config, discovery
 from deployer.cluster.discovery import ResourceInfo
+from deployer.cluster.retry import Transient
 from deployer.cluster.transport import Query, Transport
 from deployer.errors import ApiError, ImmutableFieldError
 from deployer.model.objects import ANNOTATION_PREFIX
@@ -324,17 +328,29 @@ class Cluster:
     def pod_log(
         self, name: str, namespace: str, *, container: str | None = None, follow: bool = False
     ) -> Iterator[str]:
-        """Yield the log lines of one pod container, following new lines if asked."""
+        """Yield the log lines of one pod container, following new lines if requested.
+
+        Raises ApiError when the log cannot be read (pod missing, or no kubelet serving it).
+        """
         query: Query = [("container", container)] if container else []
         if follow:
             query = [*query, ("follow", "true")]
-        response = self.transport.open(
-            "GET",
-            f"/api/v1/namespaces/{namespace}/pods/{name}/log",
-            query=query,
-            accept="*/*",
-            timeout=(10.0, None) if follow else (10.0, 60.0),
-        )
+        subject = f"log of pod {namespace}/{name}"
+        try:
+            response = self.transport.open(
+                "GET",
+                f"/api/v1/namespaces/{namespace}/pods/{name}/log",
+                query=query,
+                accept="*/*",
+                timeout=(10.0, None) if follow else (10.0, 60.0),
+            )
+        except ApiException as failure:
+            error = self.transport.classify(failure, subject=subject, secret=False, applying=False)
+            if isinstance(error, Transient) and isinstance(error.response, ApiError):
+                raise error.response from None
+            raise error from None
+        except (urllib3.exceptions.HTTPError, OSError) as failure:
+            raise ApiError(f"{subject}: connection to the API server failed: {failure}") from None
         try:
             for line in response:
                 yield line.decode("utf-8", "replace").rstrip("\n")

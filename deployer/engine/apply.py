@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry
@@ -85,10 +84,11 @@ def _key(manifest: Manifest) -> tuple[str, str, str | None, str]:
     return manifest.api_version, manifest.kind, manifest.namespace, manifest.name
 
 
-def validate(
-    cluster: Cluster, plan: Plan, *, options: ApplyOptions
-) -> dict[tuple[str, str, str | None, str], dict[str, Any]]:
-    """Run the static checks and the server dry run; return dry-run bodies by object key."""
+def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key, str]:
+    """Run the static checks and the server dry run.
+
+    Returns the resourceVersion each dry run reported ("" for a new object), by object key.
+    """
     ordered = list(plan.manifests())
     problems: list[Problem] = list(static_problems(ordered))
     flagged = {problem.object for problem in problems}
@@ -108,7 +108,7 @@ def validate(
         raise ValidationError(problems + invalid.problems) from None
     if problems:
         raise ValidationError(problems)
-    return {_key(ordered[index]): body for index, body in responses.items()}
+    return {_key(ordered[index]): version for index, version in responses.items()}
 
 
 def apply_manifests(
@@ -162,7 +162,7 @@ def apply_manifests(
 def _run_wave(
     cluster: Cluster,
     wave: Wave,
-    dry: dict[Key, dict[str, Any]],
+    dry: dict[Key, str],
     options: ApplyOptions,
     progress: ProgressSink,
     written: list[Target],
@@ -187,6 +187,8 @@ def _run_wave(
 
     if options.wait:
         Waiter(cluster, targets, progress=progress, wave_timeout=options.wave_timeout_seconds).run()
+    for target in targets:
+        target.live = {}  # the live body is only needed while waiting
     crds = [m for m in wave.manifests if m.kind == "CustomResourceDefinition"]
     if crds:
         _await_discovery(cluster, crds)
@@ -196,13 +198,13 @@ def _apply_one(
     cluster: Cluster,
     manifest: Manifest,
     wave: int,
-    dry: dict[str, Any] | None,
+    before: str | None,
     options: ApplyOptions,
 ) -> Target:
     live = prepare.send(cluster, manifest, force=options.force_conflicts, dry_run=False)
     info = cluster.resource(manifest.api_version, manifest.kind)
     meta = live.get("metadata") or {}
-    before = str(((dry or {}).get("metadata") or {}).get("resourceVersion") or "")
+    meta.pop("managedFields", None)  # large and never read; dropped to keep memory low
     if not before or not manifest.name:
         change = "created"
     elif before == str(meta.get("resourceVersion") or ""):
@@ -278,9 +280,7 @@ def _result(target: Target) -> ObjectResult:
     )
 
 
-def _dry_run_results(
-    plan: Plan, dry: dict[Key, dict[str, Any]], progress: ProgressSink
-) -> list[ObjectResult]:
+def _dry_run_results(plan: Plan, dry: dict[Key, str], progress: ProgressSink) -> list[ObjectResult]:
     results = []
     for wave in plan.waves:
         for manifest in wave.manifests:

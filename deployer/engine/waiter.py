@@ -116,6 +116,8 @@ class Waiter:
             for event_type, obj in self.cluster.watch(
                 api_version, kind, namespace, field_selector=field_selector, stop=self.stop
             ):
+                # managedFields is often half of an object and no readiness rule reads it.
+                (obj.get("metadata") or {}).pop("managedFields", None)
                 self.events.put((role, stream, event_type, obj))
         except DeployerError as failure:
             self.events.put(("error", failure, "", {}))
