@@ -423,3 +423,22 @@ def test_find_stack_lists_searched_places(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"searched .*nope\.yaml"):
         find_stack("nope", stacks_dirs=[tmp_path])
     assert find_stack("demo", stacks_dirs=[ROOT / "stacks"]) == (ROOT / "stacks" / "demo.yaml")
+
+
+def test_catalog_lists_workflows_and_stacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from deployer.cli.main import cli
+    from deployer.cli.stack_cmds import register
+
+    register(cli)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "200")
+    done = CliRunner().invoke(cli, ["catalog"])
+    assert done.exit_code == 0, done.output
+    for file in WORKFLOWS:
+        assert file.name in done.output
+    for name in ("demo", "staging", "storage_class", "tracing"):
+        assert name in done.output
+    assert "(masked)" in done.output
+    assert "| admin" not in done.output.replace("│", "|")
