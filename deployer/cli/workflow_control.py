@@ -125,7 +125,12 @@ def resume_cmd(
     run: str, node: str | None, kubeconfig: str | None, context: str | None, namespace: str | None
 ) -> None:
     """Resume the suspended nodes of RUN."""
-    _control(run, "resume", node or "all", Target(kubeconfig, context, namespace))
+    record = _control(run, "resume", node or "all", Target(kubeconfig, context, namespace))
+    waiting = [n for n in record.nodes.values() if n.type == "Suspend" and n.phase == "Running"]
+    if not waiting:
+        click.echo(
+            f"run {run} has no suspended node yet; the next one to suspend resumes", err=True
+        )
     click.echo(f"run {run}: resume requested")
 
 
