@@ -117,3 +117,13 @@ def test_resource_step_waits_for_success_condition(kubeconfig: str, namespace: s
         kubectl(kubeconfig, "get", "configmaps", "-n", namespace, "-o", "json").stdout
     )
     assert any(c["metadata"]["name"].startswith("job-settings-") for c in settings["items"])
+
+
+def test_resource_actions_apply_patch_get_delete(kubeconfig: str, namespace: str) -> None:
+    done, record = submit(kubeconfig, namespace, "resource-actions.yaml")
+    assert done.returncode == 0, done.stderr
+    nodes = nodes_by_display(record)
+    assert nodes["read"]["outputs"] == {"colour": "blue"}
+    assert nodes["remove"]["phase"] == "Succeeded"
+    left = kubectl(kubeconfig, "get", "configmap", "paint", "-n", namespace, check=False)
+    assert left.returncode != 0
