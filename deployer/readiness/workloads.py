@@ -23,8 +23,11 @@ from deployer.readiness.fields import (
     spec,
     status,
 )
-from deployer.readiness.pods import first_failure, unschedulable
+from deployer.readiness.pods import first_failure, pod_name, unschedulable
 from deployer.readiness.selection import current_pods, select_pods
+
+# The label the StatefulSet and DaemonSet controllers put on each pod: its revision.
+REVISION_LABEL = "controller-revision-hash"
 
 
 def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> Status | None:
@@ -35,7 +38,7 @@ def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> Status | None:
 
 
 def _with_pod_hint(result: Status, pods: Sequence[Mapping[str, Any]], obj: Any) -> Status:
-    """Add the scheduler's complaint about the first unschedulable pod to a waiting status."""
+    """Add a ReplicaFailure condition, or else the scheduler's message for an unschedulable pod."""
     hint = next((text for text in map(unschedulable, pods) if text), None)
     failure = condition(obj, "ReplicaFailure")
     if failure is not None and failure.get("status") == "True":
@@ -142,6 +145,25 @@ def _statefulset_rollout(obj: Mapping[str, Any], want: int) -> Status | None:
     return None
 
 
+def _with_stale_revision_hint(
+    failure: Status, obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+) -> Status:
+    """Tell the user to delete a broken pod that runs an older revision than the template."""
+    update = status(obj).get("updateRevision")
+    problem = first_failure(pods)
+    if update is None or problem is None:
+        return failure
+    broken = next((pod for pod in pods if pod_name(pod) == problem.pod), None)
+    revision = dig(broken or {}, "metadata", "labels", REVISION_LABEL)
+    if revision is None or revision == update:
+        return failure
+    hint = (
+        f"; the pod runs revision {revision}, not {update}, and the StatefulSet does not"
+        f" replace a broken pod: delete pod {problem.pod} to let it roll out"
+    )
+    return Status(failure.state, failure.reason, failure.message + hint)
+
+
 def statefulset(obj: Mapping[str, Any], facts: Facts) -> Status:
     """Ready when every replica is ready and, for RollingUpdate, on the update revision.
 
@@ -154,7 +176,7 @@ def statefulset(obj: Mapping[str, Any], facts: Facts) -> Status:
     pods = select_pods(obj, facts.pods)
     failure = _pod_failure(pods)
     if failure is not None:
-        return failure
+        return _with_stale_revision_hint(failure, obj, pods)
 
     want = integer(spec(obj).get("replicas"), 1)
     state = status(obj)
@@ -216,7 +238,7 @@ def daemonset(obj: Mapping[str, Any], facts: Facts) -> Status:
 
 
 def replicaset(obj: Mapping[str, Any], facts: Facts) -> Status:
-    """Ready when the ReplicaSet runs exactly the wanted number of ready, available pods."""
+    """Ready when the ReplicaSet runs exactly the expected number of ready, available pods."""
     lag = generation_lag(obj, required=True)
     if lag is not None:
         return lag

@@ -306,6 +306,28 @@ def test_statefulset_with_crashlooping_pod_fails() -> None:
     assert "pod db-1 container app" in status.message
 
 
+def test_statefulset_broken_old_revision_pod_says_delete_it() -> None:
+    # After a bad template is reverted, the pod made from it keeps crashing: the controller
+    # waits for it to become Ready before rolling further.
+    broken = pod(
+        "db-1", waiting="CrashLoopBackOff", labels={**LABELS, "controller-revision-hash": "db-bad"}
+    )
+    fine = pod("db-0", labels={**LABELS, "controller-revision-hash": "db-7f"})
+    status = evaluate(statefulset(readyReplicas=1), pods=[fine, broken])
+    assert status.state is State.FAILED
+    assert "the pod runs revision db-bad, not db-7f" in status.message
+    assert status.message.endswith("delete pod db-1 to let it roll out")
+
+
+def test_statefulset_broken_current_revision_pod_has_no_hint() -> None:
+    broken = pod(
+        "db-1", waiting="CrashLoopBackOff", labels={**LABELS, "controller-revision-hash": "db-7f"}
+    )
+    status = evaluate(statefulset(readyReplicas=1), pods=[broken])
+    assert status.state is State.FAILED
+    assert "delete pod" not in status.message
+
+
 def daemonset(strategy: str = "RollingUpdate", **status: Any) -> dict[str, Any]:
     """Build a DaemonSet on 3 nodes, fully rolled out unless `status` sets other values."""
     body: dict[str, Any] = {
