@@ -114,7 +114,12 @@ class Cluster:
         return found
 
     def _locate(self, body: Mapping[str, Any]) -> tuple[ResourceInfo, str | None]:
-        info = self.resource(str(body.get("apiVersion") or ""), str(body.get("kind") or ""))
+        try:
+            info = self.resource(str(body.get("apiVersion") or ""), str(body.get("kind") or ""))
+        except ApiError as unknown:
+            raise ApiError(
+                f"{describe_body(body)}: {unknown}", status=unknown.status, reason=unknown.reason
+            ) from None
         namespace = (body.get("metadata") or {}).get("namespace")
         if info.namespaced:
             return info, str(namespace or self.default_namespace)

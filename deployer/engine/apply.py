@@ -14,6 +14,7 @@ the server returns. They are not idempotent: every apply creates another one.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -149,14 +150,31 @@ def apply_manifests(
             previous = []
     finally:
         if options.inventory and written:
-            entries = [_entry(target) for target in written]
-            fresh = {entry.key for entry in entries}
-            entries += [entry for entry in previous if entry.key not in fresh]
-            inventory.write(cluster, options.inventory, store_in, entries)
+            _store_inventory(cluster, options.inventory, store_in, written, previous)
     result.objects = [_result(target) for target in written]
     result.pruned = [entry_ref(entry) for entry in pruned]
     result.seconds = time.monotonic() - started
     return result
+
+
+def _store_inventory(
+    cluster: Cluster, name: str, namespace: str, written: list[Target], previous: list[Entry]
+) -> None:
+    """Store what this apply wrote plus the older entries that were not pruned.
+
+    Runs after a failed wave too, so destroy can still find every object written so far.
+    A failed write is then logged rather than raised, to keep the original error.
+    """
+    entries = [_entry(target) for target in written]
+    fresh = {entry.key for entry in entries}
+    entries += [entry for entry in previous if entry.key not in fresh]
+    failing = sys.exc_info()[1] is not None
+    try:
+        inventory.write(cluster, name, namespace, entries)
+    except DeployerError as failure:
+        if not failing:
+            raise
+        log.error("storing inventory %s in namespace %s failed: %s", name, namespace, failure)
 
 
 def _run_wave(

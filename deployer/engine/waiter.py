@@ -20,7 +20,7 @@ from typing import Any
 
 from deployer.cluster import Cluster
 from deployer.engine.targets import Key, Target
-from deployer.errors import DeployerError, ObjectFailed, ReadinessTimeout
+from deployer.errors import ApiError, DeployerError, ObjectFailed, ReadinessTimeout
 from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.status import State, Status
 from deployer.readiness import evaluate, needs_pods, pod_selector
@@ -121,6 +121,9 @@ class Waiter:
                 self.events.put((role, stream, event_type, obj))
         except DeployerError as failure:
             self.events.put(("error", failure, "", {}))
+        except Exception as failure:  # a crashed watch thread must not leave the wait hanging
+            log.exception("watch of %s in %s failed", kind, namespace or "the cluster")
+            self.events.put(("error", ApiError(f"watch of {kind} failed: {failure}"), "", {}))
 
     # Events
 

@@ -201,3 +201,23 @@ spec:
     assert "targetPort" in str(raised.value)
     assert "name" in str(raised.value)
     assert "cache" not in _names(kubeconfig, "service", namespace)
+
+
+def test_unknown_kind_names_object_and_crd(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    text = """
+apiVersion: nowhere.example.com/v1
+kind: Gadget
+metadata: {name: lost}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: bystander}
+"""
+    with pytest.raises(ValidationError) as raised:
+        _apply(cluster, [_write(tmp_path, "gadget.yaml", text)], namespace)
+    message = str(raised.value)
+    assert "Gadget.nowhere.example.com lost" in message
+    assert "CustomResourceDefinition" in message
+    assert "bystander" not in _names(kubeconfig, "configmap", namespace)
