@@ -27,6 +27,8 @@ IMAGE_AND_CONFIG_REASONS = frozenset(
 )
 
 # Waiting reasons that make a long-running workload fail at once.
+# NOTE: the kubelet reports CrashLoopBackOff from the first restart on, so an app that exits
+# a few times while a dependency starts fails the wait; put the dependency in an earlier wave.
 FATAL_WAITING_REASONS = IMAGE_AND_CONFIG_REASONS | {"CrashLoopBackOff"}
 
 # Waiting reasons that are part of a normal start.
@@ -116,8 +118,13 @@ def container_problems(pod: Mapping[str, Any]) -> list[ContainerProblem]:
 def first_failure(
     pods: Iterable[Mapping[str, Any]], reasons: frozenset[str] = FATAL_WAITING_REASONS
 ) -> ContainerProblem | None:
-    """Return the first container, by pod name, waiting with one of `reasons`."""
+    """Return the first container, by pod name, waiting with one of `reasons`.
+
+    Pods being deleted are skipped, since their problems leave with them.
+    """
     for pod in sorted(pods, key=pod_name):
+        if metadata(pod).get("deletionTimestamp"):
+            continue
         for problem in container_problems(pod):
             if problem.reason in reasons:
                 return problem

@@ -107,6 +107,12 @@ def test_first_failure_picks_pods_by_name_and_reason() -> None:
     assert only_images.pod == "web-c"
 
 
+def test_first_failure_skips_pods_being_deleted() -> None:
+    leaving = pod("web-a", waiting("app", "CrashLoopBackOff"))
+    leaving["metadata"]["deletionTimestamp"] = "2026-12-04T04:00:00Z"
+    assert first_failure([leaving]) is None
+
+
 def test_restart_count_sums_all_containers() -> None:
     subject = pod("web-a", running("app", 2), running("proxy", 1), init=(running("setup", 4),))
     assert restart_count(subject) == 7
