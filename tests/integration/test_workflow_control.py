@@ -127,3 +127,15 @@ def test_resource_actions_apply_patch_get_delete(kubeconfig: str, namespace: str
     assert nodes["remove"]["phase"] == "Succeeded"
     left = kubectl(kubeconfig, "get", "configmap", "paint", "-n", namespace, check=False)
     assert left.returncode != 0
+
+
+def test_manifests_step_applies_before_dependent_task(kubeconfig: str, namespace: str) -> None:
+    done, record = submit(
+        kubeconfig, namespace, "manifests-step.yaml", f"namespace={namespace}", "greeting=hey"
+    )
+    assert done.returncode == 0, done.stderr
+    nodes = nodes_by_display(record)
+    assert nodes["config"]["type"] == "Manifests"
+    assert nodes["config"]["finishedAt"] <= nodes["after"]["startedAt"]
+    found = kubectl(kubeconfig, "get", "configmap", "greeting", "-n", namespace, "-o", "json")
+    assert json.loads(found.stdout)["data"] == {"greeting": "hey"}

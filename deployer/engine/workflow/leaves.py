@@ -19,6 +19,7 @@ from deployer.engine.workflow import pods, resource, scope
 from deployer.engine.workflow.calls import Call, Outcome
 from deployer.engine.workflow.executor import ResourceRequest
 from deployer.errors import WorkflowError
+from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.run import NodeRecord
 from deployer.model.workflow import Parameter, Template
 
@@ -203,6 +204,8 @@ def run_kind(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str
         stop=runner.cancel,
         timeout_seconds=remaining,
         output_parameters=declared,
+        workflow_name=runner.workflow.name or runner.workflow.generate_name.rstrip("-"),
+        progress=_progress_to(runner, node),
     )
     result = runner.executor.run_kind(template.kind, spec, ctx)
     outcome = Outcome(
@@ -213,6 +216,18 @@ def run_kind(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str
             if parameter.name not in outcome.outputs:
                 outcome.outputs[parameter.name] = output_value(runner, parameter, values)
     return outcome
+
+
+def _progress_to(runner: Runner, node: NodeRecord) -> ProgressSink:
+    """Show the latest object state change of a deployer kind as its node's message."""
+
+    def report(event: ObjectEvent) -> None:
+        text = f"{event.ref} {event.state.value}"
+        if event.reason:
+            text += f" ({event.reason})"
+        runner.book.update(node, message=text)
+
+    return report
 
 
 def run_suspend(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str]) -> Outcome:
