@@ -205,3 +205,38 @@ def test_entrypoint_missing_input_errors_without_pods(tmp_path: Path) -> None:
     assert record.phase == "Error"
     assert "msg" in record.nodes[record.root or ""].message
     assert executor.pods == []
+
+
+def test_output_read_from_secret_is_masked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                steps:
+                - - {name: fetch, template: fetch}
+                - - {name: use, template: say, arguments: {parameters: [{name: msg, value: "token {{steps.fetch.outputs.parameters.token}}"}]}}
+              - name: fetch
+                resource:
+                  action: get
+                  manifest: |
+                    apiVersion: v1
+                    kind: Secret
+                    metadata: {name: api}
+                    stringData: {token: tok-123456}
+                outputs:
+                  parameters:
+                  - name: token
+                    valueFrom: {jsonPath: "{.stringData.token}"}
+            """,
+            SAY,
+        ),
+    )
+    store = MemoryRecordStore()
+    record, executor = run(path, store=store, run_name="secretive")
+    assert record.phase == "Succeeded"
+    assert executor.pods[0]["spec"]["containers"][0]["args"] == ["token tok-123456"]
+    stored = json.dumps(store.records["secretive"])
+    assert "tok-123456" not in stored
+    assert "token ***" in stored
