@@ -7,7 +7,7 @@ from typing import Any
 
 from deployer.model.status import Status
 from deployer.readiness.facts import Facts, failed, in_progress, ready
-from deployer.readiness.fields import condition, condition_text, status
+from deployer.readiness.fields import condition, condition_text, metadata, status
 
 
 def custom_resource_definition(obj: Mapping[str, Any], facts: Facts) -> Status:
@@ -39,6 +39,8 @@ def exists(obj: Mapping[str, Any], facts: Facts) -> Status:
 def custom_resource(obj: Mapping[str, Any], facts: Facts) -> Status:
     """Judge an object of a kind without its own rule by its Ready condition.
 
+    A Ready condition that carries an older `observedGeneration` than the object is stale,
+    so the object is IN_PROGRESS whatever the condition says.
     Ready=False is IN_PROGRESS, never FAILED, because most controllers report Ready=False
     while they are still working and retry after errors. Such an object fails only through
     Stalled=True or a `deployer.dev/failure-condition` annotation, which `evaluate` checks
@@ -51,6 +53,13 @@ def custom_resource(obj: Mapping[str, Any], facts: Facts) -> Status:
     if entry is None:
         missing = "no status" if not status(obj) else "no Ready condition"
         return ready("Exists", f"exists ({missing})")
+    generation = metadata(obj).get("generation")
+    observed = entry.get("observedGeneration")
+    if generation is not None and observed is not None and observed != generation:
+        return in_progress(
+            "GenerationNotObserved",
+            f"waiting for the Ready condition of generation {generation} (it is of {observed})",
+        )
     value = entry.get("status")
     if value == "True":
         return ready(str(entry.get("reason") or "Ready"), str(entry.get("message") or ""))

@@ -19,7 +19,7 @@ from deployer.readiness import (
 
 
 def widget(
-    *conditions: dict[str, str],
+    *conditions: dict[str, Any],
     annotations: dict[str, str] | None = None,
     generation: int | None = 3,
     observed: int | None = 3,
@@ -45,7 +45,7 @@ def widget(
     }
 
 
-def ready_condition(status: str, reason: str = "", message: str = "") -> dict[str, str]:
+def ready_condition(status: str, reason: str = "", message: str = "") -> dict[str, Any]:
     return {"type": "Ready", "status": status, "reason": reason, "message": message}
 
 
@@ -92,6 +92,18 @@ def test_reconciling_false_does_not_block() -> None:
 def test_custom_resource_follows_ready_condition(value: str, state: State) -> None:
     status = evaluate(widget(ready_condition(value, "Waiting", "pulling chart")))
     assert status.state is state
+
+
+def test_custom_resource_stale_ready_condition_waits() -> None:
+    stale = {**ready_condition("True"), "observedGeneration": 2}
+    status = evaluate(widget(stale, observed=None))
+    assert status.state is State.IN_PROGRESS
+    assert status.message == "waiting for the Ready condition of generation 3 (it is of 2)"
+
+
+def test_custom_resource_current_ready_condition_is_ready() -> None:
+    current = {**ready_condition("True"), "observedGeneration": 3}
+    assert evaluate(widget(current, observed=None)).state is State.READY
 
 
 def test_custom_resource_not_ready_shows_condition() -> None:
