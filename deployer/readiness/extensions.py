@@ -40,7 +40,7 @@ def custom_resource(obj: Mapping[str, Any], facts: Facts) -> Status:
     """Judge an object of a kind without its own rule by its Ready condition.
 
     A Ready condition that carries an older `observedGeneration` than the object is stale,
-    so the object is IN_PROGRESS whatever the condition says.
+    so the object is IN_PROGRESS whatever the condition reports.
     Ready=False is IN_PROGRESS, never FAILED, because most controllers report Ready=False
     while they are still working and retry after errors. Such an object fails only through
     Stalled=True or a `deployer.dev/failure-condition` annotation, which `evaluate` checks

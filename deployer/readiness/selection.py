@@ -128,7 +128,8 @@ def runs_template(pod: Mapping[str, Any], template: Mapping[str, Any]) -> bool:
     Compares the template's labels and annotations (which the pod must carry) and, for
     each container and init container, the image, command, args and literal env values.
     NOTE: two revisions that differ only elsewhere (volumes, resources, env from a
-    ConfigMap) look the same here, so an old pod may be judged as a current one.
+    ConfigMap) look the same here, so an old pod may be judged as a current one. A pod
+    whose image an admission webhook rewrote looks old, so its failures wait for the timeout.
     """
     template_meta = mapping(template.get("metadata"))
     pod_meta = metadata(pod)
