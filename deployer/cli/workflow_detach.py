@@ -65,6 +65,18 @@ def detach_submit(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _wait_for_record(target, name, process, log)
+    if output == "name":
+        click.echo(name)
+    else:
+        click.echo(
+            f"run {name} started in the background (pid {process.pid}); output in {log}; "
+            f"follow it with `deployer watch {name}`"
+        )
+
+
+def _wait_for_record(target: Any, name: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Return once run `name` has a record; raise WorkflowError if its process died first."""
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         try:
@@ -81,10 +93,3 @@ def detach_submit(
                 f"{START_TIMEOUT_SECONDS:g} s; see {log}"
             )
         time.sleep(0.3)
-    if output == "name":
-        click.echo(name)
-    else:
-        click.echo(
-            f"run {name} started in the background (pid {process.pid}); output in {log}; "
-            f"follow it with `deployer watch {name}`"
-        )

@@ -142,6 +142,12 @@ class _DagRun:
             )
             self.done.put((task, child, [child]))
             return
+        self._run_loop(task, base, children)
+
+    def _run_loop(
+        self, task: Task, base: str, children: list[tuple[str, str, dict[str, str]]]
+    ) -> None:
+        """Run the children of a looped task in parallel under one TaskGroup node."""
         group = self.runner.book.create(
             name=base,
             display=task.name,
@@ -154,19 +160,11 @@ class _DagRun:
             step_job(self.runner, task, self.call, path, display, group.id, child_values)
             for path, display, child_values in children
         ]
-        results = [
-            r
-            for r in run_parallel(
-                jobs,
-                limit=self.call.template.parallelism,
-                fail_fast=False,
-                fails=lambda i, n: False,
-            )
-            if r is not None
-        ]
+        limit = self.call.template.parallelism
+        ran = run_parallel(jobs, limit=limit, fail_fast=False, fails=lambda i, n: False)
+        results = [r for r in ran if r is not None]
         failed = [r for r in results if failed_unhandled(task, r)]
         phase = failed[0].phase if failed else "Succeeded"
-        self.runner.book.finish(
-            group, phase, f"child '{failed[0].display_name}' failed" if failed else ""
-        )
+        message = f"child '{failed[0].display_name}' failed" if failed else ""
+        self.runner.book.finish(group, phase, message)
         self.done.put((task, group, results))

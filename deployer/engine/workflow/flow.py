@@ -202,57 +202,64 @@ def run_steps(runner: Runner, node: NodeRecord, call: Call, values: dict[str, st
     template = call.template
     values = dict(values)
     for index, group in enumerate(template.steps):
-        group_name = f"{call.name}[{index}]"
-        group_node = runner.book.create(
-            name=group_name,
-            display=f"[{index}]",
-            type="StepGroup",
-            template=template.name,
-            parent=node.id,
-        )
-        runner.book.start(group_node)
-        planned: list[tuple[Step, str, str, dict[str, str]]] = []
-        try:
-            for step in group:
-                for path, display, child_values in expand(
-                    runner, step, values, f"{group_name}.{step.name}", step.name
-                ):
-                    planned.append((step, path, display, child_values))
-        except WorkflowError as bad:
-            runner.book.finish(group_node, "Failed", str(bad))
-            return Outcome("Failed", str(bad))
-        jobs = [
-            step_job(runner, step, call, path, display, group_node.id, child_values)
-            for step, path, display, child_values in planned
-        ]
-        results = run_parallel(
-            jobs,
-            limit=template.parallelism,
-            fail_fast=template.fail_fast is not False,
-            fails=_fails_for(planned),
-        )
-        for step in group:
-            children = [
-                r
-                for (s, *_), r in zip(planned, results, strict=True)
-                if s is step and r is not None
-            ]
-            values.update(scope.node_vars("steps", step.name, children, looped=step.loops))
-        failures = [
-            r
-            for (s, *_), r in zip(planned, results, strict=True)
-            if r is not None and failed_unhandled(s, r)
-        ]
-        if failures or runner.cancel.is_set():
-            message = (
-                f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
-                if failures
-                else f"run {runner.shutdown}"
-            )
-            runner.book.finish(group_node, "Failed", message)
-            return Outcome("Failed", message)
-        runner.book.finish(group_node, "Succeeded")
+        failed = _run_group(runner, node, call, index, group, values)
+        if failed is not None:
+            return failed
     return Outcome("Succeeded", outputs=leaves.declared_outputs(runner, template, values))
+
+
+def _run_group(
+    runner: Runner,
+    node: NodeRecord,
+    call: Call,
+    index: int,
+    group: list[Step],
+    values: dict[str, str],
+) -> Outcome | None:
+    """Run one step group and add its steps' variables to `values`; return None unless it failed."""
+    template = call.template
+    group_name = f"{call.name}[{index}]"
+    group_node = runner.book.create(
+        name=group_name,
+        display=f"[{index}]",
+        type="StepGroup",
+        template=template.name,
+        parent=node.id,
+    )
+    runner.book.start(group_node)
+    planned: list[tuple[Step, str, str, dict[str, str]]] = []
+    try:
+        for step in group:
+            for path, display, child_values in expand(
+                runner, step, values, f"{group_name}.{step.name}", step.name
+            ):
+                planned.append((step, path, display, child_values))
+    except WorkflowError as bad:
+        runner.book.finish(group_node, "Failed", str(bad))
+        return Outcome("Failed", str(bad))
+
+    jobs = [
+        step_job(runner, step, call, path, display, group_node.id, child_values)
+        for step, path, display, child_values in planned
+    ]
+    fail_fast = template.fail_fast is not False
+    results = run_parallel(
+        jobs, limit=template.parallelism, fail_fast=fail_fast, fails=_fails_for(planned)
+    )
+    finished = [(s, r) for (s, *_), r in zip(planned, results, strict=True) if r is not None]
+    for step in group:
+        children = [r for s, r in finished if s is step]
+        values.update(scope.node_vars("steps", step.name, children, looped=step.loops))
+
+    failures = [r for s, r in finished if failed_unhandled(s, r)]
+    if failures or runner.cancel.is_set():
+        message = f"run {runner.shutdown}"
+        if failures:
+            message = f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
+        runner.book.finish(group_node, "Failed", message)
+        return Outcome("Failed", message)
+    runner.book.finish(group_node, "Succeeded")
+    return None
 
 
 def _fails_for(
