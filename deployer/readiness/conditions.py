@@ -290,7 +290,8 @@ class _Parser:
             )
         value = self.single_value()
         if operator_ in _ORDERINGS and _as_number(value) is None:
-            raise self.error(f"operator {token.text} needs a number, not {value!r}", token.position)
+            found = f", not {value!r}" if value else " after it"
+            raise self.error(f"operator {token.text} needs a number{found}", token.position)
         return Requirement(key, path, operator_, (value,))
 
     def single_value(self) -> str:
