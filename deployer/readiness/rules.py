@@ -90,7 +90,9 @@ def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     return mapping(metadata_of(obj).get("annotations"))
 
 
-def _parse_annotation(obj: Mapping[str, Any], key: str) -> Condition | None:
+def _parse_annotation(
+    obj: Mapping[str, Any], key: str, file: str | None, line: int | None
+) -> Condition | None:
     text = _annotations(obj).get(key)
     if text is None:
         return None
@@ -98,20 +100,29 @@ def _parse_annotation(obj: Mapping[str, Any], key: str) -> Condition | None:
         return parse_condition(str(text))
     except InputError as error:
         raise InputError(
-            f"{describe(obj)}: annotation {key}: {error}; fix the annotation and apply again"
+            f"{describe(obj)}: annotation {key}: {error}; fix the annotation and apply again",
+            file=file,
+            line=line,
         ) from error
 
 
-def conditions_of(obj: Mapping[str, Any]) -> tuple[Condition | None, Condition | None]:
+def conditions_of(
+    obj: Mapping[str, Any], *, file: str | None = None, line: int | None = None
+) -> tuple[Condition | None, Condition | None]:
     """Parse the object's success and failure condition annotations.
 
-    Raises InputError naming the object and the annotation when either is malformed. The
-    planner can call this before applying anything, so a typo fails the run up front.
+    Raises InputError naming the object and the annotation, and `file:line` when given,
+    if either annotation is malformed.
     """
-    return _parse_annotation(obj, SUCCESS_ANNOTATION), _parse_annotation(obj, FAILURE_ANNOTATION)
+    return (
+        _parse_annotation(obj, SUCCESS_ANNOTATION, file, line),
+        _parse_annotation(obj, FAILURE_ANNOTATION, file, line),
+    )
 
 
-def skips_readiness(obj: Mapping[str, Any]) -> bool:
+def skips_readiness(
+    obj: Mapping[str, Any], *, file: str | None = None, line: int | None = None
+) -> bool:
     """Tell whether `deployer.dev/readiness: skip` turns the wait off for the object.
 
     Raises InputError for any other value of the annotation, so a typo does not silently
@@ -124,18 +135,22 @@ def skips_readiness(obj: Mapping[str, Any]) -> bool:
         return True
     raise InputError(
         f"{describe(obj)}: annotation {READINESS_ANNOTATION} is {str(value)!r}, but the only"
-        " supported value is skip; remove the annotation to wait for readiness"
+        " supported value is skip; remove the annotation to wait for readiness",
+        file=file,
+        line=line,
     )
 
 
-def validate_annotations(obj: Mapping[str, Any]) -> None:
+def validate_annotations(
+    obj: Mapping[str, Any], *, file: str | None = None, line: int | None = None
+) -> None:
     """Check the readiness annotations of a manifest before it is applied.
 
-    Raises InputError naming the object and the annotation, the same error `evaluate`
-    would raise later on the live object.
+    Raises the InputError that `evaluate` would raise later on the live object, with the
+    manifest's `file` and `line` in front when given, so a typo fails the run up front.
     """
-    skips_readiness(obj)
-    conditions_of(obj)
+    skips_readiness(obj, file=file, line=line)
+    conditions_of(obj, file=file, line=line)
 
 
 def _by_annotations(obj: Mapping[str, Any]) -> Status | None:

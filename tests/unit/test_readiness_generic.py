@@ -154,6 +154,13 @@ def test_validate_annotations_rejects_bad_values(annotations: dict[str, str]) ->
         validate_annotations(widget(annotations=annotations))
 
 
+def test_validate_annotations_names_manifest_source() -> None:
+    bad = widget(annotations={"deployer.dev/readiness": "later"})
+    with pytest.raises(InputError) as caught:
+        validate_annotations(bad, file="stack/widgets.yaml", line=7)
+    assert str(caught.value).startswith("stack/widgets.yaml:7: Widget shop/blue: annotation")
+
+
 def test_validate_annotations_accepts_good_values() -> None:
     annotations = {
         "deployer.dev/readiness": "skip",
