@@ -11,12 +11,15 @@ reads like a Kubernetes label selector, with a path into the object as the key:
     metadata.labels.app                the field exists
     !status.failed                     the field is missing
 
+A value is any run of characters other than whitespace and `=!<>(),`, so unlike label
+selectors it may contain `/` or `:`, as image names do.
+
 Paths are dot-separated keys. Write `\\.` for a dot inside a key, as in
 `metadata.labels.app\\.kubernetes\\.io/name`. On a list, a number selects an element
 (`status.conditions.0.type`), `#` is the list's length, and any other segment selects the
 first element whose `type` or `name` equals it, so `status.conditions.Ready.status == True`
-reads the Ready condition. Argo's gjson paths have no such lookup by name; the other forms
-match gjson for the paths a label-selector key can spell.
+reads the Ready condition. Argo accepts neither that lookup nor `#`, because its keys must
+be valid label keys. Dotted keys and numeric indexes read as in the gjson paths Argo uses.
 
 A field's value compares as text: strings as they are, booleans as `true`/`false`, null
 as the empty string and objects or lists as compact JSON. Two values compare as numbers

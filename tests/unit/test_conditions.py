@@ -159,6 +159,25 @@ def test_bad_condition_error_names_file_and_line() -> None:
     assert str(caught.value).startswith("workflows/app.yaml:12: ")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "status.phase==Succeeded,status.succeeded>0",
+        "!status.x, metadata.labels.app\\.kubernetes\\.io/name notin (a,b)",
+        "status.conditions.Ready.status = True, status.n <= -1.5, a",
+    ],
+)
+def test_condition_canonical_form_parses_the_same(text: str) -> None:
+    condition = parse_condition(text)
+    again = parse_condition(str(condition))
+    assert again.requirements == condition.requirements
+
+
+def test_condition_value_with_slashes_and_colons() -> None:
+    condition = parse_condition("spec.image == registry.local:5000/shop/web:2")
+    assert condition.matches({"spec": {"image": "registry.local:5000/shop/web:2"}})
+
+
 def test_unmet_lists_only_failing_requirements() -> None:
     condition = parse_condition("status.phase == Succeeded, status.succeeded > 5, !status.x")
     unmet = condition.unmet(POD)
