@@ -243,14 +243,30 @@ def submit_cmd(
     exit_for(record)
 
 
+def _check_abandoned(record: RunRecord, *, force: bool) -> None:
+    """Raise unless the process that ran `record` is gone (or `force` is set)."""
+    from deployer.engine.workflow import liveness
+
+    if not liveness.abandoned(record) and not force:
+        age = liveness.heartbeat_age(record) or 0.0
+        raise WorkflowError(
+            f"run {record.name} is still running in process {record.client} (heartbeat "
+            f"{age:.0f} s ago); stop it with `deployer stop {record.name}`, or pass --force "
+            "if that process is gone"
+        )
+    click.echo(f"run {record.name} was left {record.phase} by process {record.client}", err=True)
+
+
 @click.command("retry")
 @click.argument("run")
 @click.option("--watch", is_flag=True, help="Show the live node tree while the run goes.")
+@click.option("--force", is_flag=True, help="Retry a Running run even if its process may live.")
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
 @cluster_options
 def retry_cmd(
     run: str,
     watch: bool,
+    force: bool,
     output: str | None,
     kubeconfig: str | None,
     context: str | None,
@@ -264,8 +280,8 @@ def retry_cmd(
     previous = target.load(run)
     if previous.phase == "Succeeded":
         raise WorkflowError(f"run {run} already succeeded; submit the workflow again to rerun it")
-    if previous.phase == "Running":
-        click.echo(f"run {run} is recorded as Running; assuming its process is gone", err=True)
+    if not previous.done:
+        _check_abandoned(previous, force=force)
     prepared = prepare_retry(previous)
     values = retry_parameters(previous, target.store)
     for control in CONTROLS:

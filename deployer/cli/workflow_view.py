@@ -109,17 +109,26 @@ def rich_tree(run: RunRecord, *, wide: bool = False) -> Tree:
     return tree
 
 
+def shown_phase(run: RunRecord) -> str:
+    """Return the run's phase, marked `(abandoned)` when its process is gone."""
+    from deployer.engine.workflow import liveness
+
+    return f"{run.phase} (abandoned)" if liveness.abandoned(run) else run.phase
+
+
 def summary(run: RunRecord) -> list[str]:
     """Return the header lines of `get`: name, namespace, phase, times, message."""
     lines = [
         f"Name:       {run.name}",
         f"Namespace:  {run.namespace}",
-        f"Phase:      {run.phase}",
+        f"Phase:      {shown_phase(run)}",
         f"Started:    {run.started or ''}",
         f"Finished:   {run.finished or ''}",
     ]
     if run.message:
         lines.append(f"Message:    {run.message}")
+    if shown_phase(run) != run.phase:
+        lines.append(f"Note:       its process {run.client} is gone; `deployer retry {run.name}`")
     if run.parameters:
         lines.append("Parameters:")
         lines.extend(f"  {key}: {value}" for key, value in run.parameters.items())
@@ -143,7 +152,7 @@ def run_table(runs: Iterable[RunRecord]) -> list[str]:
         rows.append(
             (
                 run.name,
-                run.phase,
+                shown_phase(run),
                 run.started or "",
                 format_duration(run_duration(run)),
                 f"{done}/{len(pods)}",

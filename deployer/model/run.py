@@ -150,6 +150,8 @@ class RunRecord:
     started: str | None = None
     finished: str | None = None
     attempt: int = 0  # 0 for the first run, +1 for each `deployer retry`
+    client: str = ""  # `host:pid` of the process running it
+    heartbeat: str | None = None  # RFC 3339 time of the running process's last sign of life
     root: str | None = None  # id of the entrypoint node
     exit_root: str | None = None  # id of the onExit node
     nodes: dict[str, NodeRecord] = field(default_factory=dict)
@@ -205,6 +207,8 @@ class RunRecord:
             "startedAt": self.started,
             "finishedAt": self.finished,
             "attempt": self.attempt,
+            "client": self.client,
+            "heartbeat": self.heartbeat,
             "sourceFile": self.source_file,
             "parameters": dict(self.parameters),
             "masked": list(self.masked),
@@ -234,6 +238,8 @@ class RunRecord:
             started=data.get("startedAt"),
             finished=data.get("finishedAt"),
             attempt=int(data.get("attempt") or 0),
+            client=str(data.get("client") or ""),
+            heartbeat=data.get("heartbeat"),
             root=data.get("root"),
             exit_root=data.get("exitRoot"),
             nodes=nodes,

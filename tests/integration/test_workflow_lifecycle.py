@@ -163,3 +163,23 @@ def test_delete_removes_record_and_pods(kubeconfig: str, namespace: str) -> None
         if not p["metadata"].get("deletionTimestamp")
     ]
     assert remaining == []
+
+
+def test_retry_rejects_a_run_still_running(kubeconfig: str, namespace: str) -> None:
+    started = deployer(
+        kubeconfig,
+        "submit",
+        str(WORKFLOWS / "suspend.yaml"),
+        "-n",
+        namespace,
+        "--detach",
+        "-o",
+        "name",
+    )
+    run = started.stdout.strip()
+    wait_for_node(kubeconfig, run, "approve", "Running")
+    retried = deployer(kubeconfig, "retry", run)
+    assert retried.returncode == 1
+    assert "still running" in retried.stderr
+    assert deployer(kubeconfig, "terminate", run).returncode == 0
+    assert deployer(kubeconfig, "watch", run, timeout=120).returncode == 1

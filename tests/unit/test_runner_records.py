@@ -240,3 +240,28 @@ def test_output_read_from_secret_is_masked(tmp_path: Path) -> None:
     stored = json.dumps(store.records["secretive"])
     assert "tok-123456" not in stored
     assert "token ***" in stored
+
+
+def test_abandoned_run_detected_by_pid_or_heartbeat() -> None:
+    import datetime
+    import os
+    import socket
+
+    from deployer.engine.workflow import liveness
+    from deployer.model.run import now_rfc3339
+
+    host = socket.gethostname()
+    old = (datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    running = RunRecord(name="r", namespace="ns", workflow={}, phase="Running")
+    running.client, running.heartbeat = f"{host}:{os.getpid()}", now_rfc3339()
+    assert not liveness.abandoned(running)
+    running.client = f"{host}:999999999"
+    assert liveness.abandoned(running)
+    running.client = "elsewhere.example:1"
+    assert not liveness.abandoned(running)
+    running.heartbeat = old
+    assert liveness.abandoned(running)
+    running.phase = "Failed"
+    assert not liveness.abandoned(running)

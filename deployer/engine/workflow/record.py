@@ -247,11 +247,13 @@ class RecordWriter:
         masker: Masker,
         *,
         interval: float = WRITE_INTERVAL_SECONDS,
+        heartbeat: float | None = None,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
         self.masker = masker
         self.interval = interval
+        self.heartbeat = heartbeat  # seconds between writes when nothing changes; None: no limit
         self.writes = 0
         self._dirty = threading.Event()
         self._closed = threading.Event()
@@ -274,7 +276,7 @@ class RecordWriter:
 
     def _loop(self) -> None:
         while not self._closed.is_set():
-            self._dirty.wait()
+            self._dirty.wait(self.heartbeat)
             if self._closed.is_set():
                 return
             self._dirty.clear()

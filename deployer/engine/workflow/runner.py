@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deployer.engine.timeouts import parse_duration
-from deployer.engine.workflow import dag, flow, leaves, retries, scope
+from deployer.engine.workflow import dag, flow, leaves, liveness, retries, scope
 from deployer.engine.workflow.arguments import make_run_name, resolve_arguments
 from deployer.engine.workflow.calls import (
     NODE_TYPES,
@@ -98,6 +98,7 @@ class Runner:
             masked=masked,
             templates=self.options.template_documents,
             attempt=previous.attempt + 1 if previous else 0,
+            client=liveness.client_id(),
             started=runmodel.now_rfc3339(),
         )
 
@@ -117,7 +118,9 @@ class Runner:
     def run(self) -> RunRecord:
         """Run the entrypoint, then the exit handler; return the final record."""
         self.store.save_secrets(self.name, {k: self.parameters[k] for k in self.record.masked})
-        writer = RecordWriter(self.store, self.book.snapshot, self.masker)
+        writer = RecordWriter(
+            self.store, self._snapshot, self.masker, heartbeat=liveness.HEARTBEAT_SECONDS
+        )
         self.book.listeners.append(lambda _node: writer.changed())
         with self.book.lock:
             self.record.phase = runmodel.RUNNING
@@ -137,6 +140,11 @@ class Runner:
             writer.close()
             self.executor.close()
         return self.record
+
+    def _snapshot(self) -> dict[str, Any]:
+        with self.book.lock:
+            self.record.heartbeat = runmodel.now_rfc3339()
+        return self.book.snapshot()
 
     def _run_entrypoint(self) -> NodeRecord:
         entry = self.workflow.entrypoint or ""
