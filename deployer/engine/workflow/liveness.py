@@ -1,8 +1,8 @@
 """Whether the process running a recorded run is still alive.
 
-A running process stamps its record's `heartbeat` every HEARTBEAT_SECONDS. A run recorded as
-Running is taken as abandoned when its process is gone: on the same host, when no process
-has its pid; from any host, when the heartbeat is older than STALE_SECONDS.
+A running process stamps its record's `heartbeat` every HEARTBEAT_SECONDS. A run that is not
+done counts as abandoned when its process is gone. On the same host that means no process
+has its pid. From any host it means the heartbeat is older than STALE_SECONDS.
 """
 
 from __future__ import annotations
