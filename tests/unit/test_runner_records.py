@@ -265,3 +265,24 @@ def test_abandoned_run_detected_by_pid_or_heartbeat() -> None:
     assert liveness.abandoned(running)
     running.phase = "Failed"
     assert not liveness.abandoned(running)
+
+
+def test_large_record_stored_compressed_and_read_back() -> None:
+    from deployer.engine.workflow.record import encode_record, record_from_configmap
+
+    record = RunRecord(name="big", namespace="ns", workflow={}, phase="Running")
+    for index in range(3000):
+        record.nodes[f"big-{index}"] = NodeRecord(
+            id=f"big-{index}",
+            name=f"big[0].step({index}:x)",
+            display_name="s",
+            type="Pod",
+            message="m" * 100,
+        )
+    encoded = encode_record(record.to_dict())
+    assert "binaryData" in encoded
+    assert "data" not in encoded
+    decoded = record_from_configmap({"metadata": {"name": "big"}, **encoded})
+    assert decoded == record
+    small = encode_record(RunRecord(name="s", namespace="ns", workflow={}).to_dict())
+    assert "data" in small

@@ -1,7 +1,8 @@
 """Run records kept in the cluster, the coalescing writer and secret masking.
 
 Each run is one ConfigMap in namespace `deployer-runs` (created on first use), named after the
-run and labelled `deployer.dev/record=run`; its `record.json` key contains the RunRecord. The
+run and labelled `deployer.dev/record=run`. Its `record.json` key contains the RunRecord as
+JSON, or, for records over 256 KiB, `binaryData` key `record.json.gz` contains it compressed. The
 CLI controls a running run by annotating that ConfigMap (`deployer.dev/resume`,
 `deployer.dev/stop`, `deployer.dev/terminate`); the running process watches it.
 
@@ -14,6 +15,7 @@ so `deployer retry` can pass them again.
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import logging
 import re
@@ -30,6 +32,11 @@ log = logging.getLogger(__name__)
 RECORD_NAMESPACE = "deployer-runs"
 RECORD_LABEL = "deployer.dev/record"
 RECORD_KEY = "record.json"
+RECORD_KEY_GZIP = "record.json.gz"
+# Records above this many bytes of JSON are stored gzip-compressed in `binaryData`.
+COMPRESS_ABOVE_BYTES = 256 * 1024
+# The API server rejects objects above about 1.5 MiB (etcd's request limit); leave room.
+MAX_RECORD_BYTES = 1024 * 1024
 CONTROL_PREFIX = "deployer.dev/"
 CONTROLS = ("resume", "stop", "terminate")
 MASK = "***"
@@ -126,8 +133,8 @@ class ClusterRecordStore:
                 "namespace": self.namespace,
                 "labels": {RECORD_LABEL: "run", "deployer.dev/phase": record_data["phase"]},
             },
-            "data": {RECORD_KEY: json.dumps(record_data, separators=(",", ":"))},
         }
+        body.update(encode_record(record_data))
         self.cluster.apply(body, force=True)
 
     def _get(self, name: str) -> dict[str, Any]:
@@ -221,15 +228,32 @@ def controls_of(obj: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+def encode_record(record_data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the ConfigMap `data` (JSON) or, for large records, `binaryData` (gzip) field."""
+    text = json.dumps(record_data, separators=(",", ":"))
+    if len(text) <= COMPRESS_ABOVE_BYTES:
+        return {"data": {RECORD_KEY: text}}
+    packed = base64.b64encode(gzip.compress(text.encode())).decode()
+    if len(packed) > MAX_RECORD_BYTES:
+        raise WorkflowError(
+            f"run record {record_data['name']} is {len(packed)} bytes even compressed, over "
+            f"the {MAX_RECORD_BYTES} bytes a ConfigMap can store; split the workflow"
+        )
+    return {"binaryData": {RECORD_KEY_GZIP: packed}}
+
+
 def record_from_configmap(obj: Mapping[str, Any]) -> RunRecord:
-    """Decode the RunRecord stored in a record ConfigMap."""
+    """Decode the RunRecord stored in a record ConfigMap, plain or compressed."""
     name = (obj.get("metadata") or {}).get("name", "?")
     text = (obj.get("data") or {}).get(RECORD_KEY)
-    if not text:
+    packed = (obj.get("binaryData") or {}).get(RECORD_KEY_GZIP)
+    if not text and not packed:
         raise WorkflowError(f"run record ConfigMap {name} has no {RECORD_KEY}")
     try:
+        if not text:
+            text = gzip.decompress(base64.b64decode(str(packed))).decode()
         return RunRecord.from_dict(json.loads(text))
-    except (ValueError, KeyError, TypeError) as bad:
+    except (ValueError, KeyError, TypeError, OSError) as bad:
         raise WorkflowError(f"run record ConfigMap {name} is unreadable: {bad}") from bad
 
 
