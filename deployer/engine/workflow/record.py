@@ -35,7 +35,7 @@ RECORD_KEY = "record.json"
 RECORD_KEY_GZIP = "record.json.gz"
 # Records above this many bytes of JSON are stored gzip-compressed in `binaryData`.
 COMPRESS_ABOVE_BYTES = 256 * 1024
-# The API server rejects objects above about 1.5 MiB (etcd's request limit); leave room.
+# The API server rejects a ConfigMap whose data exceeds 1 MiB; base64 text overstates the size.
 MAX_RECORD_BYTES = 1024 * 1024
 CONTROL_PREFIX = "deployer.dev/"
 CONTROLS = ("resume", "stop", "terminate")
