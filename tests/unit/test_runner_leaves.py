@@ -5,12 +5,9 @@ from __future__ import annotations
 # Workflow YAML in the tests keeps one step per line, which can pass 100 columns.
 # ruff: noqa: E501
 import time
-from dataclasses import replace
 from pathlib import Path
 
-from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
-from deployer.engine.workflow.parse import load_with_templates
-from deployer.engine.workflow.runner import Runner, RunOptions
+from deployer.engine.workflow.memory import MemoryExecutor
 from tests.unit.test_runner_scheduling import SAY, node, run, workflow, write
 
 
@@ -67,22 +64,16 @@ def test_retry_expression_stops_retries_on_other_exit_codes(tmp_path: Path) -> N
             "entrypoint: bad\n",
             """
               - name: bad
-                retryStrategy: {limit: 5, retryPolicy: Always}
+                retryStrategy:
+                  limit: 5
+                  retryPolicy: Always
+                  expression: "asInt(lastRetry.exitCode) == 2"
                 metadata: {annotations: {deployer.dev/sim-exit-code: "{{=asInt(retries) == 0 ? '2' : '7'}}"}}
                 container: {image: busybox:1.36}
             """,
         ),
     )
-    parsed, _ = load_with_templates(path)
-    template = parsed.templates["bad"]
-    assert template.retry_strategy is not None
-    # The parser does not accept `expression` yet, so the test sets it on the parsed model.
-    strategy = replace(template.retry_strategy, expression="asInt(lastRetry.exitCode) == 2")
-    parsed = replace(parsed, templates={"bad": replace(template, retry_strategy=strategy)})
-    executor = MemoryExecutor()
-    record = Runner(
-        parsed, executor=executor, store=MemoryRecordStore(), options=RunOptions()
-    ).run()
+    record, executor = run(path)
     assert record.phase == "Failed"
     assert len(executor.pods) == 2
     assert record.nodes[record.root or ""].exit_code == 7
