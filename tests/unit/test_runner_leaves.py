@@ -6,7 +6,9 @@ from __future__ import annotations
 # ruff: noqa: E501
 import time
 from pathlib import Path
+from typing import Any
 
+from deployer.engine.kinds import TemplateContext, TemplateResult
 from deployer.engine.workflow.memory import MemoryExecutor
 from tests.unit.test_runner_scheduling import SAY, node, run, workflow, write
 
@@ -173,3 +175,35 @@ def test_deployer_kind_gets_substituted_spec(tmp_path: Path) -> None:
     assert record.phase == "Succeeded"
     assert record.nodes[record.root or ""].type == "Manifests"
     assert executor.kinds == [("manifests", {"paths": ["db"], "namespace": "shop"})]
+
+
+def test_deployer_kind_receives_output_declarations(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: db\narguments: {parameters: [{name: svc, value: db}]}\n",
+            """
+              - name: db
+                manifests: {paths: [db]}
+                outputs:
+                  parameters:
+                  - name: address
+                    valueFrom: {jsonPath: "{.spec.clusterIP}", object: "Service/{{workflow.parameters.svc}}"}
+            """,
+        ),
+    )
+    seen: list[object] = []
+
+    class Recording(MemoryExecutor):
+        def run_kind(self, kind: str, spec: Any, ctx: TemplateContext) -> TemplateResult:
+            seen.append(ctx.output_parameters)
+            seen.append(ctx.workflow_name)
+            return TemplateResult("Succeeded", outputs={"address": "10.0.0.7"})
+
+    record, _ = run(path, executor=Recording())
+    assert record.phase == "Succeeded"
+    assert seen[0] == [
+        {"name": "address", "valueFrom": {"jsonPath": "{.spec.clusterIP}", "object": "Service/db"}}
+    ]
+    assert seen[1] == "t"
+    assert record.nodes[record.root or ""].outputs == {"address": "10.0.0.7"}

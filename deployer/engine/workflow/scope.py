@@ -151,8 +151,9 @@ def parameter_dict(parameter: Parameter, substitute_text: Callable[[str], str]) 
             ("expression", source.expression),
             ("parameter", source.parameter),
             ("default", source.default),
+            ("object", source.object),
         ):
             if text is not None:
-                value_from[key] = substitute_text(text) if key == "jsonPath" else text
+                value_from[key] = substitute_text(text) if key in ("jsonPath", "object") else text
         data["valueFrom"] = value_from
     return data
