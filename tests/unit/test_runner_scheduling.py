@@ -346,7 +346,7 @@ def test_parallelism_limits_concurrent_pods(tmp_path: Path) -> None:
     assert executor.max_running == 2
 
 
-def test_dag_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
+def test_dag_failure_handled_by_depends_expression(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         workflow(
@@ -371,6 +371,32 @@ def test_dag_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
     assert node(record, "handler").phase == "Succeeded"
     assert node(record, "later").phase == "Omitted"
     assert record.phase == "Succeeded"
+
+
+def test_dag_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                parallelism: 1
+                dag:
+                  tasks:
+                  - {name: bad, template: fail}
+                  - {name: other, template: say, arguments: {parameters: [{name: msg, value: x}]}}
+              - name: fail
+                metadata: {annotations: {deployer.dev/sim: fail}}
+                container: {image: busybox:1.36}
+            """,
+            SAY,
+        ),
+    )
+    record, executor = run(path)
+    assert record.phase == "Failed"
+    assert node(record, "bad").phase == "Failed"
+    assert not any(n.display_name == "other" for n in record.nodes.values())
+    assert len(executor.pods) == 1
 
 
 def test_continue_on_failed_lets_later_groups_run(tmp_path: Path) -> None:
