@@ -70,7 +70,8 @@ def main() -> None:
     _register_all()
     debug = "--debug" in sys.argv
     try:
-        cli.main(standalone_mode=False)
+        # Without standalone mode click returns the code of an explicit `ctx.exit(N)`.
+        returned = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
@@ -87,4 +88,4 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
-    sys.exit(0)
+    sys.exit(returned if isinstance(returned, int) else 0)

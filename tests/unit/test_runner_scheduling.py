@@ -373,6 +373,30 @@ def test_dag_failure_handled_by_depends_expression(tmp_path: Path) -> None:
     assert record.phase == "Succeeded"
 
 
+def test_dag_failure_named_by_bare_depends_fails_run(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                dag:
+                  tasks:
+                  - {name: bad, template: fail}
+                  - {name: after, template: say, depends: bad,
+                     arguments: {parameters: [{name: msg, value: x}]}}
+              - name: fail
+                metadata: {annotations: {deployer.dev/sim: fail}}
+                container: {image: busybox:1.36}
+            """,
+            SAY,
+        ),
+    )
+    record, _ = run(path)
+    assert node(record, "bad").phase == "Failed"
+    assert record.phase == "Failed"
+
+
 def test_dag_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -53,7 +53,7 @@ class _DagRun:
 
     def run(self, tasks: list[Task]) -> Outcome:
         template = self.call.template
-        handled = {name for t in tasks if t.depends for name in scope.dependency_names(t)}
+        handled = {name for t in tasks if t.depends for name in scope.failure_handled_names(t)}
         waiting = list(tasks)
         running = 0
         stop_scheduling = False

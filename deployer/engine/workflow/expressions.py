@@ -339,6 +339,18 @@ class DependsExpr:
             return {self.task}
         return set().union(*(operand.tasks() for operand in self.operands))
 
+    def failure_handled_tasks(self) -> set[str]:
+        """Return the tasks whose failure this expression handles, as Argo counts it.
+
+        Only a reference that names a failure result (`A.Failed`, `A.Errored`,
+        `A.AllFailed`) or `A.AnySucceeded` handles A's failure; a bare `A` or
+        `A.Succeeded` does not, so a failed A still fails the DAG.
+        """
+        if self.op == "ref":
+            handling = ("Failed", "Errored", "AllFailed", "AnySucceeded")
+            return {self.task} if self.result in handling else set()
+        return set().union(*(operand.failure_handled_tasks() for operand in self.operands))
+
     def evaluate(
         self,
         phases: Mapping[str, str],
