@@ -8,7 +8,7 @@ Deployments are Available. The script prints both wall times and their ratio, an
 write requests per object from the API server's `apiserver_request_total` (`count_writes`
 lists what is counted). It also prints the peak RSS of a separate `deployer apply` of
 `--rss-objects` objects.
-Use a cluster nobody else writes to, since the counters are server-wide.
+Use a cluster that no other client writes to, since the counters are server-wide.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class StandInTransport:
 
 
 class StandInCluster:
-    """Lists from a scripted sequence of (items, resourceVersion) answers."""
+    """Lists from a scripted sequence of (items, resourceVersion) results."""
 
     def __init__(self, lists: list[tuple[list[dict[str, Any]], str]], transport: Any) -> None:
         self.lists = lists
