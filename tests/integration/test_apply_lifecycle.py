@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from deployer.cluster import Cluster
@@ -136,3 +138,23 @@ def test_force_conflicts_takes_fields_over(
         kubeconfig, "get", "configmap", "settings", "-n", namespace, "-o", "jsonpath={.data.COLOR}"
     ).stdout
     assert color == "blue"
+
+
+def test_destroy_by_manifests_removes_namespace_last(cluster: Cluster, kubeconfig: str) -> None:
+    name = f"destroy-{uuid.uuid4().hex[:6]}"
+    text = f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}}}\n---\n" + STACK.replace(
+        "metadata: {name: ", f"metadata: {{namespace: {name}, name: "
+    )
+    try:
+        _apply(cluster, text, name)
+        events: list[ObjectEvent] = []
+        deleted = destroy(
+            cluster, manifests=load_text(text, file="stack.yaml"), progress=events.append
+        )
+        assert len(deleted) == 5
+        gone = [str(event.ref) for event in events if event.state is State.DELETED]
+        assert gone[-1] == f"Namespace {name}"
+        listed = kubectl(kubeconfig, "get", "namespace", name, check=False)
+        assert listed.returncode != 0
+    finally:
+        kubectl(kubeconfig, "delete", "namespace", name, "--wait=false", check=False)

@@ -9,7 +9,7 @@ import pytest
 
 from deployer.cluster import Cluster
 from deployer.engine.apply import ApplyOptions, ApplyResult, apply_manifests
-from deployer.errors import ImmutableFieldError, ObjectFailed
+from deployer.errors import ImmutableFieldError, ObjectFailed, ReadinessTimeout
 from deployer.model.status import State
 from deployer.sources.loader import load_text
 from tests.conftest import kubectl
@@ -207,3 +207,34 @@ spec:
     assert "CrashLoopBackOff" in str(raised.value)
     assert f"Deployment {namespace}/carts" in str(raised.value)
     assert time.monotonic() - started < 60
+
+
+def test_unready_deployment_times_out_with_status(cluster: Cluster, namespace: str) -> None:
+    text = """
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: stuck
+  annotations: {deployer.dev/timeout: 4s}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: stuck}}
+  template:
+    metadata:
+      labels: {app: stuck}
+      annotations: {deployer.dev/sim: unready}
+    spec:
+      containers: [{name: stuck, image: stuck}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fine}
+"""
+    started = time.monotonic()
+    with pytest.raises(ReadinessTimeout) as raised:
+        _apply(cluster, text, namespace, timeout=300)
+    message = str(raised.value)
+    assert f"Deployment {namespace}/stuck: InProgress" in message
+    assert "replicas" in message
+    assert "ConfigMap" not in message
+    assert time.monotonic() - started < 30
