@@ -62,7 +62,13 @@ def test_immutable_job_template_names_the_path() -> None:
         422,
         "Invalid",
         'Job.batch "migrate" is invalid: spec.template: Invalid value: ...: field is immutable',
-        [{"reason": "FieldValueInvalid", "message": "field is immutable", "field": "spec.template"}],
+        [
+            {
+                "reason": "FieldValueInvalid",
+                "message": "field is immutable",
+                "field": "spec.template",
+            }
+        ],
     )
     error = statuses.to_error(422, body, subject="Job.batch ns/migrate")
     assert isinstance(error, ImmutableFieldError)
