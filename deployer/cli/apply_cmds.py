@@ -17,7 +17,7 @@ import yaml
 
 from deployer.cli.progress import object_name, progress_view
 from deployer.engine.timeouts import parse_duration
-from deployer.errors import InputError
+from deployer.errors import DeployerError, InputError
 from deployer.model.objects import Manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -196,8 +196,6 @@ def apply_cmd(
     """Apply manifests in dependency waves and wait until every object is ready."""
     from deployer.engine.apply import ApplyOptions, apply_manifests
 
-    manifests = load(files, parameters)
-    cluster = connect(kubeconfig, context)
     options = ApplyOptions(
         namespace=namespace,
         force_conflicts=force_conflicts,
@@ -209,8 +207,16 @@ def apply_cmd(
         inventory_namespace=inventory_namespace,
         prune=prune,
     )
-    with progress_view(output) as progress:
-        result = apply_manifests(cluster, manifests, options=options, progress=progress)
+    try:
+        manifests = load(files, parameters)
+        cluster = connect(kubeconfig, context)
+        with progress_view(output) as progress:
+            result = apply_manifests(cluster, manifests, options=options, progress=progress)
+    except DeployerError as failure:
+        if output == "json":
+            # CI readers of stdout get the failure too; main() still prints `error:` and exits 1.
+            click.echo(json.dumps({"type": "error", "message": str(failure)}))
+        raise
     _print_summary(output, _summary(result))
 
 

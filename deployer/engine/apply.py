@@ -17,7 +17,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from deployer.cluster import Cluster, inventory
@@ -191,13 +191,18 @@ def _run_wave(
         except DeployerError as failure:
             return failure
 
+    targets: list[Target] = []
+    failures: list[DeployerError] = []
     with ThreadPoolExecutor(max_workers=options.parallelism) as pool:
-        outcomes = list(pool.map(apply_one, wave.manifests))
-    failures = [outcome for outcome in outcomes if isinstance(outcome, DeployerError)]
-    targets = [outcome for outcome in outcomes if isinstance(outcome, Target)]
-    written.extend(targets)
-    for target in targets:
-        _report_applied(target, progress)
+        # Events are sent from this thread as each request ends, so sinks need no lock.
+        for future in as_completed([pool.submit(apply_one, m) for m in wave.manifests]):
+            outcome = future.result()
+            if isinstance(outcome, Target):
+                targets.append(outcome)
+                written.append(outcome)
+                _report_applied(outcome, progress)
+            else:
+                failures.append(outcome)
     for extra in failures[1:]:
         log.error("apply failed too: %s", extra)
     if failures:

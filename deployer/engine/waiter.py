@@ -240,6 +240,9 @@ class Waiter:
             if status.reason or status.message:
                 line += f" ({status.reason}: {status.message})".replace(": )", ")")
             line += f" after {waited:.0f} s"
+            conditions = _conditions(target.live)
+            if conditions:
+                line += f"\n    conditions: {conditions}"
             if index < MAX_TIMEOUT_DETAILS:
                 for warning in self.cluster.warning_events(
                     target.info.kind, target.name, target.namespace, limit=3
@@ -251,6 +254,17 @@ class Waiter:
             + "\n".join(lines)
             + "\nRaise deployer.dev/timeout or --timeout if they are only slow."
         )
+
+
+def _conditions(obj: Mapping[str, Any]) -> str:
+    """Summarise the status conditions as `Type=Status (Reason)`, comma-separated."""
+    parts = []
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        part = f"{condition.get('type')}={condition.get('status')}"
+        if condition.get("reason"):
+            part += f" ({condition['reason']})"
+        parts.append(part)
+    return ", ".join(parts)
 
 
 def _labels_match(selector: Mapping[str, str], labels: Labels) -> bool:

@@ -78,6 +78,20 @@ def test_invalid_object_exits_one_with_error_line(
     assert "data.FEATURE" in done.stderr
 
 
+def test_json_output_ends_with_error_on_failure(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: f}\ndata:\n  X: 3\n")
+    done = _deployer(
+        "apply", "-f", str(path), "--kubeconfig", kubeconfig, "-n", namespace, "-o", "json"
+    )
+    assert done.returncode == 1
+    last = json.loads(done.stdout.splitlines()[-1])
+    assert last["type"] == "error"
+    assert "data.X" in last["message"]
+
+
 def test_unknown_option_exits_two() -> None:
     done = _deployer("apply", "--no-such-flag")
     assert done.returncode == 2

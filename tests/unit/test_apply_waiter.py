@@ -156,6 +156,7 @@ def test_timeout_lists_every_pending_object_with_warnings() -> None:
     message = str(raised.value)
     assert "Deployment shop/slow: InProgress" in message
     assert "FailedScheduling: no node for slow" in message
+    assert "Available=False" in message
 
 
 def test_deleted_object_fails_the_wait() -> None:
