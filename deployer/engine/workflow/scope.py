@@ -75,6 +75,12 @@ def _depends(task: Task) -> expressions.DependsExpr | None:
     return None
 
 
+def dependency_names(task: Task) -> set[str]:
+    """Return the tasks that `task`'s `depends` expression reads."""
+    expression = _depends(task)
+    return expression.tasks() if expression else set()
+
+
 def failure_handled_names(task: Task) -> set[str]:
     """Return the tasks whose failure `task`'s `depends` handles (`A.Failed` and the like)."""
     expression = _depends(task)
