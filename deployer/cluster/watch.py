@@ -210,6 +210,7 @@ def wait_gone(
     remaining = set(names)
     stop = stop or threading.Event()
     selector = f"metadata.name={next(iter(names))}" if len(names) == 1 else None
+
     watch = Watch(
         cluster,
         info,
@@ -222,6 +223,7 @@ def wait_gone(
     items, version = cluster.list(info.api_version, info.kind, namespace, field_selector=selector)
     watch.known = {_key(item) for item in items}
     remaining &= {name for _, name in watch.known}
+
     try:
         if not remaining:
             return
@@ -232,6 +234,7 @@ def wait_gone(
                 return
     finally:
         stop.set()
+
     where = f" in namespace {namespace}" if namespace else ""
     left = ", ".join(sorted(remaining))
     raise ReadinessTimeout(
