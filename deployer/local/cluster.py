@@ -240,8 +240,6 @@ def _component_command(cluster: LocalCluster, name: str) -> list[str]:
             "--manage-all-nodes=true",
             f"--cidr={POD_CIDR}",
             f"--config={STAGES_FILE}",
-            # The cluster folder in the command line lets `down` recognise this process.
-            f"--node-name=kwok-{cluster.name}",
         ]
     binary = build.binary(build.KUBERNETES, name)
     common = [
@@ -250,6 +248,10 @@ def _component_command(cluster: LocalCluster, name: str) -> list[str]:
         f"--bind-address={processes.LOOPBACK}",
         "--secure-port=0",
         "--leader-elect=false",
+        # The default client limit (20 requests/s) makes controllers, not the tools under
+        # test, the bottleneck once hundreds of objects arrive at once.
+        "--kube-api-qps=200",
+        "--kube-api-burst=400",
         "--v=0",
     ]
     if name == "kube-controller-manager":
@@ -264,6 +266,8 @@ def _component_command(cluster: LocalCluster, name: str) -> list[str]:
             # not-ready taint; a long grace period keeps a late heartbeat from evicting pods.
             "--controllers=*,-node-ipam-controller",
             "--node-monitor-grace-period=10m",
+            "--concurrent-deployment-syncs=20",
+            "--concurrent-replicaset-syncs=20",
         ]
     return common
 
