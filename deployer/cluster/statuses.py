@@ -55,17 +55,26 @@ def trim(message: str, *, secret: bool = False) -> str:
     return message
 
 
+# Phrases of the API server's validation for fields that cannot be updated in place,
+# as Kubernetes 1.37 words them: most fields say "field is immutable", and Service
+# clusterIP(s) say "may not change once set".
+IMMUTABLE_PHRASES = ("immutable", "may not change once set")
+
+
+def _says_immutable(text: str) -> bool:
+    lowered = text.lower()
+    return any(phrase in lowered for phrase in IMMUTABLE_PHRASES)
+
+
 def is_immutable(status: Mapping[str, Any]) -> bool:
     """Tell whether a 422 Status rejects a change to a field that cannot be updated."""
     texts = [str(status.get("message") or "")] + [c["message"] for c in causes(status)]
-    return any("immutable" in text.lower() for text in texts)
+    return any(_says_immutable(text) for text in texts)
 
 
 def immutable_paths(status: Mapping[str, Any]) -> list[str]:
     """List the field paths a 422 Status names as immutable, in the order given."""
-    paths = [
-        c["field"] for c in causes(status) if c["field"] and "immutable" in c["message"].lower()
-    ]
+    paths = [c["field"] for c in causes(status) if c["field"] and _says_immutable(c["message"])]
     if paths:
         return list(dict.fromkeys(paths))
     return [c["field"] for c in causes(status) if c["field"]]

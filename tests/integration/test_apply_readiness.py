@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from string import Template
 
 import pytest
 
@@ -238,3 +239,67 @@ metadata: {name: fine}
     assert "replicas" in message
     assert "ConfigMap" not in message
     assert time.monotonic() - started < 30
+
+
+IMMUTABLE_CHANGES = [
+    (
+        "spec.clusterIPs[0]",
+        """
+apiVersion: v1
+kind: Service
+metadata: {name: fixed}
+spec:
+  clusterIP: 10.96.$base.$value
+  ports: [{port: 80}]
+""",
+    ),
+    (
+        "spec.volumeClaimTemplates",
+        """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  replicas: 0
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: postgres}]
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec:
+        accessModes: [ReadWriteOnce]
+        resources: {requests: {storage: $base${value}Mi}}
+""",
+    ),
+    (
+        "spec.selector",
+        """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 0
+  selector: {matchLabels: {app: web-$value}}
+  template:
+    metadata: {labels: {app: web-$value}}
+    spec:
+      containers: [{name: web, image: nginx}]
+""",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "template"), IMMUTABLE_CHANGES)
+def test_immutable_field_change_names_path(
+    cluster: Cluster, namespace: str, path: str, template: str
+) -> None:
+    # A random third octet keeps parallel runs from asking for the same clusterIP.
+    base = uuid.uuid4().int % 200 + 20
+    _apply(cluster, Template(template).substitute(base=base, value=1), namespace)
+    with pytest.raises(ImmutableFieldError) as raised:
+        _apply(cluster, Template(template).substitute(base=base, value=2), namespace)
+    assert path in str(raised.value)
+    assert "deployer.dev/recreate" in str(raised.value)

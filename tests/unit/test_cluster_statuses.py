@@ -191,3 +191,22 @@ def test_backoff_grows_and_stays_bounded(attempt: int) -> None:
 def test_backoff_honours_retry_after() -> None:
     assert backoff_seconds(1, 3.0) == 3.0
     assert backoff_seconds(1, 3600.0) == 30.0
+
+
+def test_service_cluster_ip_change_is_immutable() -> None:
+    body = _status(
+        422,
+        "Invalid",
+        'Service "s" is invalid: spec.clusterIPs[0]: Invalid value: ["10.96.0.8"]: '
+        "may not change once set",
+        [
+            {
+                "reason": "FieldValueInvalid",
+                "message": 'Invalid value: ["10.96.0.8"]: may not change once set',
+                "field": "spec.clusterIPs[0]",
+            }
+        ],
+    )
+    error = statuses.to_error(422, body, subject="Service ns/s")
+    assert isinstance(error, ImmutableFieldError)
+    assert "spec.clusterIPs[0]" in str(error)
