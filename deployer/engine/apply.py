@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -54,6 +55,7 @@ class ApplyOptions:
     inventory_namespace: str | None = None  # where the inventory lives; None: `namespace`
     prune: bool = True  # with `inventory`: delete objects that left the manifests
     parallelism: int = 16  # concurrent requests; at most the cluster's pool size (32)
+    cancel: threading.Event | None = None  # set it to end a readiness wait early
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,13 @@ def _run_wave(
         raise failures[0]
 
     if options.wait:
-        Waiter(cluster, targets, progress=progress, wave_timeout=options.wave_timeout_seconds).run()
+        Waiter(
+            cluster,
+            targets,
+            progress=progress,
+            wave_timeout=options.wave_timeout_seconds,
+            cancel=options.cancel,
+        ).run()
     for target in targets:
         target.live = {}  # the live body is only needed while waiting
     crds = [m for m in wave.manifests if m.kind == "CustomResourceDefinition"]

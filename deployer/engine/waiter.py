@@ -6,6 +6,8 @@ one list-then-watch per (resource, namespace), plus a pod watch per namespace fo
 workloads and a StorageClass watch for PVCs. Every event runs the readiness rules again
 for the objects it touches. A FAILED verdict ends the wait at once with ObjectFailed; the
 first deadline to pass raises ReadinessTimeout listing every object still not ready.
+Setting the optional `cancel` event ends the wait within half a second, also with
+ReadinessTimeout.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from deployer.readiness import evaluate, needs_pods, pod_selector
 
 log = logging.getLogger(__name__)
 
+CANCEL_CHECK_SECONDS = 0.5  # how soon a set `cancel` event ends the wait
 MAX_TIMEOUT_DETAILS = 20  # objects whose Warning events a timeout message looks up
 StreamKey = tuple[str, str, str | None]  # apiVersion, kind, namespace
 Labels = Mapping[str, Any]
@@ -42,8 +45,10 @@ class Waiter:
         *,
         progress: ProgressSink,
         wave_timeout: float | None = None,
+        cancel: threading.Event | None = None,
     ) -> None:
         self.cluster = cluster
+        self.cancel = cancel
         self.targets = {target.key: target for target in targets}
         self.progress = progress
         started = time.monotonic()
@@ -134,10 +139,15 @@ class Waiter:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise self._timeout(pending)
+        if self.cancel is not None:
+            if self.cancel.is_set():
+                raise self._timeout(pending, cancelled=True)
+            # Wake up now and then to notice `cancel`; a queue cannot wait on an Event too.
+            remaining = min(remaining, CANCEL_CHECK_SECONDS)
         try:
             role, stream, event_type, obj = self.events.get(timeout=remaining)
         except queue.Empty:
-            raise self._timeout(pending) from None
+            return
         if role == "error":
             raise stream
         if role == "object":
@@ -229,7 +239,7 @@ class Waiter:
 
     # Timeouts
 
-    def _timeout(self, pending: set[Key]) -> ReadinessTimeout:
+    def _timeout(self, pending: set[Key], *, cancelled: bool = False) -> ReadinessTimeout:
         now = time.monotonic()
         lines = []
         for index, key in enumerate(sorted(pending, key=str)):
@@ -249,6 +259,11 @@ class Waiter:
                 ):
                     line += f"\n    warning: {warning}"
             lines.append(line)
+        if cancelled:
+            return ReadinessTimeout(
+                f"the wait was stopped with {len(pending)} object(s) not ready:\n"
+                + "\n".join(lines)
+            )
         return ReadinessTimeout(
             f"{len(pending)} object(s) not ready before the timeout:\n"
             + "\n".join(lines)

@@ -165,3 +165,16 @@ def test_deleted_object_fails_the_wait() -> None:
     with pytest.raises(ObjectFailed) as raised:
         Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
     assert "deleted" in str(raised.value)
+
+
+def test_cancel_event_ends_wait_early() -> None:
+    stand_in = StandIn({"Deployment": [("ADDED", _deployment("slow", ready=0))]})
+    targets = [_target(DEPLOYMENTS, "slow", _deployment("slow", ready=0), timeout=300)]
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(ReadinessTimeout) as raised:
+        Waiter(stand_in, targets, progress=lambda _event: None, cancel=cancel).run()  # type: ignore[arg-type]
+    assert time.monotonic() - started < 3
+    assert "stopped" in str(raised.value)
+    assert "Deployment shop/slow" in str(raised.value)
