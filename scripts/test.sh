@@ -16,4 +16,4 @@ deployer local up "$cluster"
 export DEPLOYER_TEST_KUBECONFIG
 DEPLOYER_TEST_KUBECONFIG=$(deployer local kubeconfig "$cluster")
 
-python -m pytest -n 2 -q "$@"
+python -m pytest -n 2 --dist loadgroup -q "$@"

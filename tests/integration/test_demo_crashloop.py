@@ -11,7 +11,8 @@ import pytest
 
 from tests.integration.test_demo_stacks import REPO, deployer, exists, run_record, task_nodes
 
-pytestmark = pytest.mark.cluster
+# The demo uses fixed namespaces and node ports, so its tests share one xdist worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("demo")]
 
 STACK = "tests/stacks/crashloop.yaml"
 

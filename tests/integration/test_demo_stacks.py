@@ -20,7 +20,8 @@ import pytest
 
 from tests.conftest import kubectl
 
-pytestmark = pytest.mark.cluster
+# The demo uses fixed namespaces and node ports, so its tests share one xdist worker.
+pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("demo")]
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_NAMESPACES = ("sock-shop", "monitoring", "logging", "zipkin")
