@@ -75,14 +75,11 @@ class Waiter:
                 thread.join(timeout=2.0)
 
     def _judge_applied(self) -> set[Key]:
-        pending: set[Key] = set()
-        for key, target in self.targets.items():
-            if needs_pods(target.info.kind, target.info.group):
-                pending.add(key)
-                continue
-            self._update(target, evaluate(target.live, storage_classes={}))
-            if not target.status.done:
-                pending.add(key)
+        pending = set(self.targets)
+        for target in self.targets.values():
+            # Workloads are judged only with their pods, which the watches bring.
+            if not needs_pods(target.info.kind, target.info.group):
+                self._settle(pending, target, evaluate(target.live, storage_classes={}))
         return pending
 
     # Watches

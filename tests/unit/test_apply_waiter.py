@@ -178,3 +178,24 @@ def test_cancel_event_ends_wait_early() -> None:
     assert time.monotonic() - started < 3
     assert "stopped" in str(raised.value)
     assert "Deployment shop/slow" in str(raised.value)
+
+
+def test_failed_verdict_from_apply_response_raises() -> None:
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "status": {
+            "conditions": [
+                {"type": "NamesAccepted", "status": "False", "reason": "NameConflict"},
+            ]
+        },
+    }
+    info = ResourceInfo(
+        "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", False
+    )
+    target = _target(info, "widgets.example.com", crd)
+    target.namespace = None
+    with pytest.raises(ObjectFailed) as raised:
+        Waiter(StandIn({}), [target], progress=lambda _event: None).run()  # type: ignore[arg-type]
+    assert "NameConflict" in str(raised.value)
