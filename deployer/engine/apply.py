@@ -34,6 +34,7 @@ from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
 from deployer.model.status import State, Status
 from deployer.plan import build_plan
+from deployer.plan.graph import manifest_label
 from deployer.plan.validate import static_problems
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key
     flagged = {problem.object for problem in problems}
 
     def already_flagged(manifest: Manifest) -> bool:
-        return any(str(manifest.ref) in name for name in flagged)
+        return manifest_label(manifest) in flagged
 
     try:
         responses = prepare.dry_run_all(

@@ -163,6 +163,7 @@ data:
     with pytest.raises(ValidationError) as raised:
         _apply(cluster, [_write(tmp_path, "flags.yaml", text)], namespace)
     assert "data.FEATURE" in str(raised.value)
+    assert len(raised.value.problems) == 1
     assert _names(kubeconfig, "configmap", namespace) == before
 
 
