@@ -8,7 +8,8 @@ Steps of `apply_manifests`:
 3. With an inventory name, prune what left the manifests, then store the inventory.
 
 Objects with only `metadata.generateName` are created with POST and tracked by the name
-the server returns. They are not idempotent: every apply creates another one.
+the server returns. They are not idempotent: every apply creates another one, and with
+an inventory and prune the one created by the previous apply is deleted.
 """
 
 from __future__ import annotations
