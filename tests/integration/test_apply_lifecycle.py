@@ -158,3 +158,16 @@ def test_destroy_by_manifests_removes_namespace_last(cluster: Cluster, kubeconfi
         assert listed.returncode != 0
     finally:
         kubectl(kubeconfig, "delete", "namespace", name, "--wait=false", check=False)
+
+
+def test_generate_name_object_replaced_under_prune(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: run-}\ndata: {a: '1'}\n"
+    first, _ = _apply(cluster, text, namespace, inventory="runs")
+    second, _ = _apply(cluster, text, namespace, inventory="runs")
+    assert first.objects[0].ref.name != second.objects[0].ref.name
+    assert second.pruned == [first.objects[0].ref]
+    names = _names(kubeconfig, "configmap", namespace)
+    assert f"configmap/{second.objects[0].ref.name}" in names
+    assert f"configmap/{first.objects[0].ref.name}" not in names
