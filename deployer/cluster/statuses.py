@@ -55,9 +55,9 @@ def trim(message: str, *, secret: bool = False) -> str:
     return message
 
 
-# Phrases of the API server's validation for fields that cannot be updated in place,
-# as Kubernetes 1.37 words them: most fields say "field is immutable", and Service
-# clusterIP(s) say "may not change once set".
+# Phrases in Kubernetes 1.37 validation messages for fields that cannot be updated in
+# place. Most fields report "field is immutable"; Service clusterIPs report "may not
+# change once set".
 IMMUTABLE_PHRASES = ("immutable", "may not change once set")
 
 
