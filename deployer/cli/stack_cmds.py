@@ -8,7 +8,6 @@ A STACK argument is a stack file path or a name looked up as `<stacks dir>/<name
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -17,19 +16,17 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 
+from deployer.cli.stack_view import LiveTasks, ObjectPrinter, StackPrinter, print_summary
 from deployer.cli.target import resolve_kubeconfig
 from deployer.engine.stack import Stack, find_stack, load_stack, with_overrides
 from deployer.engine.workflow.record import looks_secret
 from deployer.errors import InputError, ObjectFailed
-from deployer.model.run import DONE_PHASES, NodeRecord
+from deployer.model.events import ProgressSink
+from deployer.model.run import NodeRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Node types of the tasks that deploy or check objects; their changes are printed.
-TASK_NODE_TYPES = frozenset({"Manifests", "Helm", "Jsonnet", "Fixture", "Skipped"})
 
 
 def cluster_options(command: F) -> F:
@@ -72,27 +69,6 @@ def connect(stack: Stack, kubeconfig: str | None, context: str | None) -> Any:
     )
 
 
-class TaskPrinter:
-    """Print one line whenever a deployer-kind task of a run changes phase."""
-
-    def __init__(self, workflow: str) -> None:
-        self.workflow = workflow
-        self.seen: dict[str, str] = {}
-        self.lock = threading.Lock()
-
-    def __call__(self, node: NodeRecord) -> None:
-        if node.type not in TASK_NODE_TYPES:
-            return
-        with self.lock:
-            if self.seen.get(node.id) == node.phase:
-                return
-            self.seen[node.id] = node.phase
-            line = f"[{self.workflow}] {node.display_name}  {node.phase}"
-            if node.message and node.phase in DONE_PHASES:
-                line += f"  {node.message}"
-            click.echo(line)
-
-
 @click.command("up")
 @click.argument("stack")
 @cluster_options
@@ -103,20 +79,26 @@ def up_command(
     stacks_dir: Path,
     parameters: tuple[str, ...],
 ) -> None:
-    """Bring a stack up: run its workflows in order, each wave waiting on readiness."""
+    """Bring a stack up: run its workflows in order, each wave waiting on readiness.
+
+    Shows every task's phase and every object's state (kind, namespace/name, state,
+    reason) as they change, then a summary that lists what is not ready and why.
+    """
     from deployer.engine import stack_run
 
     loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
     started = time.monotonic()
     view: Callable[[NodeRecord], None]
+    progress: ProgressSink
     live: AbstractContextManager[Any]
     if sys.stdout.isatty():
-        view = live = LiveTasks()
+        tasks = LiveTasks()
+        view, progress, live = tasks, tasks.on_object, tasks
     else:
-        view, live = StackPrinter(), nullcontext()
+        view, progress, live = StackPrinter(), ObjectPrinter(), nullcontext()
     with live:
-        runs = stack_run.up_stack(loaded, cluster, listeners=[view])
+        runs = stack_run.up_stack(loaded, cluster, listeners=[view], progress=progress)
     summary = stack_run.summarize(loaded, cluster, runs)
     print_summary(summary, seconds=time.monotonic() - started)
     failed = [run for run in runs if not run.succeeded]
@@ -130,75 +112,6 @@ def up_command(
             f"{reasons or record.message}. Earlier waves stay in place; fix the cause and "
             f"continue with `deployer retry {record.name}`."
         )
-
-
-class StackPrinter:
-    """Route node changes to a TaskPrinter named after the run's workflow."""
-
-    def __init__(self) -> None:
-        self.printers: dict[str, TaskPrinter] = {}
-
-    def __call__(self, node: NodeRecord) -> None:
-        run = node.name.split(".", 1)[0]
-        printer = self.printers.setdefault(run, TaskPrinter(run))
-        printer(node)
-
-
-class LiveTasks:
-    """A table of every task of the stack's runs, redrawn in place (for terminals)."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[str, str, str, str]] = {}
-        self.lock = threading.Lock()
-        self.live = Live(self._table(), console=Console(highlight=False), refresh_per_second=4)
-
-    def __enter__(self) -> LiveTasks:
-        self.live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.live.__exit__(None, None, None)
-
-    def __call__(self, node: NodeRecord) -> None:
-        if node.type not in TASK_NODE_TYPES:
-            return
-        run = node.name.split(".", 1)[0]
-        message = node.message if node.phase in DONE_PHASES else ""
-        with self.lock:
-            self.rows[node.id] = (run, node.display_name, node.phase, message)
-            self.live.update(self._table())
-
-    def _table(self) -> Table:
-        table = Table()
-        for column in ("run", "task", "phase", "message"):
-            table.add_column(column)
-        for run, task, phase, message in self.rows.values():
-            style = {"Succeeded": "green", "Failed": "bold red", "Error": "bold red"}.get(phase)
-            table.add_row(run, task, phase, message, style=style)
-        return table
-
-
-def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
-    """Print one row per workflow run, then every object or task that is not ready."""
-    console = Console(highlight=False, soft_wrap=True)
-    table = Table(title=f"stack up: {seconds:.1f} s")
-    for column in ("workflow", "run", "phase", "waves", "tasks", "objects", "seconds"):
-        table.add_column(column)
-    problems: list[str] = []
-    for row in summary:
-        table.add_row(
-            row["workflow"],
-            row["run"],
-            row["phase"],
-            str(row["waves"]),
-            f"{row['tasks_done']}/{row['tasks']}",
-            str(row["objects"]),
-            f"{row['seconds']:.1f}",
-        )
-        problems.extend(row["not_ready"])
-    console.print(table)
-    for problem in problems:
-        console.print(f"not ready: {problem}")
 
 
 @click.command("down")

@@ -14,19 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from deployer.cluster import inventory
 from deployer.engine.kinds import TemplateContext
 from deployer.engine.stack import Stack, StackWorkflow, effective_parameters, resolve_parameters
 from deployer.engine.workflow import scope
 from deployer.engine.workflow.nodes import NodeListener
-from deployer.engine.workflow.parse import load_workflow
+from deployer.engine.workflow.parse import load_with_templates
 from deployer.errors import WorkflowError
 from deployer.model import run as runmodel
+from deployer.model.events import ProgressSink, discard
 from deployer.model.run import NodeRecord, RunRecord
 from deployer.model.status import State
-from deployer.model.workflow import DEPLOYER_KINDS, Template, Workflow
+from deployer.model.workflow import DEPLOYER_KINDS, Task, Template, Workflow
 from deployer.readiness.rules import evaluate
 from deployer.readiness.selection import needs_pods, pod_selector
 
@@ -63,24 +62,22 @@ class TaskStatus:
 
 
 def up_stack(
-    stack: Stack, cluster: Any, *, listeners: Sequence[NodeListener] = ()
+    stack: Stack,
+    cluster: Any,
+    *,
+    listeners: Sequence[NodeListener] = (),
+    progress: ProgressSink = discard,
 ) -> list[WorkflowRun]:
     """Run the stack's workflows in order, stopping after the first that does not succeed.
 
+    `listeners` receive node changes and `progress` the object events of every run.
     Objects of earlier waves and workflows stay in place, so `deployer retry RUN` can
     continue the failed run.
     """
     runs: list[WorkflowRun] = []
     for entry in stack.workflows:
-        workflow = load_workflow(entry.file)
         started = time.monotonic()
-        record = run_workflow(
-            cluster,
-            workflow,
-            file=entry.file,
-            parameters=resolve_parameters(stack, entry, workflow),
-            listeners=listeners,
-        )
+        record = run_workflow(cluster, stack, entry, listeners=listeners, progress=progress)
         run = WorkflowRun(entry=entry, record=record, seconds=time.monotonic() - started)
         runs.append(run)
         if not run.succeeded:
@@ -90,34 +87,30 @@ def up_stack(
 
 def run_workflow(
     cluster: Any,
-    workflow: Workflow,
+    stack: Stack,
+    entry: StackWorkflow,
     *,
-    file: Path,
-    parameters: Mapping[str, str],
     listeners: Sequence[NodeListener] = (),
+    progress: ProgressSink = discard,
 ) -> RunRecord:
-    """Run one workflow file to its end through the runner and return its record."""
-    from deployer.engine.workflow.arguments import make_run_name
-    from deployer.engine.workflow.executor import ClusterExecutor
-    from deployer.engine.workflow.record import ClusterRecordStore
-    from deployer.engine.workflow.runner import Runner, RunOptions
+    """Run one workflow of the stack as `deployer submit` would and return its record.
 
-    name = make_run_name(workflow)
-    options = RunOptions(
-        namespace=cluster.default_namespace,
-        parameters=dict(parameters),
-        run_name=name,
-        base_dir=file.parent,
-        document=yaml.safe_load(file.read_text(encoding="utf-8")),
-        listeners=list(listeners),
+    The record keeps the Workflow document and the WorkflowTemplates it calls, so
+    `deployer retry` can rebuild the run from the record alone.
+    """
+    from deployer.engine.workflow import submit
+
+    workflow, _ = load_with_templates(entry.file)
+    parameters = resolve_parameters(stack, entry, workflow)
+    prepared = submit.prepare(entry.file, parameters=parameters)
+    return submit.run_workflow(
+        cluster,
+        prepared,
+        namespace=prepared.workflow.namespace or cluster.default_namespace,
+        parameters=parameters,
+        listeners=listeners,
+        progress=progress,
     )
-    runner = Runner(
-        workflow,
-        executor=ClusterExecutor(cluster, run=name),
-        store=ClusterRecordStore(cluster),
-        options=options,
-    )
-    return runner.run()
 
 
 def down_stack(
@@ -132,9 +125,9 @@ def down_stack(
 
     done: list[TaskStatus] = []
     for entry in reversed(stack.workflows):
-        workflow = load_workflow(entry.file)
+        workflow, templates = load_with_templates(entry.file)
         values = _workflow_values(workflow, effective_parameters(stack, entry, workflow))
-        for task, template in reversed(_deployer_tasks(workflow)):
+        for task, template in reversed(_deployer_tasks(workflow, templates)):
             spec = scope.substitute_value(dict(template.body), values)
             status = TaskStatus(workflow=entry.file.name, task=task, kind=template.kind)
             if template.kind == "fixture" or not _has_objects(cluster, template.kind, spec):
@@ -160,12 +153,12 @@ def stack_status(stack: Stack, cluster: Any) -> list[tuple[RunRecord | None, lis
     runs = ClusterRecordStore(cluster).list_runs()
     report: list[tuple[RunRecord | None, list[TaskStatus]]] = []
     for entry in stack.workflows:
-        workflow = load_workflow(entry.file)
+        workflow, templates = load_with_templates(entry.file)
         values = _workflow_values(workflow, effective_parameters(stack, entry, workflow))
         mine = [run for run in runs if Path(run.source_file).resolve() == entry.file]
         last = max(mine, key=lambda run: run.started or "", default=None)
         tasks = []
-        for task, template in _deployer_tasks(workflow):
+        for task, template in _deployer_tasks(workflow, templates):
             status = TaskStatus(workflow=entry.file.name, task=task, kind=template.kind)
             node = _task_node(last, task) if last else None
             status.phase = node.phase if node else ""
@@ -185,8 +178,13 @@ def _workflow_values(workflow: Workflow, parameters: Mapping[str, str]) -> dict[
     return values
 
 
-def _deployer_tasks(workflow: Workflow) -> list[tuple[str, Template]]:
-    """Return the entrypoint DAG's deployer-kind tasks in dependency order."""
+def _deployer_tasks(
+    workflow: Workflow, templates: Mapping[str, Workflow]
+) -> list[tuple[str, Template]]:
+    """Return the entrypoint DAG's deployer-kind tasks in dependency order.
+
+    A task with `templateRef` is looked up in `templates`, the WorkflowTemplates by name.
+    """
     entry = workflow.templates.get(workflow.entrypoint or "")
     if entry is None or entry.kind != "dag":
         raise WorkflowError(
@@ -206,10 +204,20 @@ def _deployer_tasks(workflow: Workflow) -> list[tuple[str, Template]]:
         visit(name)
     result = []
     for name in ordered:
-        template = workflow.templates.get(tasks[name].template or "")
+        template = _called_template(workflow, templates, tasks[name])
         if template is not None and template.kind in DEPLOYER_KINDS:
             result.append((name, template))
     return result
+
+
+def _called_template(
+    workflow: Workflow, templates: Mapping[str, Workflow], task: Task
+) -> Template | None:
+    ref = task.template_ref
+    if ref is None:
+        return workflow.templates.get(task.template or "")
+    owner = templates.get(ref.name)
+    return owner.templates.get(ref.template) if owner is not None else None
 
 
 def _context(
@@ -315,28 +323,32 @@ def _task_node(record: RunRecord, task: str) -> NodeRecord | None:
 
 
 def summarize(stack: Stack, cluster: Any, runs: Sequence[WorkflowRun]) -> list[dict[str, Any]]:
-    """Return one summary row per run: waves, tasks, objects, seconds and what is not ready.
+    """Return one summary row per workflow: waves, tasks, objects, seconds, what is not ready.
 
     `waves` counts the dependency levels of the entrypoint DAG that had a task run.
+    `not_ready` names each task that failed or never ran, with the reason, and each object
+    that is not ready now. Workflows that did not run, because an earlier one failed, get
+    a row with phase NotRun and run "-".
     """
     rows = []
     for run in runs:
-        workflow = load_workflow(run.entry.file)
+        workflow, templates = load_with_templates(run.entry.file)
         values = _workflow_values(workflow, effective_parameters(stack, run.entry, workflow))
         levels = dag_levels(workflow)
-        tasks = _deployer_tasks(workflow)
+        tasks = _deployer_tasks(workflow, templates)
         ran_levels: set[int] = set()
         done = objects = 0
         not_ready: list[str] = []
         for task, template in tasks:
             node = _task_node(run.record, task)
-            if node is None or node.phase == runmodel.SKIPPED:
+            problem = _task_problem(run, task, node)
+            if problem:
+                not_ready.append(problem)
+            if node is None or node.phase in (runmodel.SKIPPED, runmodel.OMITTED):
                 continue
             ran_levels.add(levels[task])
             if node.phase == runmodel.SUCCEEDED:
                 done += 1
-            elif node.done:
-                not_ready.append(f"{run.entry.file.name} task {task} {node.phase}: {node.message}")
             status = TaskStatus(workflow=run.entry.file.name, task=task, kind=template.kind)
             _check_objects(
                 cluster, template.kind, scope.substitute_value(dict(template.body), values), status
@@ -356,7 +368,38 @@ def summarize(stack: Stack, cluster: Any, runs: Sequence[WorkflowRun]) -> list[d
                 "not_ready": not_ready,
             }
         )
+    for entry in stack.workflows[len(runs) :]:
+        rows.append(_not_run_row(entry, runs[-1] if runs else None))
     return rows
+
+
+def _task_problem(run: WorkflowRun, task: str, node: NodeRecord | None) -> str | None:
+    """Describe why a task of the run is not done, or return None when it is fine."""
+    where = f"{run.entry.file.name} task {task}"
+    if node is None:
+        if run.succeeded:
+            return None
+        return f"{where}: not run, because run {run.record.name} stopped after a failure"
+    if node.phase in (runmodel.SUCCEEDED, runmodel.SKIPPED):
+        return None
+    if not node.done:
+        return f"{where} {node.phase}: the run ended before the task finished"
+    return f"{where} {node.phase}: {node.message}"
+
+
+def _not_run_row(entry: StackWorkflow, last: WorkflowRun | None) -> dict[str, Any]:
+    cause = f"run {last.record.name} of {last.entry.file.name} failed" if last else "never started"
+    return {
+        "workflow": entry.file.name,
+        "run": "-",
+        "phase": "NotRun",
+        "waves": 0,
+        "tasks": 0,
+        "tasks_done": 0,
+        "objects": 0,
+        "seconds": 0.0,
+        "not_ready": [f"{entry.file.name}: not run, because {cause}"],
+    }
 
 
 def dag_levels(workflow: Workflow) -> dict[str, int]:

@@ -7,6 +7,8 @@ Output parameters are resolved in this order: `valueFrom.path` (pods, see `pods`
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -25,6 +27,8 @@ from deployer.model.workflow import Parameter, Template
 
 if TYPE_CHECKING:
     from deployer.engine.workflow.runner import Runner
+
+log = logging.getLogger(__name__)
 
 PathReader = Callable[[str], str | None]
 
@@ -219,13 +223,26 @@ def run_kind(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str
 
 
 def _progress_to(runner: Runner, node: NodeRecord) -> ProgressSink:
-    """Show the latest object state change of a deployer kind as its node's message."""
+    """Return a sink that shows each object event as the node's message and forwards it.
+
+    Forwarded events go to `RunOptions.progress`, with secret parameter values masked.
+    """
 
     def report(event: ObjectEvent) -> None:
-        text = f"{event.ref} {event.state.value}"
-        if event.reason:
-            text += f" ({event.reason})"
+        masked = dataclasses.replace(
+            event,
+            reason=runner.masker.mask(event.reason),
+            message=runner.masker.mask(event.message),
+            step=event.step or node.name,
+        )
+        text = f"{masked.ref} {masked.state.value}"
+        if masked.reason:
+            text += f" ({masked.reason})"
         runner.book.update(node, message=text)
+        try:
+            runner.options.progress(masked)
+        except Exception:  # a broken view must not fail the deployment it shows
+            log.exception("progress sink failed on an event of node %s", node.name)
 
     return report
 

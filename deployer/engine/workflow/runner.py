@@ -28,6 +28,7 @@ from deployer.engine.workflow.nodes import NodeBook, NodeListener
 from deployer.engine.workflow.record import Masker, RecordStore, RecordWriter, looks_secret
 from deployer.errors import DeployerError, WorkflowError
 from deployer.model import run as runmodel
+from deployer.model.events import ProgressSink, discard
 from deployer.model.run import NodeRecord, RunRecord
 from deployer.model.workflow import Workflow
 
@@ -51,6 +52,9 @@ class RunOptions:
     previous: RunRecord | None = None  # the record a `deployer retry` continues
     max_depth: int = MAX_DEPTH
     listeners: list[NodeListener] = field(default_factory=list)
+    # Receives the object events of deployer-kind nodes (manifests, helm, jsonnet, fixture),
+    # each tagged with its node name in `step` and with secret parameter values masked.
+    progress: ProgressSink = discard
 
 
 class Runner:

@@ -21,6 +21,7 @@ from deployer.engine.workflow.record import ClusterRecordStore, RecordStore
 from deployer.engine.workflow.runner import Runner, RunOptions
 from deployer.engine.workflow.validate import validate
 from deployer.errors import WorkflowError
+from deployer.model.events import ProgressSink, discard
 from deployer.model.run import RunRecord
 from deployer.model.workflow import Workflow
 
@@ -108,12 +109,14 @@ def run_workflow(
     run_name: str | None = None,
     previous: RunRecord | None = None,
     listeners: Sequence[NodeListener] = (),
+    progress: ProgressSink = discard,
     runner_ready: Callable[[Runner], None] | None = None,
 ) -> RunRecord:
     """Run a prepared workflow on `cluster` and return the final record.
 
-    `runner_ready`, when given, is called with the Runner before it starts, so a caller can
-    stop it (for example on Ctrl-C).
+    `progress` receives the object events of the run's deployer-kind nodes. `runner_ready`,
+    when given, is called with the Runner before it starts, so a caller can stop it (for
+    example on Ctrl-C).
     """
     name = previous.name if previous else (run_name or make_run_name(prepared.workflow))
     options = RunOptions(
@@ -126,6 +129,7 @@ def run_workflow(
         template_documents=prepared.template_documents,
         previous=previous,
         listeners=list(listeners),
+        progress=progress,
     )
     executor = ClusterExecutor(cluster, run=name)
     runner = Runner(

@@ -1,0 +1,165 @@
+"""Progress output of `deployer up`: task phases and object states, live or as lines.
+
+On a terminal `LiveTasks` redraws a table of tasks and one of objects. Elsewhere
+`StackPrinter` prints one line per task phase change and `ObjectPrinter` one per object
+state change. Object events come from the apply engine through the runner, which masks
+secret parameter values. Their messages come from readiness rules and API errors, which
+carry no Secret data.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import click
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from deployer.cli.progress import STATE_STYLES, event_line, object_name
+from deployer.model.events import ObjectEvent
+from deployer.model.objects import ObjectRef
+from deployer.model.run import DONE_PHASES, NodeRecord
+
+# Node types of the tasks that deploy or check objects; their changes are printed.
+TASK_NODE_TYPES = frozenset({"Manifests", "Helm", "Jsonnet", "Fixture", "Skipped"})
+
+
+def split_step(step: str) -> tuple[str, str]:
+    """Split an event's node name (`<run>.<task path>`) into the run and the task path."""
+    run, _, task = step.partition(".")
+    return run, task
+
+
+class TaskPrinter:
+    """Print one line whenever a deployer-kind task of a run changes phase."""
+
+    def __init__(self, workflow: str) -> None:
+        self.workflow = workflow
+        self.seen: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, node: NodeRecord) -> None:
+        if node.type not in TASK_NODE_TYPES:
+            return
+        with self.lock:
+            if self.seen.get(node.id) == node.phase:
+                return
+            self.seen[node.id] = node.phase
+            line = f"[{self.workflow}] {node.display_name}  {node.phase}"
+            if node.message and node.phase in DONE_PHASES:
+                line += f"  {node.message}"
+            click.echo(line)
+
+
+class StackPrinter:
+    """Route node changes to a TaskPrinter named after the run's workflow."""
+
+    def __init__(self) -> None:
+        self.printers: dict[str, TaskPrinter] = {}
+
+    def __call__(self, node: NodeRecord) -> None:
+        run = node.name.split(".", 1)[0]
+        printer = self.printers.setdefault(run, TaskPrinter(run))
+        printer(node)
+
+
+class ObjectPrinter:
+    """Print one line per object state change: `[run] task  Kind ns/name  state  reason`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def __call__(self, event: ObjectEvent) -> None:
+        run, task = split_step(event.step or "")
+        with self.lock:
+            click.echo(f"[{run}] {task}  {event_line(event)}")
+
+
+class LiveTasks:
+    """Tables of every task of the stack's runs and of their objects, redrawn in place.
+
+    Used when stdout is a terminal. Call it with node changes, and `on_object` with the
+    runs' object events.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[str, tuple[str, str, str, str]] = {}
+        self.objects: dict[tuple[str, ObjectRef], ObjectEvent] = {}
+        self.lock = threading.Lock()
+        self.live = Live(self._render(), console=Console(highlight=False), refresh_per_second=4)
+
+    def __enter__(self) -> LiveTasks:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.__exit__(None, None, None)
+
+    def __call__(self, node: NodeRecord) -> None:
+        if node.type not in TASK_NODE_TYPES:
+            return
+        run = node.name.split(".", 1)[0]
+        message = node.message if node.phase in DONE_PHASES else ""
+        with self.lock:
+            self.rows[node.id] = (run, node.display_name, node.phase, message)
+            self.live.update(self._render())
+
+    def on_object(self, event: ObjectEvent) -> None:
+        with self.lock:
+            self.objects[(event.step or "", event.ref)] = event
+            self.live.update(self._render())
+
+    def _render(self) -> Group:
+        return Group(self._table(), self._object_table())
+
+    def _table(self) -> Table:
+        table = Table()
+        for column in ("run", "task", "phase", "message"):
+            table.add_column(column)
+        for run, task, phase, message in self.rows.values():
+            style = {"Succeeded": "green", "Failed": "bold red", "Error": "bold red"}.get(phase)
+            table.add_row(run, task, phase, message, style=style)
+        return table
+
+    def _object_table(self) -> Table:
+        table = Table()
+        for column in ("run", "task", "object", "state", "reason", "message"):
+            table.add_column(column, overflow="fold" if column == "message" else "ellipsis")
+        for (step, _ref), event in self.objects.items():
+            run, task = split_step(step)
+            table.add_row(
+                run,
+                task,
+                object_name(event.ref),
+                event.state.value,
+                event.reason,
+                event.message,
+                style=STATE_STYLES.get(event.state),
+            )
+        return table
+
+
+def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
+    """Print one row per workflow run, then every object or task that is not ready."""
+    console = Console(highlight=False, soft_wrap=True)
+    table = Table(title=f"stack up: {seconds:.1f} s")
+    for column in ("workflow", "run", "phase", "waves", "tasks", "objects", "seconds"):
+        # Fold rather than cut names, because the run name is what `deployer retry` takes.
+        table.add_column(column, overflow="fold")
+    problems: list[str] = []
+    for row in summary:
+        table.add_row(
+            row["workflow"],
+            row["run"],
+            row["phase"],
+            str(row["waves"]),
+            f"{row['tasks_done']}/{row['tasks']}",
+            str(row["objects"]),
+            f"{row['seconds']:.1f}",
+        )
+        problems.extend(row["not_ready"])
+    console.print(table)
+    for problem in problems:
+        console.print(f"not ready: {problem}")
