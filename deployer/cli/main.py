@@ -15,7 +15,13 @@ import click
 from deployer.errors import DeployerError
 
 # Modules under deployer.cli that define a `register(group)` function.
-COMMAND_MODULES: tuple[str, ...] = ("local_cmds", "apply_cmds", "stack_cmds", "workflow_cmds")
+COMMAND_MODULES: tuple[str, ...] = (
+    "local_cmds",
+    "apply_cmds",
+    "stack_cmds",
+    "workflow_cmds",
+    "dashboard_cmds",
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,281 @@
+"""The read-only dashboard's HTTP server: one page, a JSON API and server-sent event streams.
+
+Routes (GET only; every other method is answered 405 because this version changes nothing):
+
+- `/` the run list, `/runs/NAME` one run's node tree. Both are the one static page with the
+  first view rendered on the server; the page's script then follows the event stream.
+- `/api/runs` returns `{"runs": [...]}`, newest first. `/api/runs/NAME` returns one run with
+  its nodes in tree order. An unknown run is a 404 with a JSON `error`.
+- `/api/events` streams the run list (`snapshot`, then `run` and `deleted` events) and
+  `/api/runs/NAME/events` streams one run the same way, as `text/event-stream`.
+
+Answers come from the `RunFeed` cache, which a watch keeps current. The page's inline script
+and style are allowed by hash in the Content-Security-Policy, so markup that slipped into a
+page could not run a script. When bound to a loopback address the server answers only requests
+whose Host is a loopback name, so a web page from elsewhere cannot read it by DNS rebinding.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import http.server
+import ipaddress
+import json
+import logging
+import re
+import socket
+import urllib.parse
+from importlib import resources
+from typing import Any
+
+from deployer.dashboard import views
+from deployer.dashboard.events import DELETED, Change, RunFeed, format_event
+from deployer.model.run import RunRecord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ADDRESS = "127.0.0.1"
+DEFAULT_PORT = 8080
+# Seconds between keep-alive comments on an idle event stream; a closed client shows up then.
+KEEPALIVE_SECONDS = 15.0
+# Seconds to wait for the first list of run records before serving.
+SYNC_TIMEOUT_SECONDS = 30.0
+# Kubernetes object names: lowercase DNS subdomains of at most 253 characters.
+RUN_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def load_template() -> str:
+    """Read the page template shipped as package data."""
+    return resources.files("deployer.dashboard").joinpath("static/index.html").read_text("utf-8")
+
+
+def _source_hash(template: str, tag: str) -> str:
+    found = re.search(rf"<{tag}>(.*?)</{tag}>", template, re.S)
+    body = found.group(1) if found else ""
+    digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+    return f"'sha256-{digest}'"
+
+
+def content_policy(template: str) -> str:
+    """Return the Content-Security-Policy that allows only the template's own script and style."""
+    return (
+        "default-src 'none'; "
+        f"script-src {_source_hash(template, 'script')}; "
+        f"style-src {_source_hash(template, 'style')}; "
+        "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; "
+        "frame-ancestors 'none'"
+    )
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return address == "localhost"
+
+
+def host_name(header: str) -> str:
+    """Return the host part of a Host header: `[::1]:8080` -> `::1`, `a:80` -> `a`."""
+    if header.startswith("["):
+        return header[1:].split("]", 1)[0]
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def not_found_message(name: str, namespace: str) -> str:
+    return (
+        f"run {name} not found in namespace {namespace}; "
+        "list the runs at /api/runs or with `deployer list`"
+    )
+
+
+class DashboardServer(http.server.ThreadingHTTPServer):
+    """The HTTP server, its run feed and the page template."""
+
+    daemon_threads = True
+
+    def __init__(self, address: str, port: int, feed: RunFeed) -> None:
+        self.feed = feed
+        self.template = load_template()
+        self.policy = content_policy(self.template)
+        self.check_host = is_loopback(address)
+        self.serving = False
+        if ":" in address:
+            self.address_family = socket.AF_INET6
+        super().__init__((address, port), DashboardHandler)
+
+    @property
+    def url(self) -> str:
+        host = str(self.server_address[0])
+        port = self.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{port}/"
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self.serving = True
+        super().serve_forever(poll_interval)
+
+    def close(self) -> None:
+        """Stop serving, end the event streams and the watch, and release the port."""
+        self.feed.close()
+        # `shutdown` waits for `serve_forever` to return, so it would block if that never ran.
+        if self.serving:
+            self.shutdown()
+        self.server_close()
+
+
+class DashboardHandler(http.server.BaseHTTPRequestHandler):
+    """One request: a page, an API answer or an event stream."""
+
+    server: DashboardServer
+    server_version = "deployer-dashboard"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        if self.server.check_host and host_name(self.headers.get("Host", "")) not in LOOPBACK_HOSTS:
+            self._send_json(403, {"error": "Host header is not a loopback name; use 127.0.0.1"})
+            return
+        path = urllib.parse.urlsplit(self.path).path
+        parts = [urllib.parse.unquote(part) for part in path.strip("/").split("/")]
+        parts = [part for part in parts if part]
+        self._route(parts)
+
+    def _route(self, parts: list[str]) -> None:
+        match parts:
+            case []:
+                self._send_list_page()
+            case ["runs", name]:
+                self._send_run_page(name)
+            case ["api", "runs"]:
+                summaries = [views.run_summary(run) for run in self.server.feed.runs()]
+                self._send_json(200, {"runs": summaries})
+            case ["api", "runs", name]:
+                run = self._find(name)
+                if run is not None:
+                    self._send_json(200, views.run_detail(run))
+            case ["api", "events"]:
+                self._stream(None)
+            case ["api", "runs", name, "events"]:
+                if self._find(name) is not None:
+                    self._stream(name)
+            case _:
+                self._send_json(404, {"error": f"no such path {self.path}; see /api/runs"})
+
+    def _reject_write(self) -> None:
+        self._send_json(405, {"error": "the dashboard is read-only; use the deployer CLI"})
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = _reject_write
+
+    def _find(self, name: str) -> RunRecord | None:
+        """Return the cached run, or send a 404 JSON error and return None."""
+        run = self.server.feed.get(name) if RUN_NAME.match(name) else None
+        if run is None:
+            message = not_found_message(name, self.server.feed.namespace)
+            self._send_json(404, {"error": message})
+        return run
+
+    def _send_list_page(self) -> None:
+        summaries = [views.run_summary(run) for run in self.server.feed.runs()]
+        self._send_page(200, run="", view=views.render_runs(summaries))
+
+    def _send_run_page(self, name: str) -> None:
+        run = self.server.feed.get(name) if RUN_NAME.match(name) else None
+        if run is None:
+            message = not_found_message(name, self.server.feed.namespace)
+            self._send_page(404, run="", view=f"<p>{html.escape(message)}</p>")
+            return
+        self._send_page(200, run=name, view=views.render_run(views.run_detail(run)))
+
+    def _send_page(self, status: int, *, run: str, view: str) -> None:
+        body = views.render_page(self.server.template, run=run, view=view).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", self.server.policy)
+        self._send_common_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, data: Any) -> None:
+        body = json.dumps(data, indent=2).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self._send_common_headers()
+        self.wfile.write(body)
+
+    def _send_common_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+
+    def _stream(self, name: str | None) -> None:
+        """Send a snapshot, then every change (of one run when `name` is given) until closed."""
+        feed = self.server.feed
+        # Subscribing before taking the snapshot means no change between the two is lost.
+        with feed.subscribe() as subscription:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self._send_common_headers()
+            try:
+                self._write(format_event("snapshot", self._snapshot(name)))
+                while True:
+                    change = subscription.next(KEEPALIVE_SECONDS)
+                    if change is None:
+                        self._write(b": keep-alive\n\n")
+                    elif name is None or change.name == name:
+                        self._write(event_for(change, detailed=name is not None))
+            except EOFError:
+                return  # the feed closed or this client fell behind; EventSource reconnects
+            except (BrokenPipeError, ConnectionResetError):
+                log.debug("event stream client %s disconnected", self.address_string())
+
+    def _snapshot(self, name: str | None) -> dict[str, Any]:
+        feed = self.server.feed
+        if name is None:
+            return {"runs": [views.run_summary(run) for run in feed.runs()]}
+        run = feed.get(name)
+        return views.run_detail(run) if run else {"name": name, "deleted": True}
+
+    def _write(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+def event_for(change: Change, *, detailed: bool) -> bytes:
+    """Encode a change as a `run` event (summary or full detail) or a `deleted` event."""
+    if change.kind == DELETED or change.record is None:
+        return format_event(DELETED, {"name": change.name}, change.id)
+    data = views.run_detail(change.record) if detailed else views.run_summary(change.record)
+    return format_event(change.kind, data, change.id)
+
+
+def create_server(
+    cluster: Any,
+    *,
+    address: str = DEFAULT_ADDRESS,
+    port: int = DEFAULT_PORT,
+    sync_timeout: float = SYNC_TIMEOUT_SECONDS,
+) -> DashboardServer:
+    """Start the run feed on `cluster` and bind the server; the caller runs `serve_forever`.
+
+    Port 0 picks a free port (see `DashboardServer.url`). Raises OSError when the port is
+    taken. When the first list of run records does not arrive within `sync_timeout` seconds
+    the server starts anyway and shows runs as the watch loads them.
+    """
+    feed = RunFeed(cluster)
+    feed.start()
+    if not feed.wait_synced(sync_timeout):
+        log.warning(
+            "run records not listed within %.0f s; serving, and showing runs once they load",
+            sync_timeout,
+        )
+    try:
+        return DashboardServer(address, port, feed)
+    except OSError:
+        feed.close()
+        raise
