@@ -107,6 +107,14 @@ def _pairs(values: dict[str, str]) -> str:
     return "\n".join(f"{key}={value}" for key, value in values.items())
 
 
+def node_outputs(node: dict[str, Any]) -> dict[str, str]:
+    """Return a node's output parameters plus `result`, as the Outputs column shows them."""
+    shown = dict(node["outputs"])
+    if node["result"] is not None:
+        shown["result"] = node["result"]
+    return shown
+
+
 def shown_phase(summary: dict[str, Any]) -> str:
     return f"{summary['phase']} (abandoned)" if summary["abandoned"] else str(summary["phase"])
 
@@ -138,6 +146,7 @@ def render_run(detail: dict[str, Any]) -> str:
         f'<h2 id="run-title">{name}</h2>'
         f'<p id="run-phase">{html.escape(shown_phase(detail))} '
         f"{html.escape(detail['message'])}</p>"
+        f'<p id="run-parameters">{html.escape(_pairs(detail["parameters"]))}</p>'
     )
     head = "".join(f"<th>{column}</th>" for column in NODE_COLUMNS)
     rows = []
@@ -152,7 +161,7 @@ def render_run(detail: dict[str, Any]) -> str:
             format_duration(node["durationSeconds"]),
             node["message"],
             _pairs(node["inputs"]),
-            _pairs(node["outputs"]),
+            _pairs(node_outputs(node)),
         ]
         rows.append(f'<tr class="phase-{phase}">{_cells(values)}</tr>')
     table = (

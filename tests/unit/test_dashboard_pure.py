@@ -1,0 +1,246 @@
+"""Dashboard parts that need no cluster: the record cache, event encoding and HTML escaping."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from deployer.dashboard import events, server, views
+from deployer.dashboard.events import RunFeed, Subscription, format_event
+from deployer.engine.workflow.record import encode_record
+from deployer.model.run import NodeRecord, RunRecord
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def make_record(name: str, *, phase: str = "Running", message: str = "") -> RunRecord:
+    root = NodeRecord(
+        id="n1",
+        name=name,
+        display_name=name,
+        type="Steps",
+        phase=phase,
+        started="2026-01-01T00:00:00Z",
+        children=["n2"],
+    )
+    child = NodeRecord(
+        id="n2",
+        name=f"{name}[0].say",
+        display_name="say",
+        type="Pod",
+        phase=phase,
+        started="2026-01-01T00:00:01Z",
+        finished="2026-01-01T00:00:05Z",
+        message=message,
+        inputs={"text": message},
+        parent="n1",
+    )
+    return RunRecord(
+        name=name,
+        namespace="default",
+        workflow={},
+        phase=phase,
+        message=message,
+        started="2026-01-01T00:00:00Z",
+        finished="2026-01-01T00:01:05Z" if phase != "Running" else None,
+        client="elsewhere:1",
+        heartbeat="2026-01-01T00:00:00Z",
+        root="n1",
+        nodes={"n1": root, "n2": child},
+    )
+
+
+def configmap(record: RunRecord, version: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "metadata": {"name": record.name, "namespace": "deployer-runs", "resourceVersion": version}
+    }
+    body.update(encode_record(record.to_dict()))
+    return body
+
+
+class IdleCluster:
+    """A stand-in cluster whose list returns fixed items and whose watch waits for stop."""
+
+    def __init__(self, items: list[dict[str, Any]]) -> None:
+        self.items = items
+
+    def list(self, *args: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], str]:
+        return self.items, "1"
+
+    def watch(self, *args: Any, stop: threading.Event, **kwargs: Any) -> Iterator[Any]:
+        stop.wait()
+        return iter(())
+
+
+def test_format_event_is_one_sse_message() -> None:
+    encoded = format_event("run", {"message": "two\nlines"}, 7).decode()
+    assert encoded.endswith("\n\n")
+    lines = encoded.rstrip("\n").split("\n")
+    assert lines[0] == "id: 7"
+    assert lines[1] == "event: run"
+    assert json.loads(lines[2].removeprefix("data: ")) == {"message": "two\nlines"}
+    assert len(lines) == 3
+
+
+def test_feed_publishes_added_and_deleted_runs() -> None:
+    feed = RunFeed(IdleCluster([]))
+    record = make_record("alpha")
+    with feed.subscribe() as subscription:
+        feed.apply("ADDED", configmap(record, "5"))
+        feed.apply("DELETED", {"metadata": {"name": "alpha"}})
+        added = subscription.next(0.1)
+        deleted = subscription.next(0.1)
+    assert added is not None and added.kind == events.UPDATED
+    assert added.record is not None and added.record.phase == "Running"
+    assert deleted is not None and deleted.kind == events.DELETED
+    assert deleted.id > added.id
+    assert feed.get("alpha") is None
+
+
+def test_feed_skips_unchanged_resource_version() -> None:
+    feed = RunFeed(IdleCluster([]))
+    record = make_record("alpha")
+    assert feed.apply("ADDED", configmap(record, "5")) is not None
+    assert feed.apply("MODIFIED", configmap(record, "5")) is None
+    assert feed.apply("MODIFIED", configmap(record, "6")) is not None
+
+
+def test_feed_replace_drops_runs_gone_from_list() -> None:
+    feed = RunFeed(IdleCluster([]))
+    feed.apply("ADDED", configmap(make_record("old"), "1"))
+    feed.replace([configmap(make_record("new"), "2")])
+    assert [run.name for run in feed.runs()] == ["new"]
+
+
+def test_feed_ignores_unreadable_record() -> None:
+    feed = RunFeed(IdleCluster([]))
+    broken = {"metadata": {"name": "broken", "resourceVersion": "1"}, "data": {"x": "y"}}
+    assert feed.apply("ADDED", broken) is None
+    assert feed.runs() == []
+
+
+def test_subscription_closes_when_queue_overflows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events, "SUBSCRIBER_QUEUE_SIZE", 2)
+    subscription = Subscription()
+    change = events.Change(id=1, kind=events.DELETED, name="x", record=None)
+    for _ in range(3):
+        subscription.put(change)
+    with pytest.raises(EOFError):
+        subscription.next(0.1)
+
+
+def test_run_list_html_escapes_names_and_messages() -> None:
+    summary = views.run_summary(make_record("alpha", phase="Failed", message=SCRIPT))
+    summary["name"] = '"><script>x()</script>'
+    rendered = views.render_runs([summary])
+    assert "<script" not in rendered
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in rendered
+    assert 'href="/runs/&quot;&gt;&lt;script&gt;' in rendered
+
+
+def test_run_tree_html_escapes_node_text() -> None:
+    detail = views.run_detail(make_record("alpha", message=SCRIPT))
+    rendered = views.render_run(detail)
+    assert "<script" not in rendered
+    assert rendered.count("&lt;script&gt;") == 3  # run message, node message, node input
+
+
+def test_run_detail_lists_nodes_in_tree_order() -> None:
+    detail = views.run_detail(make_record("alpha", phase="Succeeded"))
+    assert [(node["displayName"], node["depth"]) for node in detail["nodes"]] == [
+        ("alpha", 0),
+        ("say", 1),
+    ]
+    assert detail["nodes"][1]["durationSeconds"] == 4.0
+    assert detail["durationSeconds"] == 65.0
+    assert "workflow" not in detail
+
+
+def test_abandoned_running_run_is_marked() -> None:
+    summary = views.run_summary(make_record("alpha"))
+    assert summary["abandoned"] is True
+    assert views.shown_phase(summary) == "Running (abandoned)"
+
+
+def test_render_page_substitutes_markers_once() -> None:
+    page = views.render_page("<b data-run='__RUN__'>__VIEW__</b>", run="a&b", view="__RUN__")
+    assert page == "<b data-run='a&amp;b'>__RUN__</b>"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"), [(None, ""), (5.9, "5s"), (184, "3m4s"), (3720, "1h2m")]
+)
+def test_format_duration(seconds: float | None, expected: str) -> None:
+    assert views.format_duration(seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("127.0.0.1:8080", "127.0.0.1"), ("[::1]:80", "::1"), ("localhost", "localhost")],
+)
+def test_host_name_of_host_header(header: str, expected: str) -> None:
+    assert server.host_name(header) == expected
+
+
+def test_content_policy_allows_only_the_page_script() -> None:
+    template = server.load_template()
+    policy = server.content_policy(template)
+    hashes = re.findall(r"'sha256-[^']+'", policy)
+    assert len(hashes) == 2
+    assert "unsafe-inline" not in policy
+    assert "__RUN__" not in re.search(r"<script>(.*?)</script>", template, re.S).group(1)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def served() -> Iterator[server.DashboardServer]:
+    cluster = IdleCluster([configmap(make_record("alpha", message=SCRIPT), "1")])
+    dashboard = server.create_server(cluster, address="127.0.0.1", port=0, sync_timeout=5)
+    thread = threading.Thread(target=dashboard.serve_forever, daemon=True)
+    thread.start()
+    yield dashboard
+    dashboard.close()
+    thread.join(timeout=5)
+
+
+def fetch(url: str, **headers: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as failed:
+        with failed:
+            return failed.code, failed.read()
+
+
+def test_server_rejects_foreign_host_header(served: server.DashboardServer) -> None:
+    status, _ = fetch(served.url + "api/runs", Host="attacker.example")
+    assert status == 403
+
+
+def test_server_rejects_writes(served: server.DashboardServer) -> None:
+    request = urllib.request.Request(served.url + "api/runs/alpha", method="DELETE")
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(request, timeout=5)
+    assert failed.value.code == 405
+    failed.value.close()
+
+
+def test_server_run_page_escapes_message(served: server.DashboardServer) -> None:
+    status, body = fetch(served.url + "runs/alpha")
+    page = body.decode()
+    assert status == 200
+    assert page.count("<script>") == 1  # the page's own script
+    assert "&lt;script&gt;alert(1)" in page
+
+
+def test_server_unknown_run_is_404_json(served: server.DashboardServer) -> None:
+    status, body = fetch(served.url + "api/runs/missing")
+    assert status == 404
+    assert "run missing not found" in json.loads(body)["error"]
