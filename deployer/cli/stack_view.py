@@ -17,19 +17,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from deployer.cli.progress import STATE_STYLES, event_line, object_name
+from deployer.cli.object_table import ObjectTable, split_step
+from deployer.cli.progress import event_line
 from deployer.model.events import ObjectEvent
-from deployer.model.objects import ObjectRef
 from deployer.model.run import DONE_PHASES, NodeRecord
 
 # Node types of the tasks that deploy or check objects; their changes are printed.
 TASK_NODE_TYPES = frozenset({"Manifests", "Helm", "Jsonnet", "Fixture", "Skipped"})
-
-
-def split_step(step: str) -> tuple[str, str]:
-    """Split an event's node name (`<run>.<task path>`) into the run and the task path."""
-    run, _, task = step.partition(".")
-    return run, task
 
 
 class TaskPrinter:
@@ -86,7 +80,7 @@ class LiveTasks:
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str, str, str, str]] = {}
-        self.objects: dict[tuple[str, ObjectRef], ObjectEvent] = {}
+        self.objects = ObjectTable()
         self.lock = threading.Lock()
         self.live = Live(self._render(), console=Console(highlight=False), refresh_per_second=4)
 
@@ -107,12 +101,12 @@ class LiveTasks:
             self.live.update(self._render())
 
     def on_object(self, event: ObjectEvent) -> None:
+        self.objects(event)
         with self.lock:
-            self.objects[(event.step or "", event.ref)] = event
             self.live.update(self._render())
 
     def _render(self) -> Group:
-        return Group(self._table(), self._object_table())
+        return Group(self._table(), self.objects.render())
 
     def _table(self) -> Table:
         table = Table()
@@ -121,23 +115,6 @@ class LiveTasks:
         for run, task, phase, message in self.rows.values():
             style = {"Succeeded": "green", "Failed": "bold red", "Error": "bold red"}.get(phase)
             table.add_row(run, task, phase, message, style=style)
-        return table
-
-    def _object_table(self) -> Table:
-        table = Table()
-        for column in ("run", "task", "object", "state", "reason", "message"):
-            table.add_column(column, overflow="fold" if column == "message" else "ellipsis")
-        for (step, _ref), event in self.objects.items():
-            run, task = split_step(step)
-            table.add_row(
-                run,
-                task,
-                object_name(event.ref),
-                event.state.value,
-                event.reason,
-                event.message,
-                style=STATE_STYLES.get(event.state),
-            )
         return table
 
 

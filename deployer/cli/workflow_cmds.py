@@ -18,10 +18,11 @@ from typing import Any, TypeVar
 
 import click
 import yaml
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 
 from deployer.cli import workflow_view as view
+from deployer.cli.object_table import ObjectTable
 from deployer.cli.target import resolve_kubeconfig
 from deployer.errors import WorkflowError
 from deployer.model.run import NodeRecord, RunRecord
@@ -103,8 +104,17 @@ class LinePrinter:
             click.echo(f"{node.name}  {node.phase}" + (f"  {node.message}" if node.message else ""))
 
 
-def run_in_thread(start: Callable[[Callable[[Any], None]], RunRecord], *, live: bool) -> RunRecord:
-    """Run a workflow in a worker thread; Ctrl-C stops it (exit handlers still run)."""
+def run_in_thread(
+    start: Callable[[Callable[[Any], None]], RunRecord],
+    *,
+    live: bool,
+    objects: ObjectTable | None = None,
+) -> RunRecord:
+    """Run a workflow in a worker thread; Ctrl-C stops it (exit handlers still run).
+
+    With `live`, the node tree is redrawn in place, with `objects` (the run's object
+    states) drawn under it when given.
+    """
     holder: dict[str, Any] = {}
     ready = threading.Event()
 
@@ -137,7 +147,8 @@ def run_in_thread(start: Callable[[Callable[[Any], None]], RunRecord], *, live: 
                     holder["runner"].stop("stop")
             if live and "runner" in holder and screen is not None:
                 runner = holder["runner"]
-                screen.update(view.rich_tree(RunRecord.from_dict(runner.book.snapshot())))
+                tree = view.rich_tree(RunRecord.from_dict(runner.book.snapshot()))
+                screen.update(Group(tree, objects.render()) if objects else tree)
     if live and not console.is_terminal:
         click.echo("")  # rich leaves the last frame without a line break when not on a terminal
     if "error" in holder:
@@ -172,7 +183,11 @@ def print_final(record: RunRecord, output: str | None) -> None:
     metavar="NAME=VALUE",
     help="Override a workflow argument (repeatable).",
 )
-@click.option("--watch", is_flag=True, help="Show the live node tree while the run goes.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Show the live node tree, and the state of each deployed object, while the run goes.",
+)
 @click.option(
     "-o",
     "--output",
@@ -226,6 +241,7 @@ def submit_cmd(
     if output == "name":
         click.echo(name)
     listeners = [] if watch or output else [LinePrinter()]
+    objects = ObjectTable()
 
     def start(keep: Callable[[Any], None]) -> RunRecord:
         return run_workflow(
@@ -235,10 +251,11 @@ def submit_cmd(
             parameters=given,
             run_name=name,
             listeners=listeners,
+            progress=objects,
             runner_ready=keep,
         )
 
-    record = run_in_thread(start, live=watch)
+    record = run_in_thread(start, live=watch, objects=objects if watch else None)
     print_final(record, output)
     exit_for(record)
 
@@ -259,7 +276,11 @@ def _check_abandoned(record: RunRecord, *, force: bool) -> None:
 
 @click.command("retry")
 @click.argument("run")
-@click.option("--watch", is_flag=True, help="Show the live node tree while the run goes.")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Show the live node tree, and the state of each deployed object, while the run goes.",
+)
 @click.option("--force", is_flag=True, help="Retry a Running run even if its process may live.")
 @click.option("-o", "--output", type=click.Choice(["name", "json"]), default=None)
 @cluster_options
@@ -287,6 +308,7 @@ def retry_cmd(
     for control in CONTROLS:
         target.store.clear(run, control)
     listeners = [] if watch or output else [LinePrinter()]
+    objects = ObjectTable()
 
     def start(keep: Callable[[Any], None]) -> RunRecord:
         return run_workflow(
@@ -296,10 +318,11 @@ def retry_cmd(
             parameters=values,
             previous=previous,
             listeners=listeners,
+            progress=objects,
             runner_ready=keep,
         )
 
-    record = run_in_thread(start, live=watch)
+    record = run_in_thread(start, live=watch, objects=objects if watch else None)
     if output == "name":
         click.echo(record.name)
     print_final(record, output)

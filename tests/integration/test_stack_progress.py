@@ -22,7 +22,7 @@ SECRET_VALUE = "do-not-print-7f3a91"  # stringData of tests/stacks/crashloop/cre
 
 
 def failed_run(stderr: str, prefix: str) -> str:
-    """Return the run name that the error of a failed `up` tells the user to retry."""
+    """Return the run name from the `deployer retry RUN` hint in a failed `up`'s error."""
     found = re.search(rf"deployer retry ({prefix}-[a-z0-9]+)", stderr)
     assert found, stderr
     return found.group(1)

@@ -76,6 +76,8 @@ def prepare_retry(record: RunRecord) -> Prepared:
     """Rebuild the workflow and its WorkflowTemplates from the documents in a run record."""
     source = record.source_file or record.name
     workflow = parse.parse_workflow(record.workflow, file=source)
+    # NOTE: the record keeps no file name per WorkflowTemplate, so relative paths in a
+    # template from a --templates-dir folder resolve against the workflow's folder on retry.
     templates = {
         name: parse.parse_workflow(doc, file=f"{source} (WorkflowTemplate {name})")
         for name, doc in record.templates.items()
