@@ -3,7 +3,7 @@
 `RunFeed` lists the run-record ConfigMaps (label `deployer.dev/record=run` in namespace
 `deployer-runs`), then watches them from the list's resourceVersion. It keeps the decoded
 RunRecords in memory and hands every change to each subscriber's queue, so the HTTP server
-answers requests from the cache and streams changes as server-sent events without polling.
+serves requests from the cache and streams changes as server-sent events without polling.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 RECORD_SELECTOR = f"{RECORD_LABEL}=run"
 # Seconds to wait before listing again after the list or the watch failed.
 RETRY_SECONDS = 2.0
-# Changes a subscriber may have waiting; a client that falls further behind is disconnected.
+# Maximum changes queued for one subscriber. A client that falls further behind is disconnected.
 SUBSCRIBER_QUEUE_SIZE = 1000
 
 UPDATED = "run"
@@ -176,7 +176,7 @@ class RunFeed:
             return self._publish(DELETED, name, None)
 
     def _publish(self, kind: str, name: str, record: RunRecord | None) -> Change:
-        """Number a change and queue it for every subscriber; call with the lock held."""
+        """Number a change and queue it for every subscriber. Call with the lock held."""
         change = Change(id=self._next_id, kind=kind, name=name, record=record)
         self._next_id += 1
         for subscription in self._subscribers:
@@ -203,6 +203,11 @@ class RunFeed:
         )
         self.replace(items)
         self._synced.set()
+        log.info(
+            "listed %d run records in namespace %s; watching them for changes",
+            len(items),
+            self.namespace,
+        )
         events = self.cluster.watch(
             "v1",
             "ConfigMap",

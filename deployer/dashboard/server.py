@@ -1,6 +1,6 @@
 """The read-only dashboard's HTTP server: one page, a JSON API and server-sent event streams.
 
-Routes (GET only; every other method is answered 405 because this version changes nothing):
+Routes accept GET only. Every other method gets 405, because this version changes nothing.
 
 - `/` the run list, `/runs/NAME` one run's node tree. Both are the one static page with the
   first view rendered on the server; the page's script then follows the event stream.
@@ -9,9 +9,9 @@ Routes (GET only; every other method is answered 405 because this version change
 - `/api/events` streams the run list (`snapshot`, then `run` and `deleted` events) and
   `/api/runs/NAME/events` streams one run the same way, as `text/event-stream`.
 
-Answers come from the `RunFeed` cache, which a watch keeps current. The page's inline script
+Responses come from the `RunFeed` cache, which a watch keeps current. The page's inline script
 and style are allowed by hash in the Content-Security-Policy, so markup that slipped into a
-page could not run a script. When bound to a loopback address the server answers only requests
+page could not run a script. When bound to a loopback address the server serves only requests
 whose Host is a loopback name, so a web page from elsewhere cannot read it by DNS rebinding.
 """
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8080
-# Seconds between keep-alive comments on an idle event stream; a closed client shows up then.
+# Seconds between keep-alive comments on an idle event stream, so writes to a closed client fail.
 KEEPALIVE_SECONDS = 15.0
 # Seconds to wait for the first list of run records before serving.
 SYNC_TIMEOUT_SECONDS = 30.0
@@ -110,8 +110,8 @@ class DashboardServer(http.server.ThreadingHTTPServer):
     def url(self) -> str:
         host = str(self.server_address[0])
         port = self.server_address[1]
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{port}/"
+        bracketed = f"[{host}]" if ":" in host else host
+        return f"http://{bracketed}:{port}/"
 
     def serve_forever(self, poll_interval: float = 0.5) -> None:
         self.serving = True
@@ -127,7 +127,7 @@ class DashboardServer(http.server.ThreadingHTTPServer):
 
 
 class DashboardHandler(http.server.BaseHTTPRequestHandler):
-    """One request: a page, an API answer or an event stream."""
+    """One request: a page, an API response or an event stream."""
 
     server: DashboardServer
     server_version = "deployer-dashboard"
@@ -230,7 +230,7 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
                     elif name is None or change.name == name:
                         self._write(event_for(change, detailed=name is not None))
             except EOFError:
-                return  # the feed closed or this client fell behind; EventSource reconnects
+                return  # The feed closed or this client fell behind, and EventSource reconnects.
             except (BrokenPipeError, ConnectionResetError):
                 log.debug("event stream client %s disconnected", self.address_string())
 

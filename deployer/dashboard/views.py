@@ -31,7 +31,7 @@ NODE_COLUMNS = (
 
 
 def format_duration(seconds: float | None) -> str:
-    """Format seconds as `12s`, `3m4s` or `1h2m`; empty for a node that has not started."""
+    """Format seconds as `12s`, `3m4s` or `1h2m`, or as empty text when `seconds` is None."""
     if seconds is None:
         return ""
     whole = max(0, int(seconds))
@@ -87,8 +87,8 @@ def tree_order(run: RunRecord) -> list[tuple[int, NodeRecord]]:
 def run_detail(run: RunRecord) -> dict[str, Any]:
     """Return `/api/runs/NAME`: the summary, parameters and the nodes in tree order.
 
-    The submitted Workflow document and WorkflowTemplates are left out; `deployer get RUN -o
-    yaml` shows them.
+    The submitted Workflow document and WorkflowTemplates are left out, and `deployer get RUN
+    -o yaml` shows them.
     """
     detail = run_summary(run)
     detail["parameters"] = dict(run.parameters)

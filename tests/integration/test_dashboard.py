@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -19,7 +22,7 @@ from deployer.cluster.client import Cluster
 from deployer.dashboard import DashboardServer, create_server
 from deployer.engine.workflow.record import ClusterRecordStore
 from deployer.model.run import RunRecord
-from tests.integration.test_workflow_basics import WORKFLOWS, deployer
+from tests.integration.test_workflow_basics import ENTRY, WORKFLOWS, deployer
 
 pytestmark = pytest.mark.cluster
 
@@ -85,8 +88,8 @@ class EventStream:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             kind, data = self.next()
-            wanted_phase = phase is None or data.get("phase") == phase
-            if kind == event and data.get("name") == name and wanted_phase:
+            phase_matches = phase is None or data.get("phase") == phase
+            if kind == event and data.get("name") == name and phase_matches:
                 return data
         raise AssertionError(f"no {event} event for run {name} in phase {phase}")
 
@@ -271,6 +274,26 @@ def test_run_list_escapes_script_in_message(kubeconfig: str, dashboard: Dashboar
         store.delete(name)
     assert page.count("<script") == 1  # the page's own script only
     assert "&lt;script&gt;alert(&#x27;run&#x27;)&lt;/script&gt;" in page
+
+
+def test_dashboard_command_serves_until_interrupted(kubeconfig: str) -> None:
+    command = [sys.executable, "-c", ENTRY, "dashboard", "--port", "0", "--kubeconfig", kubeconfig]
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stderr is not None
+            first = process.stderr.readline()
+            found = re.search(r"http://127\.0\.0\.1:\d+/", first)
+            assert found, first
+            status, listed = get_json(found.group(0) + "api/runs")
+            assert status == 200
+            assert isinstance(listed["runs"], list)
+            process.send_signal(signal.SIGINT)
+            _, rest = process.communicate(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0
+    assert "dashboard stopped" in rest
 
 
 def test_unknown_run_is_404_json(dashboard: DashboardServer) -> None:
