@@ -16,4 +16,6 @@ deployer local up "$cluster"
 export DEPLOYER_TEST_KUBECONFIG
 DEPLOYER_TEST_KUBECONFIG=$(deployer local kubeconfig "$cluster")
 
-python -m pytest -n 2 --dist loadgroup -q "$@"
+# Whole files go to each worker: the demo tests share fixed namespaces and must not run
+# in two processes at once.
+python -m pytest -n 2 --dist loadfile -q "$@"

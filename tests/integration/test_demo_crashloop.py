@@ -11,8 +11,7 @@ import pytest
 
 from tests.integration.test_demo_stacks import REPO, deployer, exists, run_record, task_nodes
 
-# The demo uses fixed namespaces and node ports, so its tests share one xdist worker.
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("demo")]
+pytestmark = pytest.mark.cluster
 
 STACK = "tests/stacks/crashloop.yaml"
 

@@ -20,8 +20,9 @@ import pytest
 
 from tests.conftest import kubectl
 
-# The demo uses fixed namespaces and node ports, so its tests share one xdist worker.
-pytestmark = [pytest.mark.cluster, pytest.mark.xdist_group("demo")]
+# The demo uses fixed namespaces and node ports: its tests must share one process, which
+# scripts/test.sh ensures by handing out whole files to its workers (--dist loadfile).
+pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_NAMESPACES = ("sock-shop", "monitoring", "logging", "zipkin")
