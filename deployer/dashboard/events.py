@@ -91,6 +91,8 @@ class RunFeed:
         self._lock = threading.Lock()
         self._next_id = 1
         self._synced = threading.Event()
+        self._settled = threading.Event()  # set once the first list has loaded or failed
+        self.error: DeployerError | None = None  # the last failure of the list or the watch
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="dashboard-feed", daemon=True)
 
@@ -98,8 +100,12 @@ class RunFeed:
         self._thread.start()
 
     def wait_synced(self, timeout: float) -> bool:
-        """Block until the first list has been loaded; return False when `timeout` passes."""
-        return self._synced.wait(timeout)
+        """Block until the first list loads or fails, at most `timeout` seconds.
+
+        Returns True when the list loaded. After a failure `error` contains the cause.
+        """
+        self._settled.wait(timeout)
+        return self._synced.is_set()
 
     def close(self) -> None:
         """Stop the watch and end every subscription."""
@@ -189,6 +195,8 @@ class RunFeed:
             try:
                 self._list_and_watch()
             except DeployerError as failed:
+                self.error = failed
+                self._settled.set()
                 log.warning(
                     "watching run records in namespace %s failed: %s; listing again in %.0f s",
                     self.namespace,
@@ -203,6 +211,7 @@ class RunFeed:
         )
         self.replace(items)
         self._synced.set()
+        self._settled.set()
         log.info(
             "listed %d run records in namespace %s; watching them for changes",
             len(items),

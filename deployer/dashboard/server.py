@@ -32,6 +32,7 @@ from typing import Any
 
 from deployer.dashboard import views
 from deployer.dashboard.events import DELETED, Change, RunFeed, format_event
+from deployer.errors import ApiError
 from deployer.model.run import RunRecord
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_PORT = 8080
 # Seconds between keep-alive comments on an idle event stream, so writes to a closed client fail.
 KEEPALIVE_SECONDS = 15.0
-# Seconds to wait for the first list of run records before serving.
+# Seconds to wait for the first list of run records before giving up.
 SYNC_TIMEOUT_SECONDS = 30.0
 # Kubernetes object names: lowercase DNS subdomains of at most 253 characters.
 RUN_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -264,16 +265,18 @@ def create_server(
     """Start the run feed on `cluster` and bind the server; the caller runs `serve_forever`.
 
     Port 0 picks a free port (see `DashboardServer.url`). Raises OSError when the port is
-    taken. When the first list of run records does not arrive within `sync_timeout` seconds
-    the server starts anyway and shows runs as the watch loads them.
+    taken, and ApiError when the first list of run records fails or takes longer than
+    `sync_timeout` seconds. Later failures are retried in the background.
     """
     feed = RunFeed(cluster)
     feed.start()
     if not feed.wait_synced(sync_timeout):
-        log.warning(
-            "run records not listed within %.0f s; serving, and showing runs once they load",
-            sync_timeout,
-        )
+        feed.close()
+        cause = str(feed.error) if feed.error else f"no response within {sync_timeout:.0f} s"
+        raise ApiError(
+            f"listing run records in namespace {feed.namespace} failed: {cause}; check the "
+            "kubeconfig and that this user may list and watch ConfigMaps there"
+        ) from feed.error
     try:
         return DashboardServer(address, port, feed)
     except OSError:

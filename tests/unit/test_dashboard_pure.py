@@ -15,6 +15,7 @@ import pytest
 from deployer.dashboard import events, server, views
 from deployer.dashboard.events import RunFeed, Subscription, format_event
 from deployer.engine.workflow.record import encode_record
+from deployer.errors import ApiError
 from deployer.model.run import NodeRecord, RunRecord
 
 SCRIPT = "<script>alert(1)</script>"
@@ -77,6 +78,22 @@ class IdleCluster:
     def watch(self, *args: Any, stop: threading.Event, **kwargs: Any) -> Iterator[Any]:
         stop.wait()
         return iter(())
+
+
+class ForbiddenCluster:
+    """A stand-in cluster that rejects every list, as the API server does without RBAC."""
+
+    def list(self, *args: Any, **kwargs: Any) -> tuple[list[dict[str, Any]], str]:
+        raise ApiError(
+            "list of configmaps in namespace deployer-runs failed: forbidden", status=403
+        )
+
+
+def test_create_server_raises_when_list_fails() -> None:
+    with pytest.raises(ApiError) as failed:
+        server.create_server(ForbiddenCluster(), address="127.0.0.1", port=0, sync_timeout=10)
+    assert "forbidden" in str(failed.value)
+    assert "may list and watch ConfigMaps" in str(failed.value)
 
 
 def test_format_event_is_one_sse_message() -> None:
