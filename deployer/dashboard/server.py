@@ -262,7 +262,7 @@ def create_server(
     port: int = DEFAULT_PORT,
     sync_timeout: float = SYNC_TIMEOUT_SECONDS,
 ) -> DashboardServer:
-    """Start the run feed on `cluster` and bind the server; the caller runs `serve_forever`.
+    """Start the run feed on `cluster` and bind the server. The caller runs `serve_forever`.
 
     Port 0 picks a free port (see `DashboardServer.url`). Raises OSError when the port is
     taken, and ApiError when the first list of run records fails or takes longer than

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="needs Node.js to run the p
 SCRIPT = "<script>alert(1)</script>"
 
 # A stand-in for the few DOM and EventSource features the page uses. Elements record their
-# children and text; `innerHTML` throws, so a script that used it would fail the test.
+# children and text. Setting `innerHTML` throws, so a script that used it would fail the test.
 PRELUDE = """
 class Element {
   constructor(tag) { this.tag = tag; this.children = []; this.text = ""; this.className = ""; }
