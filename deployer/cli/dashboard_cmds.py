@@ -12,7 +12,7 @@ from deployer.cli.target import resolve_kubeconfig
     "--address",
     default="127.0.0.1",
     show_default=True,
-    help="Address to listen on; anything but loopback exposes run records to the network.",
+    help="Address to listen on. Any address but loopback exposes run records to the network.",
 )
 @click.option(
     "--port",
@@ -24,7 +24,7 @@ from deployer.cli.target import resolve_kubeconfig
 @click.option("--kubeconfig", default=None, help="Path of the kubeconfig file.")
 @click.option("--context", default=None, help="Kubeconfig context to use.")
 def dashboard_cmd(address: str, port: int, kubeconfig: str | None, context: str | None) -> None:
-    """Serve a read-only web page of recorded runs that follows them live; Ctrl-C stops it."""
+    """Serve a read-only web page of recorded runs that follows them live. Ctrl-C stops it."""
     from deployer.cluster.client import Cluster
     from deployer.dashboard import create_server
 
