@@ -57,6 +57,8 @@ def run_summary(run: RunRecord) -> dict[str, Any]:
         "name": run.name,
         "namespace": run.namespace,
         "phase": run.phase,
+        # NOTE: computed when the row is sent, so a run whose process died silently shows as
+        # abandoned only at its next change or on the next page load.
         "abandoned": liveness.abandoned(run),
         "message": run.message,
         "startedAt": run.started,
