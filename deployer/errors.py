@@ -65,9 +65,7 @@ class ValidationError(DeployerError):
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
         count = len(self.problems)
-        super().__init__(
-            f"{count} invalid object field(s); nothing was applied:\n{lines}"
-        )
+        super().__init__(f"{count} invalid object field(s); nothing was applied:\n{lines}")
 
 
 class PlanError(DeployerError):
