@@ -92,6 +92,34 @@ def test_stop_request_fails_a_suspended_run(kubeconfig: str, namespace: str) -> 
     assert "after" not in nodes_by_display(record)
 
 
+def test_stop_request_ends_a_waiting_manifests_step(kubeconfig: str, namespace: str) -> None:
+    started = deployer(
+        kubeconfig,
+        "submit",
+        str(WORKFLOWS / "manifests-unready.yaml"),
+        "-n",
+        namespace,
+        "-p",
+        f"namespace={namespace}",
+        "--detach",
+        "-o",
+        "name",
+    )
+    assert started.returncode == 0, started.stderr
+    run = started.stdout.strip()
+    wait_for_node(kubeconfig, run, "web", "Running")
+    stopped_at = time.monotonic()
+    stopped = deployer(kubeconfig, "stop", run)
+    assert stopped.returncode == 0, stopped.stderr
+    watched = deployer(kubeconfig, "watch", run, timeout=120)
+    # The step's timeout is 10 minutes; the stop request must end its wait in seconds.
+    assert time.monotonic() - stopped_at < 60
+    assert watched.returncode == 1
+    record = record_of(kubeconfig, run)
+    assert record["phase"] == "Failed"
+    assert nodes_by_display(record)["web"]["phase"] in ("Failed", "Error")
+
+
 def pods_per_node(kubeconfig: str, namespace: str, run: str) -> Counter[str]:
     """Count a run's pods per node, using the node label and the node-name annotation."""
     counts: Counter[str] = Counter()

@@ -48,6 +48,7 @@ def apply_step(
         inventory=inventory,
         timeout_seconds=timeout,
         dry_run=ctx.dry_run,
+        cancel=ctx.stop,
     )
     result = apply_manifests(ctx.cluster, resolved, options=options, progress=_tagged(ctx))
     refs = [item.ref for item in result.objects]
@@ -89,7 +90,7 @@ def destroy_step(
 
 def apply_crds(ctx: TemplateContext, manifests: Sequence[Manifest], *, timeout: float) -> None:
     """Apply CRDs with server-side apply and wait until Established, without an inventory."""
-    options = ApplyOptions(timeout_seconds=timeout, dry_run=ctx.dry_run)
+    options = ApplyOptions(timeout_seconds=timeout, dry_run=ctx.dry_run, cancel=ctx.stop)
     apply_manifests(ctx.cluster, list(manifests), options=options, progress=_tagged(ctx))
 
 
@@ -120,9 +121,7 @@ def wait_step(
                 timeout_seconds=timeout,
             )
         )
-    # NOTE: ctx.stop does not interrupt the apply engine's waits (here and in
-    # apply_manifests), so a stopped run still waits for this step until its timeout.
-    Waiter(cluster, targets, progress=_tagged(ctx), wave_timeout=timeout).run()
+    Waiter(cluster, targets, progress=_tagged(ctx), wave_timeout=timeout, cancel=ctx.stop).run()
 
 
 def wait_gone(
