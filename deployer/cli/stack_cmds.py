@@ -84,7 +84,7 @@ def up_command(
     Shows every task's phase and every object's state (kind, namespace/name, state,
     reason) as they change, then a summary that lists what is not ready and why.
     """
-    from deployer.engine import stack_run
+    from deployer.engine import stack_run, stack_summary
 
     loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
@@ -99,7 +99,7 @@ def up_command(
         view, progress, live = StackPrinter(), ObjectPrinter(), nullcontext()
     with live:
         runs = stack_run.up_stack(loaded, cluster, listeners=[view], progress=progress)
-    summary = stack_run.summarize(loaded, cluster, runs)
+    summary = stack_summary.summarize(loaded, cluster, runs)
     print_summary(summary, seconds=time.monotonic() - started)
     failed = [run for run in runs if not run.succeeded]
     if failed or len(runs) < len(loaded.workflows):
