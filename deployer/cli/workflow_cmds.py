@@ -104,6 +104,25 @@ class LinePrinter:
             click.echo(f"{node.name}  {node.phase}" + (f"  {node.message}" if node.message else ""))
 
 
+class Interrupted:
+    """Ctrl-C handling of one run: the first stops the run, a second one terminates it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.requested = 0  # how many of the interrupts were passed on to the runner
+
+    def forward(self, runner: Any) -> None:
+        """Pass the interrupts not yet handled on to `runner`."""
+        while self.requested < self.count:
+            self.requested += 1
+            if self.requested == 1:
+                click.echo("stopping the run; exit handlers still run", err=True)
+                runner.stop("stop")
+            else:
+                click.echo("terminating the run; exit handlers are cancelled", err=True)
+                runner.stop("terminate")
+
+
 def run_in_thread(
     start: Callable[[Callable[[Any], None]], RunRecord],
     *,
@@ -113,10 +132,12 @@ def run_in_thread(
     """Run a workflow in a worker thread; Ctrl-C stops it (exit handlers still run).
 
     With `live`, the node tree is redrawn in place, with `objects` (the run's object
-    states) drawn under it when given.
+    states) drawn under it when given. After a Ctrl-C the run is waited for, its final
+    phase is printed and the command exits 130.
     """
     holder: dict[str, Any] = {}
     ready = threading.Event()
+    finished = threading.Event()
 
     def keep(runner: Any) -> None:
         holder["runner"] = runner
@@ -129,7 +150,9 @@ def run_in_thread(
             holder["error"] = failure
         finally:
             ready.set()
+            finished.set()
 
+    interrupts = Interrupted()
     thread = threading.Thread(target=work, name="workflow", daemon=True)
     thread.start()
     console = Console()
@@ -138,13 +161,16 @@ def run_in_thread(
         if live
         else _nothing() as screen
     ):
-        while thread.is_alive():
+        # NOTE: the loop waits on an Event, not on `thread.join`: on CPython 3.11 a
+        # KeyboardInterrupt inside `Thread.join` can leave `is_alive()` False while the
+        # thread still runs.
+        while not finished.is_set():
             try:
-                thread.join(0.25)
+                finished.wait(0.25)
             except KeyboardInterrupt:
-                if "runner" in holder:
-                    click.echo("stopping the run; exit handlers still run", err=True)
-                    holder["runner"].stop("stop")
+                interrupts.count += 1
+            if "runner" in holder:
+                interrupts.forward(holder["runner"])
             if live and "runner" in holder and screen is not None:
                 runner = holder["runner"]
                 tree = view.rich_tree(RunRecord.from_dict(runner.book.snapshot()))
@@ -153,7 +179,21 @@ def run_in_thread(
         click.echo("")  # rich leaves the last frame without a line break when not on a terminal
     if "error" in holder:
         raise holder["error"]
-    return holder["record"]  # type: ignore[no-any-return]
+    record: RunRecord = holder["record"]
+    if interrupts.count:
+        _exit_interrupted(record)
+    return record
+
+
+def _exit_interrupted(record: RunRecord) -> None:
+    """Print how an interrupted run ended and exit 130, as for any command cut by Ctrl-C."""
+    message = f": {record.message}" if record.message else ""
+    click.echo(
+        f"run {record.name} {record.phase.lower()}{message}; "
+        f"see `deployer get {record.name}`, then `deployer retry {record.name}`",
+        err=True,
+    )
+    raise click.exceptions.Exit(130)
 
 
 class _nothing:
