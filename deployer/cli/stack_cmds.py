@@ -15,10 +15,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from deployer.cli.stack_view import LiveTasks, ObjectPrinter, StackPrinter, print_summary
+from deployer.cli.stack_view import (
+    LiveTasks,
+    ObjectPrinter,
+    StackPrinter,
+    output_console,
+    print_summary,
+)
 from deployer.cli.target import resolve_kubeconfig
 from deployer.engine.stack import Stack, find_stack, load_stack, with_overrides
 from deployer.engine.workflow.record import looks_secret
@@ -154,7 +159,7 @@ def status_command(
 
     loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
-    console = Console(highlight=False, soft_wrap=True)
+    console = output_console()
     all_ready = True
     for entry, (record, tasks) in zip(
         loaded.workflows, stack_run.stack_status(loaded, cluster), strict=True
@@ -200,7 +205,7 @@ def catalog_command(stacks_dir: Path, workflows_dir: Path) -> None:
             f"neither {stacks_dir} nor {workflows_dir} is a folder; "
             "run from the project folder or pass --stacks-dir and --workflows-dir"
         )
-    console = Console(highlight=False, soft_wrap=True)
+    console = output_console()
     workflows = Table(title="workflows")
     for column in ("file", "parameter", "default", "description"):
         workflows.add_column(column)

@@ -25,6 +25,18 @@ from deployer.model.run import DONE_PHASES, NodeRecord
 # Node types of the tasks that deploy or check objects; their changes are printed.
 TASK_NODE_TYPES = frozenset({"Manifests", "Helm", "Jsonnet", "Fixture", "Skipped"})
 
+# Console width, in columns, when stdout is not a terminal (CI logs, pipes). Rich falls
+# back to 80 columns there and would cut or fold cells such as run names.
+PIPE_WIDTH = 1000
+
+
+def output_console() -> Console:
+    """Return a console for tables: the terminal's width, else wide enough for every cell."""
+    console = Console(highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    return console
+
 
 class TaskPrinter:
     """Print one line whenever a deployer-kind task of a run changes phase."""
@@ -120,7 +132,7 @@ class LiveTasks:
 
 def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
     """Print one row per workflow run, then every object or task that is not ready."""
-    console = Console(highlight=False, soft_wrap=True)
+    console = output_console()
     table = Table(title=f"stack up: {seconds:.1f} s")
     for column in ("workflow", "run", "phase", "waves", "tasks", "objects", "seconds"):
         # Fold rather than cut names, because the run name is what `deployer retry` takes.

@@ -1,6 +1,6 @@
 """The summary that `deployer up` prints: one row per workflow and what is not ready.
 
-`summarize` reads each run's record and the live objects of its tasks; it shares the
+`summarize` reads each run's record and the live objects of its tasks. It shares the
 task listing and readiness checks of `deployer.engine.stack_run`.
 """
 
