@@ -53,12 +53,25 @@ class NodeBook:
         )
         with self.lock:
             self.record.nodes[node.id] = node
-            if parent is not None:
+            if parent is None:
+                self._set_root(node)
+            else:
                 siblings = self.record.nodes[parent].children
                 if node.id not in siblings:
                     siblings.append(node.id)
         self._notify(node)
         return node
+
+    def _set_root(self, node: NodeRecord) -> None:
+        """Record a parentless node as the run's root, or as the exit root after it.
+
+        The roots are set when the node is created, so `deployer get` and `deployer watch`
+        draw the tree of a run that is still going.
+        """
+        if self.record.root is None or self.record.root == node.id:
+            self.record.root = node.id
+        elif self.record.exit_root is None:
+            self.record.exit_root = node.id
 
     def start(self, node: NodeRecord, *, inputs: dict[str, str] | None = None) -> None:
         with self.lock:
@@ -107,7 +120,9 @@ class NodeBook:
             node = copy.deepcopy(old)
             node.parent = parent
             self.record.nodes[node.id] = node
-            if parent is not None and node.id not in self.record.nodes[parent].children:
+            if parent is None:
+                self._set_root(node)
+            elif node.id not in self.record.nodes[parent].children:
                 self.record.nodes[parent].children.append(node.id)
             for child_id in old.children:
                 child = self.previous.nodes.get(child_id)

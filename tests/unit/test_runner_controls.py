@@ -1,0 +1,46 @@
+"""Stop, retry and the node tree of a run in progress, against the in-memory executor."""
+
+# Workflow YAML in the tests keeps one step per line, which can pass 100 columns.
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
+from deployer.engine.workflow.nodes import node_id
+from tests.unit.test_runner_scheduling import (
+    SAY,
+    SUSPENDING,
+    run,
+    wait_for_phase,
+    workflow,
+    write,
+)
+
+
+def run_in_background(
+    path: Path, store: MemoryRecordStore, executor: MemoryExecutor
+) -> tuple[threading.Thread, dict[str, Any]]:
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        box["record"], _ = run(path, store=store, executor=executor, run_name="paused")
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def test_running_record_names_its_roots(tmp_path: Path) -> None:
+    path = write(tmp_path, workflow("entrypoint: main\nonExit: report\n", SUSPENDING, SAY))
+    store = MemoryRecordStore()
+    thread, box = run_in_background(path, store, MemoryExecutor(pod_seconds=0.6))
+    wait_for_phase(store, "wait", "Running")
+    assert store.records["paused"]["root"] == node_id("paused", "paused")
+    store.request("paused", "stop", "true")
+    wait_for_phase(store, "tell", "Running")
+    assert store.records["paused"]["exitRoot"] == node_id("paused", "paused.onExit")
+    thread.join(5)
+    assert box["record"].root == node_id("paused", "paused")
