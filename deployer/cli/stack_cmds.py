@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
@@ -30,6 +30,9 @@ from deployer.engine.workflow.record import looks_secret
 from deployer.errors import InputError, ObjectFailed
 from deployer.model.events import ProgressSink
 from deployer.model.run import NodeRecord
+
+if TYPE_CHECKING:
+    from deployer.engine.stack_run import TaskStatus
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,7 +157,10 @@ def status_command(
     stacks_dir: Path,
     parameters: tuple[str, ...],
 ) -> None:
-    """Show each workflow's last run and whether its objects are ready now."""
+    """Show each workflow's last run and whether its objects are ready now.
+
+    Exits 1 when a task is not deployed or any of its objects is not ready.
+    """
     from deployer.engine import stack_run
 
     loaded = open_stack(stack, stacks_dir, parameters)
@@ -170,15 +176,24 @@ def status_command(
         for column in ("task", "kind", "last phase", "objects", "ready"):
             table.add_column(column)
         for task in tasks:
-            ready = "yes" if not task.not_ready else f"no ({len(task.not_ready)})"
             all_ready = all_ready and not task.not_ready
-            table.add_row(task.task, task.kind, task.phase or "-", str(task.objects), ready)
+            row = (task.task, task.kind, task.phase or "-", str(task.objects), ready_cell(task))
+            table.add_row(*row)
         console.print(table)
         for task in tasks:
             for problem in task.not_ready:
                 console.print(f"not ready: {problem}")
     if not all_ready:
         raise click.exceptions.Exit(1)
+
+
+def ready_cell(task: TaskStatus) -> str:
+    """Describe in words whether a task's objects are ready: the `ready` column of status."""
+    if not task.not_ready:
+        return "yes"
+    if not task.deployed:
+        return "no: not deployed"
+    return f"no: {len(task.not_ready)} of {task.objects} object(s) not ready"
 
 
 @click.command("catalog")

@@ -59,6 +59,7 @@ class TaskStatus:
     objects: int = 0  # objects in the task's inventory
     not_ready: list[str] = field(default_factory=list)  # `Kind ns/name: message`
     message: str = ""
+    deployed: bool = True  # False when the task's inventory or helm release is missing
 
 
 def up_stack(
@@ -155,8 +156,7 @@ def stack_status(stack: Stack, cluster: Any) -> list[tuple[RunRecord | None, lis
     for entry in stack.workflows:
         workflow, templates = load_with_templates(entry.file)
         values = _workflow_values(workflow, effective_parameters(stack, entry, workflow))
-        mine = [run for run in runs if Path(run.source_file).resolve() == entry.file]
-        last = max(mine, key=lambda run: run.started or "", default=None)
+        last = last_run(runs, entry)
         tasks = []
         for task, template in _deployer_tasks(workflow, templates):
             status = TaskStatus(workflow=entry.file.name, task=task, kind=template.kind)
@@ -166,10 +166,17 @@ def stack_status(stack: Stack, cluster: Any) -> list[tuple[RunRecord | None, lis
             _check_objects(cluster, template.kind, spec, status)
             expected = template.kind != "fixture" and status.phase != runmodel.SKIPPED
             if expected and not _has_objects(cluster, template.kind, spec):
+                status.deployed = False
                 status.not_ready.append(f"{entry.file.name} task {task}: not deployed")
             tasks.append(status)
         report.append((last, tasks))
     return report
+
+
+def last_run(runs: Sequence[RunRecord], entry: StackWorkflow) -> RunRecord | None:
+    """Return the newest of `runs` started from the entry's workflow file, if any."""
+    mine = [run for run in runs if Path(run.source_file).resolve() == entry.file]
+    return max(mine, key=lambda run: run.started or "", default=None)
 
 
 def _workflow_values(workflow: Workflow, parameters: Mapping[str, str]) -> dict[str, str]:

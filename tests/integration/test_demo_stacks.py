@@ -219,6 +219,9 @@ def test_down_demo_leaves_nothing(
     for namespace in DEMO_NAMESPACES:
         name = f"deployer-inventory-{namespace}-namespace"
         assert not exists(kubeconfig, "configmap", name, "-n", "default"), name
+    status = deployer(kubeconfig, "status", "demo")
+    assert status.returncode == 1, status.stdout + status.stderr
+    assert "no: not deployed" in status.stdout
 
 
 def test_up_after_down_works(kubeconfig: str, demo_up: subprocess.CompletedProcess[str]) -> None:

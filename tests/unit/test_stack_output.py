@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from deployer.cli.stack_cmds import catalog_command
+from deployer.cli.stack_cmds import catalog_command, ready_cell
 from deployer.cli.stack_view import print_summary
+from deployer.engine.stack_run import TaskStatus
 
 REPO = Path(__file__).resolve().parents[2]
 LONG_RUN = "sock-shop-persist-workflow-with-a-long-name-x7k2q"
@@ -48,3 +49,20 @@ def test_catalog_keeps_descriptions_whole() -> None:
     description = "Password of Grafana's admin user; demo default, override it outside a laptop."
     assert any(description in line for line in lines), done.output
     assert not any("…" in line for line in lines), done.output
+
+
+def test_ready_cell_all_ready() -> None:
+    task = TaskStatus(workflow="w.yaml", task="app", kind="manifests", objects=3)
+    assert ready_cell(task) == "yes"
+
+
+def test_ready_cell_not_deployed() -> None:
+    task = TaskStatus(workflow="w.yaml", task="app", kind="manifests", deployed=False)
+    task.not_ready.append("w.yaml task app: not deployed")
+    assert ready_cell(task) == "no: not deployed"
+
+
+def test_ready_cell_counts_unready_objects() -> None:
+    task = TaskStatus(workflow="w.yaml", task="app", kind="manifests", objects=3)
+    task.not_ready.append("Deployment shop/app: 0/1 replicas available")
+    assert ready_cell(task) == "no: 1 of 3 object(s) not ready"
