@@ -13,6 +13,7 @@ from deployer.engine.workflow.nodes import node_id
 from tests.unit.test_runner_scheduling import (
     SAY,
     SUSPENDING,
+    node,
     run,
     wait_for_phase,
     workflow,
@@ -31,6 +32,35 @@ def run_in_background(
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     return thread, box
+
+
+def test_repeated_stop_leaves_exit_handler_running(tmp_path: Path) -> None:
+    path = write(tmp_path, workflow("entrypoint: main\nonExit: report\n", SUSPENDING, SAY))
+    store = MemoryRecordStore()
+    thread, box = run_in_background(path, store, MemoryExecutor(pod_seconds=0.6))
+    wait_for_phase(store, "wait", "Running")
+    store.request("paused", "stop", "true")
+    wait_for_phase(store, "tell", "Running")
+    # The cluster's control watch reports the stop again on every record write.
+    store.request("paused", "stop", "again")
+    thread.join(5)
+    record = box["record"]
+    assert record.phase == "Failed"
+    assert node(record, "tell").phase == "Succeeded"
+    assert node(record, "tell").result == "Failed"
+
+
+def test_terminate_cancels_running_exit_handler(tmp_path: Path) -> None:
+    path = write(tmp_path, workflow("entrypoint: main\nonExit: report\n", SUSPENDING, SAY))
+    store = MemoryRecordStore()
+    thread, box = run_in_background(path, store, MemoryExecutor(pod_seconds=3))
+    wait_for_phase(store, "wait", "Running")
+    store.request("paused", "stop", "true")
+    wait_for_phase(store, "tell", "Running")
+    store.request("paused", "terminate", "true")
+    thread.join(2)
+    assert not thread.is_alive()
+    assert node(box["record"], "tell").phase == "Failed"
 
 
 def test_running_record_names_its_roots(tmp_path: Path) -> None:

@@ -70,6 +70,7 @@ class Runner:
         self.masker = Masker()
         self.cancel = threading.Event()  # set by stop, terminate or the workflow deadline
         self.shutdown = ""  # "stop", "terminate" or "deadline" once cancel is set
+        self.exiting = False  # once True, the exit handler runs and only terminate cancels it
         self.suspended: dict[str, threading.Event] = {}
         self.pending_resume: str | None = None
         self.lock = threading.Lock()
@@ -175,8 +176,10 @@ class Runner:
         failures = self.record.failures()
         self.globals["workflow.status"] = root.phase if root.phase != "Omitted" else "Failed"
         self.globals["workflow.failures"] = scope.to_json(failures)
-        if self.shutdown:
-            self.cancel.clear()  # exit handlers of a stopped run still run, as in Argo
+        with self.lock:
+            self.exiting = True
+            if self.shutdown:
+                self.cancel.clear()  # exit handlers of a stopped run still run, as in Argo
         name = f"{self.name}.onExit"
         node = self.invoke(Call(name, name, None, template, self.workflow, {}, 0, None))
         with self.book.lock:
@@ -216,9 +219,16 @@ class Runner:
     # Controls from `deployer resume/stop/terminate`
 
     def stop(self, how: str = "stop") -> None:
-        """Stop the run: running leaves end as Failed, nothing new starts."""
+        """Stop the run: running leaves end as Failed, nothing new starts.
+
+        Once the exit handler runs, only `terminate` cancels it. A stop request stays on the
+        record while the exit handler runs, and the control watch reports it again on
+        every record write.
+        """
         with self.lock:
             if self.shutdown == "terminate":
+                return
+            if self.exiting and how != "terminate":
                 return
             self.shutdown = how
         log.info("run %s: %s requested", self.name, how)
