@@ -1,6 +1,7 @@
 """Stop, retry and the node tree of a run in progress, against the in-memory executor."""
 
 # Workflow YAML in the tests keeps one step per line, which can pass 100 columns.
+# ruff: noqa: E501
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
 from deployer.engine.workflow.nodes import node_id
+from tests.unit.test_runner_records import THREE_STEPS
 from tests.unit.test_runner_scheduling import (
     SAY,
     SUSPENDING,
@@ -32,6 +34,38 @@ def run_in_background(
     thread = threading.Thread(target=work, daemon=True)
     thread.start()
     return thread, box
+
+
+def test_retry_runs_exit_handler_again(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            """
+            entrypoint: main
+            onExit: report
+            arguments:
+              parameters: [{name: code, value: "1"}]
+            """,
+            THREE_STEPS,
+            SAY,
+            """
+              - name: report
+                steps:
+                - - {name: tell, template: say, arguments: {parameters: [{name: msg, value: "status was {{workflow.status}}"}]}}
+            """,
+        ),
+    )
+    store = MemoryRecordStore()
+    first, _ = run(path, store=store, run_name="exitretry")
+    assert first.phase == "Failed"
+    assert node(first, "tell").result == "status was Failed"
+    second, executor = run(
+        path, store=store, previous=store.load("exitretry"), parameters={"code": "0"}
+    )
+    assert second.phase == "Succeeded"
+    assert node(second, "tell").result == "status was Succeeded"
+    assert len(executor.pods_named("exitretry.onExit")) == 1
+    assert second.exit_root == node_id("exitretry", "exitretry.onExit")
 
 
 def test_repeated_stop_leaves_exit_handler_running(tmp_path: Path) -> None:

@@ -113,6 +113,11 @@ class NodeBook:
             return None
         return old
 
+    def end_reuse(self) -> None:
+        """Make every later node run anew instead of reusing the previous attempt's node."""
+        with self.lock:
+            self.previous = None
+
     def adopt(self, old: NodeRecord, parent: str | None) -> NodeRecord:
         """Copy a finished node and its descendants from the previous attempt into this run."""
         assert self.previous is not None

@@ -180,6 +180,8 @@ class Runner:
             self.exiting = True
             if self.shutdown:
                 self.cancel.clear()  # exit handlers of a stopped run still run, as in Argo
+        # The exit handler always runs again on a retry, because the run's status changed.
+        self.book.end_reuse()
         name = f"{self.name}.onExit"
         node = self.invoke(Call(name, name, None, template, self.workflow, {}, 0, None))
         with self.book.lock:
