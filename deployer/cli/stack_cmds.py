@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,10 +26,10 @@ from deployer.cli.stack_view import (
 )
 from deployer.cli.target import resolve_kubeconfig
 from deployer.engine.stack import Stack, find_stack, load_stack, with_overrides
-from deployer.engine.workflow.record import looks_secret
+from deployer.engine.workflow.record import ClusterRecordStore, looks_secret
 from deployer.errors import InputError, ObjectFailed
 from deployer.model.events import ProgressSink
-from deployer.model.run import NodeRecord
+from deployer.model.run import NodeRecord, RunRecord
 
 if TYPE_CHECKING:
     from deployer.engine.stack_run import TaskStatus
@@ -137,14 +137,33 @@ def down_command(
 
     loaded = open_stack(stack, stacks_dir, parameters)
     cluster = connect(loaded, kubeconfig, context)
+    started = time.monotonic()
+    prefixes = down_prefixes(loaded, ClusterRecordStore(cluster).list_runs())
 
     def report(status: stack_run.TaskStatus) -> None:
         if status.phase != "Skipped":
-            click.echo(f"[{status.workflow}] {status.task}  deleted  {status.message}")
+            prefix = prefixes.get(status.workflow, status.workflow)
+            click.echo(f"[{prefix}] {status.task}  Deleted  {status.message}")
 
     done = stack_run.down_stack(loaded, cluster, on_task=report)
     deleted = sum(1 for status in done if status.phase != "Skipped")
-    click.echo(f"stack {loaded.name} down: {deleted} task(s) destroyed")
+    seconds = time.monotonic() - started
+    click.echo(f"stack down: {seconds:.1f} s, {deleted} task(s) of {loaded.name} destroyed")
+
+
+def down_prefixes(stack: Stack, runs: Sequence[RunRecord]) -> dict[str, str]:
+    """Map each workflow file name to the name of its last run, the line prefix of `up`.
+
+    A workflow that has no recorded run keeps its file name as the prefix.
+    """
+    from deployer.engine.stack_run import last_run
+
+    prefixes = {}
+    for entry in stack.workflows:
+        record = last_run(runs, entry)
+        if record is not None:
+            prefixes[entry.file.name] = record.name
+    return prefixes
 
 
 @click.command("status")
