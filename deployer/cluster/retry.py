@@ -1,7 +1,8 @@
 """When and how long to retry a request: 429 (honouring Retry-After), 5xx, dropped connections.
 
-Validation errors (other 4xx) are never retried. A 404 for a namespace that this process
-created a moment ago is retried for a few seconds, because its cache may lag behind.
+Validation errors (other 4xx, and a 500 for a body the server cannot convert to its type)
+are never retried. A 404 for a namespace that this process created a moment ago is retried
+for a few seconds, because its cache may lag behind.
 """
 
 from __future__ import annotations

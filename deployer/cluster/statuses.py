@@ -14,6 +14,7 @@ from typing import Any
 
 from deployer.errors import ApiError, ConflictError, ImmutableFieldError
 
+INVALID = "Invalid"  # the Kubernetes Status reason of a rejected object
 MAX_MESSAGE_CHARS = 600  # longer server messages are cut so errors stay one screen
 
 _QUOTED_VALUE = re.compile(r'(Invalid value: )"(?:[^"\\]|\\.)*"')
@@ -80,6 +81,24 @@ def immutable_paths(status: Mapping[str, Any]) -> list[str]:
     return [c["field"] for c in causes(status) if c["field"]]
 
 
+# Phrases of Kubernetes 1.37 500 responses that reject the object itself: the server could
+# not decode the body into its type (for example the quantity "1GB"). Sending the same body
+# again fails the same way, so these are validation errors rather than transient failures.
+UNDECODABLE_PHRASES = (
+    "failed to convert",
+    "unable to convert unstructured",
+    "quantities must match",
+)
+
+
+def is_undecodable(code: int, status: Mapping[str, Any]) -> bool:
+    """Tell whether a 500 Status reports a body that cannot be converted to its type."""
+    if code != 500:
+        return False
+    message = str(status.get("message") or "").lower()
+    return any(phrase in message for phrase in UNDECODABLE_PHRASES)
+
+
 def conflicts(status: Mapping[str, Any]) -> list[tuple[str, str]]:
     """List (field path, current manager) pairs from a server-side apply 409 Status."""
     found: list[tuple[str, str]] = []
@@ -127,6 +146,9 @@ def to_error(
             status=code,
             reason=reason,
         )
+    if is_undecodable(code, status):
+        # Reason "Invalid", as for a 422, so that callers treat it as a rejected object.
+        return ApiError(f"{subject}: {message}", status=code, reason=INVALID)
     return ApiError(f"{subject}: {message}", status=code, reason=reason)
 
 

@@ -117,6 +117,8 @@ class Transport:
         error = statuses.to_error(
             code, failure.body, subject=subject, secret=secret, applying=applying
         )
+        if error.reason == statuses.INVALID:
+            return error
         if code == 429 or code >= 500 or code == 0:
             return Transient(code, str(error), _retry_after(failure), response=error)
         namespace = statuses.is_namespace_not_found(code, failure.body)

@@ -29,7 +29,7 @@ from deployer.engine.deletion import delete_in_reverse, entry_ref
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
-from deployer.errors import DeployerError, InputError, Problem, ValidationError
+from deployer.errors import DeployerError, InputError, Problem
 from deployer.model.events import ObjectEvent, ProgressSink, discard
 from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
@@ -101,18 +101,14 @@ def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key
     def already_flagged(manifest: Manifest) -> bool:
         return manifest_label(manifest) in flagged
 
-    try:
-        responses = prepare.dry_run_all(
-            cluster,
-            ordered,
-            force=options.force_conflicts,
-            parallelism=options.parallelism,
-            skip=already_flagged,
-        )
-    except ValidationError as invalid:
-        raise ValidationError(problems + invalid.problems) from None
-    if problems:
-        raise ValidationError(problems)
+    responses = prepare.dry_run_all(
+        cluster,
+        ordered,
+        force=options.force_conflicts,
+        parallelism=options.parallelism,
+        skip=already_flagged,
+        known=problems,
+    )
     return {_key(ordered[index]): version for index, version in responses.items()}
 
 

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from deployer.cluster import Cluster
+from deployer.cluster import Cluster, statuses
 from deployer.errors import ApiError, ConflictError, ImmutableFieldError, Problem, ValidationError
 from deployer.model.objects import Manifest
 
@@ -103,6 +103,13 @@ def _problem(manifest: Manifest, error: ApiError) -> Problem:
     return Problem(object=manifest.describe(), path="", message=text)
 
 
+def _server_failure(error: ApiError) -> bool:
+    """Tell whether the server or the connection failed, rather than the object being invalid."""
+    if error.reason == statuses.INVALID:
+        return False
+    return error.status is None or error.status >= 500 or error.status == 0
+
+
 def dry_run_all(
     cluster: Cluster,
     manifests: Sequence[Manifest],
@@ -110,8 +117,13 @@ def dry_run_all(
     force: bool,
     parallelism: int,
     skip: Callable[[Manifest], bool] = lambda _m: False,
+    known: Sequence[Problem] = (),
 ) -> dict[int, str]:
     """Dry-run every manifest; raise ValidationError if any is invalid.
+
+    `known` are problems found before the dry run. When there are any, every dry-run
+    failure, conflicts and server errors included, joins them in one ValidationError,
+    so the user sees all problems at once.
 
     Returns the resourceVersion of each dry-run response ("" for a new object) by manifest
     index. Only that is kept because 5,000 full dry-run bodies would double the memory use.
@@ -142,16 +154,18 @@ def dry_run_all(
     problems: list[Problem] = []
     conflicts: list[ApiError] = []
     for index, outcome in outcomes:
-        if isinstance(outcome, ConflictError | ImmutableFieldError):
+        if isinstance(outcome, ApiError) and known:
+            problems.append(_problem(manifests[index], outcome))
+        elif isinstance(outcome, ConflictError | ImmutableFieldError):
             conflicts.append(outcome)
         elif isinstance(outcome, ApiError):
-            if outcome.status is None or outcome.status >= 500 or outcome.status == 0:
+            if _server_failure(outcome):
                 raise outcome
             problems.append(_problem(manifests[index], outcome))
         elif outcome is not None:
             responses[index] = outcome
-    if problems:
-        raise ValidationError(problems)
+    if problems or known:
+        raise ValidationError([*known, *problems])
     if conflicts:
         raise conflicts[0]
     return responses

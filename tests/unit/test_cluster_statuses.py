@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from deployer.cluster import statuses
 from deployer.cluster.discovery import parse_aggregated, parse_resource_list
-from deployer.cluster.retry import backoff_seconds
+from deployer.cluster.retry import Transient, backoff_seconds
+from deployer.cluster.transport import Transport
 from deployer.errors import ApiError, ConflictError, ImmutableFieldError
 
 
@@ -210,3 +212,32 @@ def test_service_cluster_ip_change_is_immutable() -> None:
     error = statuses.to_error(422, body, subject="Service ns/s")
     assert isinstance(error, ImmutableFieldError)
     assert "spec.clusterIPs[0]" in str(error)
+
+
+CONVERT_MESSAGE = (
+    "failed to convert new object (ns/q; /v1, Kind=ResourceQuota) to proper version: "
+    "unable to convert unstructured object to /v1, Kind=ResourceQuota: quantities must "
+    "match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
+
+
+def _api_exception(code: int, message: str) -> ApiException:
+    failure = ApiException(status=code, reason="Internal Server Error")
+    failure.body = _status(code, "InternalError", message, [])
+    return failure
+
+
+def test_unconvertible_body_500_is_not_retried() -> None:
+    transport = Transport(api_client=None)
+    failure = _api_exception(500, CONVERT_MESSAGE)
+    error = transport.classify(failure, subject="ResourceQuota ns/q", secret=False, applying=True)
+    assert isinstance(error, ApiError)
+    assert error.reason == "Invalid"
+    assert "quantities must match" in str(error)
+
+
+def test_other_500_is_retried() -> None:
+    transport = Transport(api_client=None)
+    failure = _api_exception(500, "etcdserver: request timed out")
+    error = transport.classify(failure, subject="ConfigMap ns/c", secret=False, applying=True)
+    assert isinstance(error, Transient)
