@@ -442,3 +442,11 @@ def test_catalog_lists_workflows_and_stacks(monkeypatch: pytest.MonkeyPatch) -> 
         assert name in done.output
     assert "(masked)" in done.output
     assert "| admin" not in done.output.replace("│", "|")
+
+
+def test_app_namespace_description_names_dashboards() -> None:
+    workflow = load_workflow(ROOT / "workflows" / "monitoring-workflow.yaml")
+    described = {parameter.name: parameter.description for parameter in workflow.arguments}
+    assert described["app_namespace"] == (
+        "Namespace of the sock-shop services whose metrics the Grafana dashboards show."
+    )
