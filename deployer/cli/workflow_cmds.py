@@ -376,7 +376,7 @@ def list_cmd(
     output: str | None, kubeconfig: str | None, context: str | None, namespace: str | None
 ) -> None:
     """List recorded runs, newest first."""
-    runs = Target(kubeconfig, context, namespace).store.list_runs()
+    runs = view.newest_first(Target(kubeconfig, context, namespace).store.list_runs())
     if namespace:
         runs = [r for r in runs if r.namespace == namespace]
     if output == "name":

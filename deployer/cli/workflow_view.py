@@ -143,10 +143,15 @@ def run_duration(run: RunRecord) -> float | None:
     return root.duration_seconds()
 
 
+def newest_first(runs: Iterable[RunRecord]) -> list[RunRecord]:
+    """Sort runs by start time, newest first, as every `list` output shows them."""
+    return sorted(runs, key=lambda r: r.started or "", reverse=True)
+
+
 def run_table(runs: Iterable[RunRecord]) -> list[str]:
     """Format runs as `list` prints them: name, phase, age-ordered, duration, progress."""
     rows = [("NAME", "PHASE", "STARTED", "DURATION", "PODS", "MESSAGE")]
-    for run in sorted(runs, key=lambda r: r.started or "", reverse=True):
+    for run in newest_first(runs):
         pods = [n for n in run.nodes.values() if n.type == "Pod"]
         done = sum(1 for n in pods if n.phase == "Succeeded")
         rows.append(

@@ -1,0 +1,58 @@
+"""Workflow CLI commands against an in-memory record store."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from deployer.cli import workflow_cmds, workflow_control
+from deployer.engine.workflow.memory import MemoryRecordStore
+from deployer.model.run import RunRecord
+
+
+class MemoryTarget:
+    """A command target whose record store is in memory and that has no cluster."""
+
+    store = MemoryRecordStore()
+
+    def __init__(self, kubeconfig: str | None, context: str | None, namespace: str | None):
+        self.namespace = namespace
+
+    def load(self, name: str) -> RunRecord:
+        return self.store.load(name)
+
+    @property
+    def cluster(self) -> Any:
+        raise AssertionError("the command must not reach the cluster")
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch) -> MemoryRecordStore:
+    MemoryTarget.store = MemoryRecordStore()
+    monkeypatch.setattr(workflow_cmds, "Target", MemoryTarget)
+    monkeypatch.setattr(workflow_control, "Target", MemoryTarget)
+    return MemoryTarget.store
+
+
+def save_run(store: MemoryRecordStore, name: str, started: str, phase: str = "Succeeded") -> None:
+    record = RunRecord(name=name, namespace="default", workflow={}, phase=phase, started=started)
+    store.save(record.to_dict())
+
+
+@pytest.mark.parametrize("output", ["name", "json", None])
+def test_list_prints_newest_first(store: MemoryRecordStore, output: str | None) -> None:
+    save_run(store, "approve-aaaaa", "2026-01-01T10:00:00Z")
+    save_run(store, "zeta-bbbbb", "2026-01-01T12:00:00Z")
+    save_run(store, "middle-ccccc", "2026-01-01T11:00:00Z")
+    args = ["-o", output] if output else []
+    result = CliRunner().invoke(workflow_cmds.list_cmd, args)
+    assert result.exit_code == 0, result.output
+    if output == "json":
+        names = [run["name"] for run in json.loads(result.output)]
+    else:
+        lines = result.output.splitlines()[0 if output else 1 :]
+        names = [line.split()[0] for line in lines]
+    assert names == ["zeta-bbbbb", "middle-ccccc", "approve-aaaaa"]
