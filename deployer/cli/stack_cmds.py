@@ -236,8 +236,9 @@ def catalog_command(stacks_dir: Path, workflows_dir: Path) -> None:
 
     if not stacks_dir.is_dir() and not workflows_dir.is_dir():
         raise InputError(
-            f"neither {stacks_dir} nor {workflows_dir} is a folder; "
-            "run from the project folder or pass --stacks-dir and --workflows-dir"
+            f"neither {stacks_dir.absolute()} nor {workflows_dir.absolute()} is a folder. "
+            "Run from the folder that contains stacks/ and workflows/ (the deployer checkout), "
+            "or pass --stacks-dir and --workflows-dir."
         )
     console = output_console()
     workflows = Table(title="workflows")

@@ -63,16 +63,19 @@ def find_stack(name_or_path: str, *, stacks_dirs: Sequence[Path]) -> Path:
     given = Path(name_or_path)
     if given.is_file():
         return given.resolve()
-    searched = [str(given)]
+    searched = [str(given.absolute())]
     for folder in stacks_dirs:
         for suffix in STACK_SUFFIXES:
             candidate = folder / f"{name_or_path}{suffix}"
             if candidate.is_file():
                 return candidate.resolve()
-            searched.append(str(candidate))
+            searched.append(str(candidate.absolute()))
+    missing = [str(folder.absolute()) for folder in stacks_dirs if not folder.is_dir()]
+    note = f" (no such folder: {', '.join(missing)})" if missing else ""
     raise InputError(
-        f"stack {name_or_path!r} not found; searched {', '.join(searched)}. "
-        "Pass a stack file path or a name under a stacks folder (--stacks-dir)."
+        f"stack {name_or_path!r} not found: searched {', '.join(searched)}{note}. "
+        "Run from the folder that contains stacks/ (the deployer checkout), pass "
+        "--stacks-dir with the folder of stack files, or give the stack file's path."
     )
 
 

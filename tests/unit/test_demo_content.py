@@ -419,6 +419,31 @@ def test_stack_rejects_unquoted_boolean(tmp_path: Path) -> None:
         load_stack(file)
 
 
+def test_find_stack_names_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as raised:
+        find_stack("staging", stacks_dirs=[Path("stacks")])
+    message = str(raised.value)
+    assert str(tmp_path / "stacks" / "staging.yaml") in message
+    assert f"(no such folder: {tmp_path / 'stacks'})" in message
+    assert "--stacks-dir" in message
+    assert "the stack file's path" in message
+
+
+def test_catalog_names_missing_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from deployer.cli.stack_cmds import catalog_command
+
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(catalog_command, [])
+    assert isinstance(done.exception, InputError)
+    message = str(done.exception)
+    assert str(tmp_path / "stacks") in message
+    assert str(tmp_path / "workflows") in message
+    assert "--stacks-dir and --workflows-dir" in message
+
+
 def test_find_stack_lists_searched_places(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"searched .*nope\.yaml"):
         find_stack("nope", stacks_dirs=[tmp_path])
