@@ -26,6 +26,7 @@ from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
 from deployer.engine.deletion import delete_in_reverse, entry_ref
+from deployer.engine.prepare import Before
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
@@ -89,10 +90,10 @@ def _key(manifest: Manifest) -> tuple[str, str, str | None, str]:
     return manifest.api_version, manifest.kind, manifest.namespace, manifest.name
 
 
-def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key, str]:
+def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key, Before]:
     """Run the static checks and the server dry run.
 
-    Returns the resourceVersion each dry run reported ("" for a new object), by object key.
+    Returns each dry-run object's state before the apply (see prepare.Before), by object key.
     """
     ordered = list(plan.manifests())
     problems: list[Problem] = list(static_problems(ordered))
@@ -180,7 +181,7 @@ def _store_inventory(
 def _run_wave(
     cluster: Cluster,
     wave: Wave,
-    dry: dict[Key, str],
+    dry: dict[Key, Before],
     options: ApplyOptions,
     progress: ProgressSink,
     written: list[Target],
@@ -227,19 +228,19 @@ def _apply_one(
     cluster: Cluster,
     manifest: Manifest,
     wave: int,
-    before: str | None,
+    before: Before | None,
     options: ApplyOptions,
 ) -> Target:
     live = prepare.send(cluster, manifest, force=options.force_conflicts, dry_run=False)
     info = cluster.resource(manifest.api_version, manifest.kind)
-    meta = live.get("metadata") or {}
-    meta.pop("managedFields", None)  # large and never read; dropped to keep memory low
-    if not before or not manifest.name:
+    if before is None or not before.resource_version or not manifest.name:
         change = "created"
-    elif before == str(meta.get("resourceVersion") or ""):
+    elif before.unchanged_by(live):
         change = "unchanged"
     else:
         change = "configured"
+    meta = live.get("metadata") or {}
+    meta.pop("managedFields", None)  # large and never read; dropped to keep memory low
     return Target(
         manifest=manifest,
         info=info,
@@ -309,7 +310,9 @@ def _result(target: Target) -> ObjectResult:
     )
 
 
-def _dry_run_results(plan: Plan, dry: dict[Key, str], progress: ProgressSink) -> list[ObjectResult]:
+def _dry_run_results(
+    plan: Plan, dry: dict[Key, Before], progress: ProgressSink
+) -> list[ObjectResult]:
     results = []
     for wave in plan.waves:
         for manifest in wave.manifests:

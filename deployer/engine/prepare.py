@@ -8,8 +8,10 @@ rejection becomes a Problem, and all problems are raised together as ValidationE
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,10 @@ from deployer.errors import ApiError, ConflictError, ImmutableFieldError, Proble
 from deployer.model.objects import Manifest
 
 log = logging.getLogger(__name__)
+
+# The field manager that server-side apply gives the fields of an object that had no
+# managedFields before (Kubernetes 1.37 and earlier).
+FIRST_APPLY_MANAGER = "before-first-apply"
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,48 @@ class PlannedNames:
                 kind = str((spec.get("names") or {}).get("kind") or "")
                 kinds[(str(spec.get("group") or ""), kind)] = spec.get("scope") != "Cluster"
         return cls(frozenset(namespaces), kinds)
+
+
+@dataclass(frozen=True)
+class Before:
+    """The state of an object before the apply, as far as change detection needs it."""
+
+    resource_version: str  # "" for an object that does not exist yet
+    # Digest of the live object (see `content_digest`), only when it has no managedFields.
+    content: str | None = None
+
+    def unchanged_by(self, applied: Mapping[str, Any]) -> bool:
+        """Tell whether the object returned by the real apply equals this earlier state."""
+        version = str((applied.get("metadata") or {}).get("resourceVersion") or "")
+        if self.resource_version and version == self.resource_version:
+            return True
+        return self.content is not None and self.content == content_digest(applied)
+
+
+def content_digest(body: Mapping[str, Any]) -> str:
+    """Return a SHA-256 of an object without metadata.managedFields and resourceVersion."""
+    metadata = dict(body.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    metadata.pop("resourceVersion", None)
+    text = json.dumps({**body, "metadata": metadata}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _before(cluster: Cluster, manifest: Manifest, response: Mapping[str, Any]) -> Before:
+    """Build the Before of a dry-run response, reading the live object only when needed.
+
+    The API server (seen on Kubernetes 1.37) stores a Namespace created by server-side
+    apply without managedFields. The next apply then adds a `before-first-apply` entry,
+    which changes the resourceVersion although no field changed. The dry run shows that
+    entry, so only then is the live object read, to compare content instead.
+    """
+    metadata = response.get("metadata") or {}
+    version = str(metadata.get("resourceVersion") or "")
+    managers = [entry.get("manager") for entry in metadata.get("managedFields") or []]
+    if not version or not manifest.name or FIRST_APPLY_MANAGER not in managers:
+        return Before(version)
+    live = cluster.get(manifest.api_version, manifest.kind, manifest.name, manifest.namespace)
+    return Before(version, content_digest(live) if live else None)
 
 
 def with_namespace(manifest: Manifest, namespace: str | None) -> Manifest:
@@ -118,15 +166,15 @@ def dry_run_all(
     parallelism: int,
     skip: Callable[[Manifest], bool] = lambda _m: False,
     known: Sequence[Problem] = (),
-) -> dict[int, str]:
+) -> dict[int, Before]:
     """Dry-run every manifest; raise ValidationError if any is invalid.
 
     `known` are problems found before the dry run. When there are any, every dry-run
     failure, conflicts and server errors included, joins them in one ValidationError,
     so the user sees all problems at once.
 
-    Returns the resourceVersion of each dry-run response ("" for a new object) by manifest
-    index. Only that is kept because 5,000 full dry-run bodies would double the memory use.
+    Returns what each existing object looked like before (see `Before`) by manifest index.
+    Only that is kept because 5,000 full dry-run bodies would double the memory use.
 
     A conflict with another field manager (ConflictError) or a change to an immutable
     field (ImmutableFieldError) is raised as such after the dry run, since the object
@@ -134,13 +182,13 @@ def dry_run_all(
     """
     planned = PlannedNames.of(manifests)
 
-    def check(index: int) -> tuple[int, str | ApiError | None]:
+    def check(index: int) -> tuple[int, Before | ApiError | None]:
         manifest = manifests[index]
         if skip(manifest):
             return index, None
         try:
             response = send(cluster, manifest, force=force, dry_run=True)
-            return index, str((response.get("metadata") or {}).get("resourceVersion") or "")
+            return index, _before(cluster, manifest, response)
         except ApiError as error:
             if _expected_miss(manifest, error, planned):
                 log.debug("dry run of %s skipped: %s", manifest.ref, error)
@@ -150,7 +198,7 @@ def dry_run_all(
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
         outcomes = list(pool.map(check, range(len(manifests))))
 
-    responses: dict[int, str] = {}
+    responses: dict[int, Before] = {}
     problems: list[Problem] = []
     conflicts: list[ApiError] = []
     for index, outcome in outcomes:
