@@ -8,12 +8,22 @@ from typing import Any
 
 import click
 
-from deployer.local import build, paths
+from deployer.errors import LocalClusterError
+from deployer.local import build, kubectl_binary, paths
 from deployer.local import cluster as local
 
 
 def _report(line: str) -> None:
     click.echo(line, err=True)
+
+
+def _cluster_name(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """Reject an unusable cluster name as a usage error (exit code 2)."""
+    try:
+        local.check_name(value)
+    except LocalClusterError as error:
+        raise click.BadParameter(str(error)) from None
+    return value
 
 
 @click.group("local")
@@ -31,7 +41,7 @@ def build_cmd() -> None:
 
 
 @local_group.command("up")
-@click.argument("name", default="default")
+@click.argument("name", default="default", callback=_cluster_name)
 @click.option("--nodes", default=3, show_default=True, help="Number of simulated nodes.")
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for start-up.")
 def up_cmd(name: str, nodes: int, timeout: float) -> None:
@@ -45,7 +55,9 @@ def up_cmd(name: str, nodes: int, timeout: float) -> None:
             f"cluster {name} is ready at {cluster.server} ({time.monotonic() - started:.1f} s)"
         )
     click.echo(f"kubeconfig: {cluster.kubeconfig}")
-    click.echo(f"try: kubectl --kubeconfig {cluster.kubeconfig} get nodes")
+    kubectl = kubectl_binary() or "kubectl"
+    click.echo(f"try: {kubectl} --kubeconfig {cluster.kubeconfig} get nodes")
+    click.echo(f"or:  export KUBECONFIG={cluster.kubeconfig}")
 
 
 @local_group.command("down")

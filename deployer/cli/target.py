@@ -26,8 +26,9 @@ def resolve_kubeconfig(flag: str | None, *, start_local: bool = True) -> str | N
         return None
     from deployer.local import cluster as local
 
-    running = local.status(LOCAL_DEFAULT)
-    if running is None or not running.alive() or not all(running.alive().values()):
+    known = local.status(LOCAL_DEFAULT)
+    if known is None or not local.is_ready(known):
         click.echo("no kubeconfig given: starting the local control plane 'default'", err=True)
-        running = local.up(LOCAL_DEFAULT, report=lambda line: click.echo(line, err=True))
+    # `up` returns at once for a ready cluster and waits for one that is still starting.
+    running = local.up(LOCAL_DEFAULT, report=lambda line: click.echo(line, err=True))
     return str(running.kubeconfig)

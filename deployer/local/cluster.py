@@ -8,11 +8,13 @@ from any process.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,9 @@ STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
 # Order matters: processes start in this order and stop in reverse.
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
 Report = Callable[[str], None]
+# The controller manager's host-path provisioner creates volume folders here.
+HOSTPATH_ROOT = "/tmp/hostpath_pv"
+READY_MARK = "ready"  # file in the cluster folder, written once `up` has finished
 
 
 @dataclass
@@ -69,7 +74,10 @@ def load(name: str) -> LocalCluster | None:
     return LocalCluster(**raw)
 
 
-def _save(cluster: LocalCluster) -> None:
+def _save(cluster: LocalCluster, *, started: bool = False) -> None:
+    """Write the state file; `started` also marks the cluster as ready for use."""
+    if started:
+        (cluster.folder / READY_MARK).write_text(f"{time.time()}\n")
     data = asdict(cluster)
     data["folder"] = str(cluster.folder)
     data.pop("already_running")
@@ -97,14 +105,31 @@ def up(
     Returns once /readyz is ok, every simulated node is Ready and the `default`
     ServiceAccount exists. Builds the binaries first if they are not cached.
     """
-    _check_name(name)
+    check_name(name)
+    with _cluster_lock(name):
+        return _up_locked(name, nodes=nodes, report=report, timeout=timeout)
+
+
+@contextlib.contextmanager
+def _cluster_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock on the cluster, so concurrent `up`/`down` calls take turns."""
+    paths.clusters_dir().mkdir(parents=True, exist_ok=True)
+    with (paths.clusters_dir() / f".{name}.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _up_locked(name: str, *, nodes: int, report: Report, timeout: float) -> LocalCluster:
     existing = load(name)
-    if existing is not None and all(existing.alive().values()) and existing.alive():
+    if existing is not None and is_ready(existing):
         existing.already_running = True
         return existing
     if existing is not None:
-        report(f"cluster {name} was stopped or is broken; starting it afresh")
-        down(name)
+        report(f"cluster {name} was stopped, broken or never finished starting; starting it afresh")
+        _down_locked(name, remove=True)
 
     build.ensure_built(report=report)
     folder = paths.cluster_dir(name)
@@ -124,17 +149,26 @@ def up(
     api = Api(cluster.server, ca_file=folder / "pki" / "ca.crt", token=token)
     try:
         _start_all(cluster, api, report=report, timeout=timeout)
-    except BaseException:
+    except BaseException as error:
+        outcome = "was interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         report(
-            f"start-up of cluster {name} failed; stopping what was started"
+            f"start-up of cluster {name} {outcome}; stopping what was started"
             f" (logs in {folder / 'logs'})"
         )
         _stop_processes(cluster)
         raise
+    _save(cluster, started=True)
     return cluster
 
 
-def _check_name(name: str) -> None:
+def is_ready(cluster: LocalCluster) -> bool:
+    """True if every process runs and the `up` that started the cluster finished."""
+    alive = cluster.alive()
+    return bool(alive) and all(alive.values()) and (cluster.folder / READY_MARK).exists()
+
+
+def check_name(name: str) -> None:
+    """Raise LocalClusterError unless `name` is usable as a cluster name."""
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise LocalClusterError(f"invalid cluster name {name!r}: use letters, digits, '-' and '_'")
 
@@ -157,6 +191,7 @@ def _start_all(cluster: LocalCluster, api: Api, *, report: Report, timeout: floa
         deadline,
     )
     _wait(lambda: _default_service_account(api), cluster, "the default ServiceAccount", deadline)
+    _create_storage_class(api)
 
 
 def _launch(cluster: LocalCluster, name: str, command: list[str]) -> None:
@@ -266,6 +301,9 @@ def _component_command(cluster: LocalCluster, name: str) -> list[str]:
             # not-ready taint; a long grace period keeps a late heartbeat from evicting pods.
             "--controllers=*,-node-ipam-controller",
             "--node-monitor-grace-period=10m",
+            # Volumes for claims of the `standard` StorageClass: folders under
+            # /tmp/hostpath_pv on this machine, removed again when their claim is deleted.
+            "--enable-hostpath-provisioner=true",
             "--concurrent-deployment-syncs=20",
             "--concurrent-replicaset-syncs=20",
         ]
@@ -330,6 +368,26 @@ def _register_nodes(api: Api, count: int) -> None:
             )
 
 
+STORAGE_CLASS = {
+    "apiVersion": "storage.k8s.io/v1",
+    "kind": "StorageClass",
+    "metadata": {
+        "name": "standard",
+        "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+    },
+    "provisioner": "kubernetes.io/host-path",
+    "reclaimPolicy": "Delete",
+    "volumeBindingMode": "Immediate",
+}
+
+
+def _create_storage_class(api: Api) -> None:
+    """Create the default StorageClass `standard`, served by the host-path provisioner."""
+    code, body = api.request("POST", "/apis/storage.k8s.io/v1/storageclasses", STORAGE_CLASS)
+    if code not in (200, 201, 409):
+        raise LocalClusterError(f"creating StorageClass standard failed: HTTP {code}: {body}")
+
+
 def _nodes_ready(api: Api) -> int:
     code, body = api.request("GET", "/api/v1/nodes")
     if code != 200 or not isinstance(body, dict):
@@ -349,9 +407,15 @@ def _default_service_account(api: Api) -> bool:
 
 def down(name: str = "default", *, remove: bool = True) -> bool:
     """Stop every process of the cluster and free its ports; return False if it was not known."""
+    with _cluster_lock(name):
+        return _down_locked(name, remove=remove)
+
+
+def _down_locked(name: str, *, remove: bool) -> bool:
     cluster = load(name)
     if cluster is None:
         return False
+    volumes = _provisioned_volume_folders(cluster)
     left = _stop_processes(cluster)
     if left:
         raise LocalClusterError(
@@ -364,7 +428,27 @@ def down(name: str = "default", *, remove: bool = True) -> bool:
         )
     if remove:
         shutil.rmtree(cluster.folder, ignore_errors=True)
+        for folder in volumes:
+            shutil.rmtree(folder, ignore_errors=True)
     return True
+
+
+def _provisioned_volume_folders(cluster: LocalCluster) -> list[Path]:
+    """Return the host-path folders of the cluster's provisioned volumes, if it answers."""
+    try:
+        token = (cluster.folder / "pki" / "tokens.csv").read_text().split(",", 1)[0]
+        api = Api(cluster.server, ca_file=cluster.folder / "pki" / "ca.crt", token=token)
+        code, body = api.request("GET", "/api/v1/persistentvolumes", timeout=3.0)
+    except OSError:
+        return []
+    if code != 200 or not isinstance(body, dict):
+        return []
+    folders = []
+    for volume in body.get("items", []):
+        path = (volume.get("spec", {}).get("hostPath") or {}).get("path", "")
+        if path.startswith(HOSTPATH_ROOT + "/"):
+            folders.append(Path(path))
+    return folders
 
 
 def _stop_processes(cluster: LocalCluster) -> list[int]:

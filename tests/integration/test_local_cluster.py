@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -253,13 +255,75 @@ def test_helm_installs_local_chart(kubeconfig: str, namespace: str, tmp_path: Pa
     assert get_json(kubeconfig, namespace, "configmap/hello")["data"]["greeting"] == "hi"
 
 
-def test_down_stops_processes_and_frees_ports() -> None:
+def test_statefulset_claims_bind_on_default_storage_class(kubeconfig: str, namespace: str) -> None:
+    apply_text(
+        kubeconfig,
+        namespace,
+        """
+        apiVersion: apps/v1
+        kind: StatefulSet
+        metadata: {name: db}
+        spec:
+          replicas: 2
+          serviceName: db
+          selector: {matchLabels: {app: db}}
+          template:
+            metadata: {labels: {app: db}}
+            spec: {containers: [{name: db, image: redis:7}]}
+          volumeClaimTemplates:
+          - metadata: {name: data}
+            spec:
+              accessModes: [ReadWriteOnce]
+              resources: {requests: {storage: 512Mi}}
+        """,
+    )
+    wait(kubeconfig, namespace, "--for=jsonpath={.status.readyReplicas}=2", "statefulset/db")
+    claims = get_json(kubeconfig, namespace, "pvc")["items"]
+    assert sorted(c["metadata"]["name"] for c in claims) == ["data-db-0", "data-db-1"]
+    assert {c["status"]["phase"] for c in claims} == {"Bound"}
+    assert {c["spec"]["storageClassName"] for c in claims} == {"standard"}
+
+
+def _node_count(cluster: local.LocalCluster) -> int:
+    kubeconfig = str(cluster.kubeconfig)
+    printed = kubectl(kubeconfig, "get", "nodes", "--no-headers", check=False).stdout
+    return printed.count(" Ready ")
+
+
+def test_second_up_during_start_waits_until_ready() -> None:
+    name = f"pytest-race-{os.getpid()}"
+    first: dict[str, local.LocalCluster] = {}
+    starter = threading.Thread(target=lambda: first.setdefault("cluster", local.up(name, nodes=1)))
+    starter.start()
+    try:
+        time.sleep(0.3)
+        second = local.up(name, nodes=1)
+        assert _node_count(second) == 1
+        starter.join(timeout=180)
+        assert first["cluster"].server == second.server
+    finally:
+        starter.join(timeout=180)
+        local.down(name)
+
+
+def test_down_stops_processes_and_frees_ports(tmp_path: Path) -> None:
     name = f"pytest-down-{os.getpid()}"
     cluster = local.up(name, nodes=1)
     try:
         assert all(cluster.alive().values())
         again = local.up(name)
         assert again.already_running
+        claim = tmp_path / "claim.yaml"
+        claim.write_text(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n"
+            "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n"
+        )
+        kubeconfig = str(cluster.kubeconfig)
+        kubectl(kubeconfig, "apply", "-f", str(claim))
+        kubectl(kubeconfig, "wait", "--for=jsonpath={.status.phase}=Bound", "pvc/data")
+        volume = get_json(kubeconfig, "default", "pvc/data")["spec"]["volumeName"]
+        folder = Path(get_json(kubeconfig, "default", f"pv/{volume}")["spec"]["hostPath"]["path"])
+        assert folder.is_dir()
     finally:
         assert local.down(name)
     assert not any(
@@ -267,3 +331,4 @@ def test_down_stops_processes_and_frees_ports() -> None:
     )
     assert all(processes.port_is_free(port) for port in cluster.ports.values())
     assert local.status(name) is None
+    assert not folder.exists()
