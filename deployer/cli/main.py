@@ -12,6 +12,7 @@ import sys
 
 import click
 
+from deployer import __version__
 from deployer.errors import DeployerError
 
 # Modules under deployer.cli that define a `register(group)` function.
@@ -25,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="deployer")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug logs).")
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
