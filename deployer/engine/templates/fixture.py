@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 FIELDS = ("resources", "external", "timeout")
 RESOURCE_FIELDS = ("apiVersion", "kind", "name", "namespace")
 DEFAULT_TIMEOUT_SECONDS = 120.0
+# Seconds between the progress events of a step whose resource is still missing.
+MISSING_REPORT_SECONDS = 10.0
 
 
 class FixtureKind:
@@ -116,33 +118,68 @@ def _target(entry: Mapping[str, Any], ctx: TemplateContext) -> Manifest:
 
 
 def _wait_ready(ctx: TemplateContext, target: Manifest, *, deadline: float) -> None:
-    """Watch one object until it exists and is ready, or raise naming what is missing."""
-    cluster = ctx.cluster
+    """Watch one object until it exists and is ready, or raise naming what is missing.
+
+    The watch restarts every MISSING_REPORT_SECONDS. Each time the object is still
+    missing, an InProgress/NotFound event names it and the seconds left, so `deployer up`
+    shows what the step waits for.
+    """
     last: Status | None = None
-    remaining = deadline - time.monotonic()
-    events = cluster.watch(
+    while not ctx.stop.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        ready, last = _watch_once(ctx, target, last, seconds=min(remaining, MISSING_REPORT_SECONDS))
+        if ready:
+            return
+        left = deadline - time.monotonic()
+        if last is None and left > 0 and not ctx.stop.is_set():
+            _report_missing(ctx, target, seconds_left=left)
+    if ctx.stop.is_set():
+        raise WorkflowError(f"fixture step {ctx.node_name} was stopped")
+    raise ReadinessTimeout(_timeout_message(ctx, target, last))
+
+
+def _watch_once(
+    ctx: TemplateContext, target: Manifest, last: Status | None, *, seconds: float
+) -> tuple[bool, Status | None]:
+    """Watch the object for up to `seconds` and return whether it became ready, with its status.
+
+    The status is None while the object does not exist. Raises ObjectFailed when the
+    readiness rules find it failed.
+    """
+    events = ctx.cluster.watch(
         target.api_version,
         target.kind,
         target.namespace,
         field_selector=f"metadata.name={target.name}",
         stop=ctx.stop,
-        timeout_seconds=max(remaining, 0.1),
+        timeout_seconds=max(seconds, 0.1),
     )
     for event_type, obj in events:
         if event_type == "DELETED":
             last = None
             continue
-        status = evaluate(obj, pods=_pods_of(cluster, obj))
+        status = evaluate(obj, pods=_pods_of(ctx.cluster, obj))
         if status != last:
             _emit(ctx, target, status)
             last = status
         if status.state in (State.READY, State.SKIPPED):
-            return
+            return True, last
         if status.state == State.FAILED:
             raise ObjectFailed(f"fixture {target.ref} failed: {status.reason}: {status.message}")
-    if ctx.stop.is_set():
-        raise WorkflowError(f"fixture step {ctx.node_name} was stopped")
-    raise ReadinessTimeout(_timeout_message(ctx, target, last))
+    return False, last
+
+
+def _report_missing(ctx: TemplateContext, target: Manifest, *, seconds_left: float) -> None:
+    message = f"waiting for it to be created ({seconds_left:.0f} s left)"
+    _emit(ctx, target, Status(State.IN_PROGRESS, "NotFound", message))
+    log.info(
+        "fixture step %s is still waiting for %s to be created (%.0f s left)",
+        ctx.node_name,
+        target.ref,
+        seconds_left,
+    )
 
 
 def _pods_of(cluster: Any, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
