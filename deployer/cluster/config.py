@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
@@ -36,22 +37,47 @@ def kubeconfig_files(kubeconfig: str | None) -> str:
     return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
 
 
+def _where_to_fix(kubeconfig: str | None) -> str:
+    if kubeconfig:
+        return "check the --kubeconfig path"
+    if os.environ.get("KUBECONFIG"):
+        return "check the KUBECONFIG variable"
+    return "pass --kubeconfig or set KUBECONFIG"
+
+
+def _reason(failure: Exception) -> str:
+    """Return the client library's message without its trailing period."""
+    return str(failure).strip().rstrip(".")
+
+
 def connect(kubeconfig: str | None = None, context: str | None = None) -> Connection:
     """Load the kubeconfig and return a client with one shared connection pool."""
     files = kubeconfig_files(kubeconfig)
+    paths = [path for path in files.split(os.pathsep) if path]
+    if not any(os.path.exists(path) for path in paths):
+        # Like kubectl, a KUBECONFIG list is usable when at least one of its files exists.
+        raise ApiError(f"kubeconfig {files} not found; {_where_to_fix(kubeconfig)}")
     configuration = k8s_client.Configuration()
     try:
         contexts, active = k8s_config.list_kube_config_contexts(config_file=files)
+    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as failure:
+        raise ApiError(f"invalid kubeconfig {files}: {_reason(failure)}") from None
+    names = [str(entry.get("name") or "") for entry in contexts]
+    if context and context not in names:
+        known = ", ".join(names) or "none"
+        raise ApiError(
+            f'context "{context}" not found in kubeconfig {files}; contexts: {known}. '
+            "Pass one of them with --context, or omit --context for the current one."
+        )
+    try:
         k8s_config.load_kube_config(
             config_file=files,
             context=context,
             client_configuration=configuration,
             persist_config=False,
         )
-    except (k8s_config.ConfigException, OSError) as failure:
-        raise ApiError(
-            f"cannot load kubeconfig {files}: {failure}; pass --kubeconfig or set KUBECONFIG"
-        ) from None
+    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as failure:
+        raise ApiError(f"invalid kubeconfig {files}: {_reason(failure)}") from None
 
     chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
     namespace = str(((chosen or {}).get("context") or {}).get("namespace") or "default")
