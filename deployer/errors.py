@@ -65,7 +65,8 @@ class ValidationError(DeployerError):
         self.problems = list(problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
         count = len(self.problems)
-        super().__init__(f"{count} invalid object field(s); nothing was applied:\n{lines}")
+        # Problems are not only fields: unknown kinds and missing namespaces are here too.
+        super().__init__(f"{count} problem(s); nothing was applied:\n{lines}")
 
 
 class PlanError(DeployerError):

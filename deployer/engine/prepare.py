@@ -143,11 +143,17 @@ def _expected_miss(manifest: Manifest, error: ApiError, planned: PlannedNames) -
     return isinstance(error, ImmutableFieldError) and manifest.annotation("recreate") == "true"
 
 
-def _problem(manifest: Manifest, error: ApiError) -> Problem:
+def problem_from_error(manifest: Manifest, error: ApiError) -> Problem:
+    """Turn a dry-run rejection into a Problem that names the manifest and its source."""
     text = str(error)
     prefix = f"{manifest.ref.kind} "
     if text.startswith(prefix) and ": " in text:
         text = text.split(": ", 1)[1]
+    if error.status == 404 and text == f'namespaces "{manifest.namespace}" not found':
+        text = (
+            f"namespace {manifest.namespace} not found; add a Namespace manifest for it "
+            "or create it first"
+        )
     return Problem(object=manifest.describe(), path="", message=text)
 
 
@@ -203,13 +209,13 @@ def dry_run_all(
     conflicts: list[ApiError] = []
     for index, outcome in outcomes:
         if isinstance(outcome, ApiError) and known:
-            problems.append(_problem(manifests[index], outcome))
+            problems.append(problem_from_error(manifests[index], outcome))
         elif isinstance(outcome, ConflictError | ImmutableFieldError):
             conflicts.append(outcome)
         elif isinstance(outcome, ApiError):
             if _server_failure(outcome):
                 raise outcome
-            problems.append(_problem(manifests[index], outcome))
+            problems.append(problem_from_error(manifests[index], outcome))
         elif outcome is not None:
             responses[index] = outcome
     if problems or known:

@@ -8,9 +8,9 @@ from deployer.cli.apply_cmds import mask_secrets
 from deployer.cli.progress import event_json, event_line
 from deployer.cluster.inventory import Entry, config_map_name, decode, encode
 from deployer.engine.diff import object_diff
-from deployer.engine.prepare import PlannedNames, with_namespace
+from deployer.engine.prepare import PlannedNames, problem_from_error, with_namespace
 from deployer.engine.timeouts import parse_duration
-from deployer.errors import InputError
+from deployer.errors import ApiError, InputError, Problem, ValidationError
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.status import State
@@ -139,3 +139,29 @@ def test_event_line_names_object_state_and_reason() -> None:
     assert line.startswith("Deployment shop/carts  Failed  CrashLoopBackOff")
     assert line.endswith(": pod carts-1 container carts: back-off")
     assert event_json(event)["state"] == "Failed"
+
+
+def test_validation_error_counts_problems() -> None:
+    problems = [
+        Problem("Widget ns/w (a.yaml:1)", "", "unknown kind Widget"),
+        Problem("ConfigMap ns/c (a.yaml:5)", "data.X", "must be a string"),
+    ]
+    message = str(ValidationError(problems))
+    assert message.startswith("2 problem(s); nothing was applied:\n")
+    assert "field" not in message.splitlines()[0]
+    assert "  ConfigMap ns/c (a.yaml:5): data.X: must be a string" in message
+
+
+def test_missing_namespace_problem_suggests_manifest() -> None:
+    manifest = Manifest(
+        body={
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "gone"},
+        }
+    )
+    error = ApiError('ConfigMap gone/c: namespaces "gone" not found', status=404, reason="NotFound")
+    problem = problem_from_error(manifest, error)
+    assert problem.message == (
+        "namespace gone not found; add a Namespace manifest for it or create it first"
+    )
