@@ -100,8 +100,6 @@ def _pick_object(
             f"output parameter {name}: the {kind} step has {len(manifests)} objects, "
             "so valueFrom.object must name one (Kind/name or Kind/namespace/name)"
         )
-    # NOTE: the workflow parser rejects valueFrom.object so far, so through the runner
-    # only the single-object case above is reachable.
     selector = parse_selector(str(selector_text))
     for manifest in manifests:
         if selector.matches(manifest):
