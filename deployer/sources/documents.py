@@ -156,6 +156,7 @@ def iter_documents(
         # A valid JSON text can hold a tab only as whitespace (a tab inside a string must
         # be written \t), and YAML rejects tabs as indentation, so swapping is lossless.
         text = text.replace("\t", " ")
+    syntax = "JSON" if json else "YAML"
     loader = (JsonLineLoader if json else LineLoader)(text)
     loader.file = file
     loader.line_map = line_map
@@ -172,10 +173,10 @@ def iter_documents(
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         error_line = loader.source_line(mark.line) if mark is not None else None
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(f"invalid YAML: {problem}", file=file, line=error_line) from None
+        problem = exc.problem or exc.context or f"invalid {syntax}"
+        raise InputError(f"invalid {syntax}: {problem}", file=file, line=error_line) from None
     except yaml.YAMLError as exc:
-        raise InputError(f"invalid YAML: {exc}", file=file) from None
+        raise InputError(f"invalid {syntax}: {exc}", file=file) from None
     finally:
         loader.dispose()
 

@@ -148,6 +148,15 @@ def test_syntax_error_names_file_and_line() -> None:
     assert "invalid YAML" in str(caught.value)
 
 
+def test_json_syntax_error_says_json() -> None:
+    with pytest.raises(InputError) as caught:
+        load_text('{"apiVersion": "v1",\n "kind": "ConfigMap"\n', file="bad.json")
+
+    assert str(caught.value).startswith("bad.json:")
+    assert "invalid JSON: " in str(caught.value)
+    assert "YAML" not in str(caught.value)
+
+
 def test_timestamps_stay_strings() -> None:
     text = CONFIGMAP.format(name="a").replace("value", "2024-01-01")
 
