@@ -71,11 +71,10 @@ class _DagRun:
                 self.failures.append(child)
                 stop_scheduling = template.dag_fail_fast
         if self.failures or self.runner.cancel.is_set():
-            message = (
-                f"task '{self.failures[0].display_name}' {self.failures[0].phase.lower()}"
-                if self.failures
-                else f"run {self.runner.shutdown}"
-            )
+            message = self.runner.stop_message
+            if self.failures and not self.runner.cancel.is_set():
+                failed = self.failures[0]
+                message = f"task '{failed.display_name}' {failed.phase.lower()}"
             return Outcome("Failed", message)
         return Outcome(
             "Succeeded", outputs=leaves.declared_outputs(self.runner, template, self.values)

@@ -253,8 +253,9 @@ def _run_group(
 
     failures = [r for s, r in finished if failed_unhandled(s, r)]
     if failures or runner.cancel.is_set():
-        message = f"run {runner.shutdown}"
-        if failures:
+        # After a stop the children failed because of it, so the stop is the message.
+        message = runner.stop_message
+        if failures and not runner.cancel.is_set():
             message = f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
         runner.book.finish(group_node, "Failed", message)
         return Outcome("Failed", message)

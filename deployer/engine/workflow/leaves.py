@@ -279,7 +279,7 @@ def run_suspend(runner: Runner, node: NodeRecord, call: Call, values: dict[str, 
             runner.suspended.pop(node.id, None)
 
     if runner.cancel.is_set() and not resumed.is_set():
-        return Outcome("Failed", f"run {runner.shutdown} while suspended")
+        return Outcome("Failed", f"{runner.stop_message} while suspended")
     if call.deadline is not None and not resumed.is_set() and time.monotonic() >= call.deadline:
         return Outcome("Failed", "suspend exceeded its deadline")
     message = "resumed" if resumed.is_set() else ""

@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 # Template calls nested deeper than this fail, so a recursion that never stops ends clearly.
 MAX_DEPTH = 50
 
+# The message of a run, and of its nodes, that ended because of `Runner.stop(how)`, by `how`.
+STOP_MESSAGES = {
+    "stop": "run stopped",
+    "terminate": "run terminated",
+    "deadline": "run exceeded its activeDeadlineSeconds",
+}
+
 
 @dataclass
 class RunOptions:
@@ -85,6 +92,11 @@ class Runner:
     @property
     def name(self) -> str:
         return self.record.name
+
+    @property
+    def stop_message(self) -> str:
+        """The message of a node or run that ended because the run was stopped."""
+        return STOP_MESSAGES.get(self.shutdown, f"run {self.shutdown}")
 
     def _new_record(self) -> RunRecord:
         previous = self.options.previous
@@ -200,7 +212,7 @@ class Runner:
         if self.shutdown and phase == "Succeeded":
             phase = "Failed"
         if self.shutdown:
-            message = message or f"run {self.shutdown}"
+            message = self.stop_message
         with self.book.lock:
             self.record.phase = (
                 phase if phase in runmodel.FAILED_PHASES or phase == "Succeeded" else "Failed"
@@ -339,7 +351,7 @@ class Runner:
         """Run one attempt of a template as `node` and finish the node."""
         self.book.start(node, inputs=inputs)
         if self.cancel.is_set():
-            self.book.finish(node, "Failed", f"not started: run {self.shutdown}")
+            self.book.finish(node, "Failed", f"not started: {self.stop_message}")
             return
         template = call.template
         values = self.template_vars(node, inputs, retries)

@@ -1,0 +1,64 @@
+"""Node and run messages of the workflow runner: stopped runs and `when` results."""
+
+# Workflow YAML in the tests keeps one step per line, which can pass 100 columns.
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
+from tests.unit.test_runner_controls import run_in_background
+from tests.unit.test_runner_scheduling import (
+    SAY,
+    SUSPENDING,
+    node,
+    wait_for_phase,
+    workflow,
+    write,
+)
+
+
+@pytest.mark.parametrize(
+    ("control", "message"), [("stop", "run stopped"), ("terminate", "run terminated")]
+)
+def test_stopped_run_message_names_the_control(tmp_path: Path, control: str, message: str) -> None:
+    path = write(tmp_path, workflow("entrypoint: main\n", SUSPENDING, SAY))
+    store = MemoryRecordStore()
+    thread, box = run_in_background(path, store, MemoryExecutor())
+    wait_for_phase(store, "wait", "Running")
+    store.request("paused", control, "true")
+    thread.join(5)
+    record = box["record"]
+    assert record.message == message
+    assert node(record, "wait").message == f"{message} while suspended"
+    assert node(record, "[0]").message == message
+
+
+def test_stopped_dag_run_message_says_stopped(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                dag:
+                  tasks:
+                  - {name: wait, template: pause}
+                  - {name: after, template: say, depends: wait, arguments: {parameters: [{name: msg, value: done}]}}
+              - name: pause
+                suspend: {}
+            """,
+            SAY,
+        ),
+    )
+    store = MemoryRecordStore()
+    thread, box = run_in_background(path, store, MemoryExecutor())
+    wait_for_phase(store, "wait", "Running")
+    store.request("paused", "stop", "true")
+    thread.join(5)
+    record = box["record"]
+    assert record.message == "run stopped"
+    assert record.nodes[record.root or ""].message == "run stopped"
