@@ -6,6 +6,7 @@
   loads whatever its suffix, as JSON when it ends in `.json`, else as YAML.
 - Files containing Jinja2 markers render first (see `deployer.sources.jinja`). The YAML
   is parsed from the rendered text, and its lines are mapped back to template lines.
+  When an Argo Workflow file fails to render, the error says to run it with `submit`.
 - Empty documents (`---` alone, comments only) are skipped. Every other document must be
   a mapping with `apiVersion` and `kind`.
 - `kind: List` and typed lists (`ConfigMapList`, ...) that have an `items` key flatten into
@@ -16,6 +17,7 @@
 from __future__ import annotations
 
 import glob
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +25,7 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from deployer.errors import InputError
+from deployer.errors import InputError, RenderError
 from deployer.model.objects import Manifest, Source
 from deployer.sources import jinja
 from deployer.sources.documents import (
@@ -36,6 +38,11 @@ from deployer.sources.documents import (
 )
 
 SUFFIXES = (".yaml", ".yml", ".json")
+_ARGO_API_VERSION = re.compile(r"^apiVersion:\s*[\"']?argoproj\.io/", re.MULTILINE)
+_ARGO_KIND = re.compile(
+    r"^kind:\s*[\"']?(Workflow|WorkflowTemplate|ClusterWorkflowTemplate|CronWorkflow)\b",
+    re.MULTILINE,
+)
 GLOB_CHARACTERS = frozenset("*?[")
 
 # Fields that Kubernetes types as string maps. For a non-string value in one of them the
@@ -158,7 +165,12 @@ def load_text(
     """
     line_map: list[int] = []
     if jinja.needs_rendering(text):
-        rendered = jinja.render_lines(text, file=file, parameters=parameters or {})
+        try:
+            rendered = jinja.render_lines(text, file=file, parameters=parameters or {})
+        except RenderError:
+            if _is_argo_workflow(text):
+                raise _workflow_error(file) from None
+            raise
         text, line_map = rendered.text, rendered.lines
     as_json = file.endswith(".json") if json is None else json
     manifests: list[Manifest] = []
@@ -166,6 +178,19 @@ def load_text(
         if document.data is not None:
             manifests.extend(_document_manifests(document, file, line_map))
     return manifests
+
+
+def _is_argo_workflow(text: str) -> bool:
+    """Tell whether a file declares an Argo Workflows object at the top level."""
+    return bool(_ARGO_API_VERSION.search(text)) and bool(_ARGO_KIND.search(text))
+
+
+def _workflow_error(file: str) -> InputError:
+    return InputError(
+        f"this file is an Argo Workflow; run it with `deployer submit {file}`. "
+        "Its {{...}} expressions are Argo's, not Jinja2 templates",
+        file=file,
+    )
 
 
 def _document_manifests(document: Document, file: str, line_map: list[int]) -> list[Manifest]:

@@ -157,6 +157,40 @@ def test_json_syntax_error_says_json() -> None:
     assert "YAML" not in str(caught.value)
 
 
+ARGO_DAG = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: dag-}
+spec:
+  entrypoint: main
+  templates:
+    - name: main
+      dag:
+        tasks:
+          - name: b
+            arguments:
+              parameters: [{name: x, value: "{{tasks.a.outputs.result}}"}]
+"""
+
+
+def test_argo_workflow_file_suggests_submit() -> None:
+    with pytest.raises(InputError) as caught:
+        load_text(ARGO_DAG, file="dag.yaml")
+
+    message = str(caught.value)
+    assert message.startswith("dag.yaml: this file is an Argo Workflow")
+    assert "deployer submit dag.yaml" in message
+    assert "undefined" not in message
+
+
+def test_jinja_error_outside_workflow_unchanged() -> None:
+    text = ARGO_DAG.replace("argoproj.io/v1alpha1", "v1").replace("Workflow", "ConfigMap")
+    with pytest.raises(InputError) as caught:
+        load_text(text, file="cm.yaml")
+
+    assert "undefined" in str(caught.value)
+    assert "Argo" not in str(caught.value)
+
+
 def test_timestamps_stay_strings() -> None:
     text = CONFIGMAP.format(name="a").replace("value", "2024-01-01")
 
