@@ -15,6 +15,7 @@ from tests.unit.test_runner_scheduling import (
     SAY,
     SUSPENDING,
     node,
+    run,
     wait_for_phase,
     workflow,
     write,
@@ -62,3 +63,28 @@ def test_stopped_dag_run_message_says_stopped(tmp_path: Path) -> None:
     record = box["record"]
     assert record.message == "run stopped"
     assert record.nodes[record.root or ""].message == "run stopped"
+
+
+def test_when_message_shows_substituted_values(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                steps:
+                - - {name: hello, template: say, arguments: {parameters: [{name: msg, value: yo}]}}
+                - - {name: nope, template: say, when: "{{steps.hello.outputs.result}} == nope", arguments: {parameters: [{name: msg, value: x}]}}
+                  - {name: broken, template: say, when: "{{steps.hello.outputs.result}} ==", arguments: {parameters: [{name: msg, value: x}]}, continueOn: {failed: true}}
+            """,
+            SAY,
+        ),
+    )
+    record, _ = run(path)
+    assert node(record, "nope").message == (
+        "when '{{steps.hello.outputs.result}} == nope' ('yo == nope') evaluated false"
+    )
+    broken = node(record, "broken").message
+    assert broken.startswith(
+        "invalid when expression '{{steps.hello.outputs.result}} ==' ('yo ==')"
+    )

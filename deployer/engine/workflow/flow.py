@@ -69,13 +69,15 @@ def call_step(
             node = runner.book.create(
                 name=name, display=display, type="Skipped", template=target, parent=parent
             )
-            runner.book.finish(node, "Failed", f"invalid when expression {step.when!r}: {bad}")
+            shown = scope.shown_when(step.when, values)
+            runner.book.finish(node, "Failed", f"invalid when expression {shown}: {bad}")
             return node
         if not run_it:
             node = runner.book.create(
                 name=name, display=display, type="Skipped", template=target, parent=parent
             )
-            runner.book.finish(node, "Skipped", f"when '{step.when}' evaluated false")
+            shown = scope.shown_when(step.when, values)
+            runner.book.finish(node, "Skipped", f"when {shown} evaluated false")
             return node
     try:
         template, source = lookup(runner, step, call.source)

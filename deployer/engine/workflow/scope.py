@@ -42,6 +42,21 @@ def evaluate_when(expression: str, values: Mapping[str, str]) -> bool:
         raise WorkflowError(f"undefined variable {missing.args[0]}") from None
 
 
+def shown_when(expression: str, values: Mapping[str, str]) -> str:
+    """Return a `when` expression quoted for a message, with its substituted form after it.
+
+    The substituted form is left out when it cannot be made (an undefined variable) or is
+    the same text.
+    """
+    try:
+        substituted = substitute(expression, values)
+    except (WorkflowError, KeyError):
+        substituted = expression
+    if substituted == expression:
+        return f"'{expression}'"
+    return f"'{expression}' ('{substituted}')"
+
+
 def evaluate(expression: str, values: Mapping[str, str]) -> str:
     """Evaluate an expr-lang expression (as in `{{=...}}`) and return its text."""
     try:
