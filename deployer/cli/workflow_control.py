@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -23,7 +24,7 @@ from deployer.errors import WorkflowError
 from deployer.model.run import RunRecord
 
 
-def _updates(target: Target, name: str, stop: threading.Event) -> Any:
+def _updates(target: Target, name: str, stop: threading.Event) -> Iterator[RunRecord]:
     """Yield the run's record each time its ConfigMap changes."""
     events = target.cluster.watch(
         "v1", "ConfigMap", RECORD_NAMESPACE, field_selector=f"metadata.name={name}", stop=stop
@@ -154,15 +155,58 @@ def terminate_cmd(
     click.echo(f"run {run}: terminate requested")
 
 
+# How long `delete --force` waits for a stopped run's process to finish the run.
+STOP_WAIT_SECONDS = 60.0
+
+
+def _stop_and_wait(target: Target, record: RunRecord) -> RunRecord:
+    """Request a stop of a live run and return its record once the run has ended."""
+    target.store.request(record.name, "stop", "true")
+    click.echo(f"run {record.name}: stop requested; waiting for it to end", err=True)
+    stop = threading.Event()
+    timer = threading.Timer(STOP_WAIT_SECONDS, stop.set)
+    timer.daemon = True
+    timer.start()
+    try:
+        for update in _updates(target, record.name, stop):
+            if update.done:
+                return update
+    finally:
+        timer.cancel()
+        stop.set()
+    raise WorkflowError(
+        f"run {record.name} did not end within {STOP_WAIT_SECONDS:.0f} s of the stop request; "
+        f"check process {record.client}, then run `deployer delete {record.name}` again"
+    )
+
+
 @click.command("delete")
 @click.argument("run")
+@click.option("--force", is_flag=True, help="Stop a running run first, then delete it.")
 @cluster_options
 def delete_cmd(
-    run: str, kubeconfig: str | None, context: str | None, namespace: str | None
+    run: str,
+    force: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    namespace: str | None,
 ) -> None:
-    """Delete RUN's record, its pods and the objects it owns through setOwnerReference."""
+    """Delete RUN's record, its pods and the objects it owns through setOwnerReference.
+
+    A run whose process is still running it is rejected unless --force is given, because
+    that process would write the record again.
+    """
+    from deployer.engine.workflow import liveness
+
     target = Target(kubeconfig, context, namespace)
     record = target.load(run)
+    if not record.done and not liveness.abandoned(record):
+        if not force:
+            raise WorkflowError(
+                f"run {run} is still running in process {record.client}; stop it with "
+                f"`deployer stop {run}` first, or pass --force to stop and delete it"
+            )
+        record = _stop_and_wait(target, record)
     selector = f"{RUN_LABEL}={run}"
     pods, _ = target.cluster.list("v1", "Pod", record.namespace, label_selector=selector)
     for pod in pods:

@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from deployer.cli import workflow_cmds, workflow_control
+from deployer.engine.workflow import liveness
 from deployer.engine.workflow.memory import MemoryRecordStore
-from deployer.model.run import RunRecord
+from deployer.model.run import RunRecord, now_rfc3339
 
 
 class MemoryTarget:
@@ -56,3 +57,20 @@ def test_list_prints_newest_first(store: MemoryRecordStore, output: str | None) 
         lines = result.output.splitlines()[0 if output else 1 :]
         names = [line.split()[0] for line in lines]
     assert names == ["zeta-bbbbb", "middle-ccccc", "approve-aaaaa"]
+
+
+def test_delete_rejects_live_run_without_force(store: MemoryRecordStore) -> None:
+    record = RunRecord(
+        name="approve-55mpv",
+        namespace="default",
+        workflow={},
+        phase="Running",
+        client=liveness.client_id(),
+        heartbeat=now_rfc3339(),
+    )
+    store.save(record.to_dict())
+    result = CliRunner().invoke(workflow_control.delete_cmd, ["approve-55mpv"])
+    assert result.exit_code == 1
+    assert "is still running in process" in str(result.exception)
+    assert "--force" in str(result.exception)
+    assert "approve-55mpv" in store.records
