@@ -26,6 +26,8 @@ from pathlib import Path
 
 import yaml
 
+from deployer.local import kubectl_binary
+
 KINDS = ("ConfigMap", "Secret", "Service", "Deployment")
 WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
 RESOURCES = {"configmaps", "secrets", "services", "deployments"}
@@ -89,10 +91,19 @@ def write_manifests(folder: Path, count: int, *, max_deployments: int | None = N
     return path
 
 
+def kubectl_command() -> str:
+    """The kubectl to compare with: the one built with the local control plane, else PATH's.
+
+    The built one has the server's version, so neither side pays for version skew.
+    """
+    built = kubectl_binary()
+    return str(built) if built else "kubectl"
+
+
 def kubectl(kubeconfig: str, *args: str) -> str:
     """Run kubectl and return its stdout; raise when it fails."""
     done = subprocess.run(
-        ["kubectl", "--kubeconfig", kubeconfig, *args],
+        [kubectl_command(), "--kubeconfig", kubeconfig, *args],
         capture_output=True,
         text=True,
         check=False,
@@ -258,6 +269,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         numbers, namespaces = compare(args.kubeconfig, Path(folder), args.objects)
+        print(f"kubectl:                  {kubectl_command()}")
         print(f"objects:                  {args.objects}")
         print(f"deployer apply:           {numbers['deployer_seconds']:.1f} s")
         print(f"kubectl apply + wait:     {numbers['kubectl_seconds']:.1f} s")
