@@ -7,6 +7,7 @@ workflow watches that ConfigMap and acts within a second. `stop` still runs exit
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -76,6 +77,24 @@ def _pod_nodes(record: RunRecord, node: str | None) -> list[Any]:
     return chosen
 
 
+# Text of the API server's error when it cannot reach the kubelet that serves a pod's log.
+# The local cluster's simulated nodes run no kubelet, so every log request fails this way.
+KUBELET_UNREACHABLE = re.compile(r"/containerLogs/.*(dial tcp|connection refused|no such host)")
+
+
+def _log_unavailable(pod_node: Any, failed: Exception) -> str:
+    """Return the one line printed for a pod whose log could not be read."""
+    text = str(failed)
+    if KUBELET_UNREACHABLE.search(text):
+        reason = "the cluster serves no container logs (no kubelet is reachable for the pod)"
+    else:
+        reason = text.splitlines()[0] if text else type(failed).__name__
+    line = f"log of pod {pod_node.pod_name} is not available: {reason}"
+    if pod_node.result:
+        line += f"; termination message of {pod_node.display_name}: {pod_node.result}"
+    return line
+
+
 @click.command("logs")
 @click.argument("run")
 @click.argument("node", required=False)
@@ -102,12 +121,7 @@ def logs_cmd(
             for line in lines:
                 click.echo(f"{pod_node.display_name}: {line}" if prefix else line)
         except Exception as failed:  # Cluster.pod_log may raise the client's own errors
-            reason = str(failed).splitlines()[0] if str(failed) else type(failed).__name__
-            click.echo(f"log of pod {pod_node.pod_name} is not available: {reason}", err=True)
-            if pod_node.result:
-                click.echo(
-                    f"termination message of {pod_node.display_name}: {pod_node.result}", err=True
-                )
+            click.echo(_log_unavailable(pod_node, failed), err=True)
 
 
 def _control(run: str, control: str, value: str, target: Target) -> RunRecord:

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from deployer.cli import workflow_cmds, workflow_control
 from deployer.engine.workflow import liveness
 from deployer.engine.workflow.memory import MemoryRecordStore
-from deployer.model.run import RunRecord, now_rfc3339
+from deployer.model.run import NodeRecord, RunRecord, now_rfc3339
 
 
 class MemoryTarget:
@@ -74,3 +74,42 @@ def test_delete_rejects_live_run_without_force(store: MemoryRecordStore) -> None
     assert "is still running in process" in str(result.exception)
     assert "--force" in str(result.exception)
     assert "approve-55mpv" in store.records
+
+
+class NoLogsCluster:
+    """A cluster whose API server cannot reach any kubelet, like the local cluster."""
+
+    def pod_log(self, name: str, namespace: str, **options: Any) -> list[str]:
+        if name.endswith("0"):
+            raise RuntimeError(
+                f'Get "https://:10250/containerLogs/{namespace}/{name}/main": '
+                "dial tcp :10250: connect: connection refused"
+            )
+        raise RuntimeError(
+            f'Get "https://kwok-dev:10250/containerLogs/{namespace}/{name}/main": '
+            "dial tcp: lookup kwok-dev: no such host"
+        )
+
+
+def test_logs_without_kubelet_print_one_line_per_pod(
+    store: MemoryRecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = RunRecord(name="hello-abcde", namespace="default", workflow={}, phase="Succeeded")
+    for index, result in enumerate(["hi", ""]):
+        record.nodes[f"n{index}"] = NodeRecord(
+            id=f"n{index}",
+            name=f"hello-abcde.say{index}",
+            display_name=f"say{index}",
+            type="Pod",
+            pod_name=f"hello-abcde-say{index}",
+            result=result,
+        )
+    store.save(record.to_dict())
+    monkeypatch.setattr(MemoryTarget, "cluster", NoLogsCluster())
+    result = CliRunner().invoke(workflow_control.logs_cmd, ["hello-abcde"])
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2
+    assert all("the cluster serves no container logs" in line for line in lines)
+    assert not any("10250" in line for line in lines)
+    assert lines[0].endswith("termination message of say0: hi")
