@@ -247,7 +247,17 @@ def template_cmd(files: Sequence[str], parameters: dict[str, str], show_secrets:
 @source_options()
 @cluster_options
 @click.option("--force-conflicts", is_flag=True, help="Diff as if conflicts were taken over.")
-@click.option("--exit-code", is_flag=True, help="Exit with 1 when any object differs.")
+@click.option(
+    "--inventory",
+    help="Also show the objects of this inventory that an apply with prune would delete.",
+)
+@click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
+@click.option(
+    "--exit-code",
+    is_flag=True,
+    hidden=True,
+    help="Accepted for older scripts; diff always exits 1 when objects differ.",
+)
 def diff_cmd(
     files: Sequence[str],
     parameters: dict[str, str],
@@ -255,18 +265,39 @@ def diff_cmd(
     context: str | None,
     namespace: str | None,
     force_conflicts: bool,
+    inventory: str | None,
+    inventory_namespace: str | None,
     exit_code: bool,
 ) -> None:
-    """Show what an apply would change, as unified YAML diffs; Secret values are masked."""
-    from deployer.engine.diff import diff_manifests
+    """Show what an apply would change, as unified YAML diffs; Secret values are masked.
 
+    Exits 0 when nothing differs and 1 when any object differs or would be pruned, like
+    kubectl diff.
+    """
+    from deployer.engine.diff import diff_manifests, prune_diffs
+
+    del exit_code  # kept so that scripts passing it still run
     manifests = load(files, parameters)
     cluster = connect(kubeconfig, context)
     changed = diff_manifests(cluster, manifests, namespace=namespace, force=force_conflicts)
+    pruned = []
+    if inventory:
+        pruned = prune_diffs(
+            cluster,
+            manifests,
+            inventory_name=inventory,
+            inventory_namespace=inventory_namespace,
+            namespace=namespace,
+        )
     for _manifest, text in changed:
         click.echo(text, nl=False)
-    click.echo(f"{len(changed)} of {len(manifests)} object(s) differ", err=True)
-    if exit_code and changed:
+    for _entry, text in pruned:
+        click.echo(text, nl=False)
+    summary = f"{len(changed)} of {len(manifests)} object(s) differ"
+    if inventory:
+        summary += f", {len(pruned)} would be pruned"
+    click.echo(summary, err=True)
+    if changed or pruned:
         # NOTE: SystemExit, because main() runs click with standalone_mode=False, which
         # turns click.exceptions.Exit into a return value that main() does not pass on.
         sys.exit(1)

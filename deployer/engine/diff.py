@@ -5,7 +5,8 @@ GET gives the live one. Both drop the fields the server owns (managedFields,
 resourceVersion, generation, uid, creationTimestamp, status). Secret `data` and
 `stringData` values are masked; on the applied side a value that differs from the live
 one shows as `*** (changed)`. Objects that cannot be dry-run yet (their Namespace or CRD is in the
-same set and not created) are shown as new, from the manifest.
+same set and not created) are shown as new, from the manifest. With an inventory, the
+objects that a prune would delete show as removed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from deployer.cluster import Cluster
+from deployer.cluster import Cluster, inventory
+from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
 from deployer.errors import ApiError
 from deployer.model.objects import Manifest
@@ -66,12 +68,17 @@ def to_yaml(obj: Mapping[str, Any] | None) -> list[str]:
     return yaml.safe_dump(dict(obj), sort_keys=True, default_flow_style=False).splitlines(True)
 
 
-def object_diff(name: str, live: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> str:
-    """Return the unified diff from `live` to `desired` ("" when equal), Secrets masked."""
+def object_diff(
+    name: str, live: Mapping[str, Any] | None, desired: Mapping[str, Any] | None
+) -> str:
+    """Return the unified diff from `live` to `desired` ("" when equal), Secrets masked.
+
+    A `desired` of None is a deletion: every live line shows as removed.
+    """
     before = normalise(live) if live is not None else None
-    after = normalise(desired)
+    after = normalise(desired) if desired is not None else None
     shown_before = mask_secret(before, None) if before is not None else None
-    shown_after = mask_secret(after, before)
+    shown_after = mask_secret(after, before) if after is not None else None
     return "".join(
         difflib.unified_diff(
             to_yaml(shown_before),
@@ -121,3 +128,45 @@ def diff_manifests(
         if text:
             changed.append((manifest, text))
     return changed
+
+
+def prune_diffs(
+    cluster: Cluster,
+    manifests: Sequence[Manifest],
+    *,
+    inventory_name: str,
+    inventory_namespace: str | None = None,
+    namespace: str | None = None,
+) -> list[tuple[Entry, str]]:
+    """Return (entry, deletion diff) for each live inventory object a prune would delete.
+
+    These are the inventory's objects that are not among `manifests`, as `apply
+    --inventory` with prune sees them. An inventory that does not exist yet prunes nothing.
+    Objects with only generateName are never among the manifests, so the ones an earlier
+    apply created show as pruned, as apply then deletes them.
+    """
+    namespace = namespace or cluster.default_namespace
+    resolved = prepare.resolve_namespaces(cluster, manifests, namespace)
+    keep = {
+        Entry(0, manifest.api_version, manifest.kind, manifest.namespace, manifest.name).key
+        for manifest in resolved
+        if manifest.name
+    }
+    stored = inventory.read(cluster, inventory_name, inventory_namespace or namespace) or []
+    pruned = []
+    for entry in sorted(stored, key=lambda item: (-item.wave, item.describe())):
+        if entry.key in keep:
+            continue
+        live = _live_entry(cluster, entry)
+        if live is not None:
+            pruned.append((entry, object_diff(entry.describe(), live, None)))
+    return pruned
+
+
+def _live_entry(cluster: Cluster, entry: Entry) -> dict[str, Any] | None:
+    try:
+        return cluster.get(entry.api_version, entry.kind, entry.name, entry.namespace)
+    except ApiError as failure:
+        if failure.reason == "NoKindMatch":
+            return None  # the kind is gone, so its objects are too
+        raise

@@ -125,7 +125,7 @@ def test_destroy_inventory_then_diff_shows_all_new(
     common = ["--kubeconfig", kubeconfig, "-n", namespace]
     applied = _deployer("apply", "-f", stack, "--inventory", "cli", *common)
     assert applied.returncode == 0, applied.stderr
-    same = _deployer("diff", "-f", stack, "--exit-code", *common)
+    same = _deployer("diff", "-f", stack, *common)
     assert same.returncode == 0, same.stdout
     destroyed = _deployer("destroy", "--inventory", "cli", *common)
     assert destroyed.returncode == 0, destroyed.stderr
@@ -134,3 +134,35 @@ def test_destroy_inventory_then_diff_shows_all_new(
     assert changed.returncode == 1
     assert "+  COLOR: blue" in changed.stdout
     assert "s3cr3t" not in changed.stdout
+
+
+def test_diff_exits_one_when_objects_differ(kubeconfig: str, namespace: str, stack: str) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    changed = _deployer("diff", "-f", stack, *common)
+    assert changed.returncode == 1, changed.stderr
+    assert "2 of 2 object(s) differ" in changed.stderr
+    applied = _deployer("apply", "-f", stack, *common)
+    assert applied.returncode == 0, applied.stderr
+    same = _deployer("diff", "-f", stack, *common)
+    assert same.returncode == 0, same.stdout
+
+
+def test_diff_inventory_lists_pruned_objects(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(CONFIG.split("---")[0])
+    (folder / "b.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {SIZE: '2'}\n"
+    )
+    applied = _deployer("apply", "-f", str(folder), "--inventory", "inv", *common)
+    assert applied.returncode == 0, applied.stderr
+    (folder / "b.yaml").unlink()
+    done = _deployer("diff", "-f", str(folder), "--inventory", "inv", *common)
+    assert done.returncode == 1, done.stderr
+    assert "0 of 1 object(s) differ, 1 would be pruned" in done.stderr
+    assert f"--- live/ConfigMap {namespace}/extra" in done.stdout
+    assert "-  SIZE: '2'" in done.stdout
+    assert "settings" not in done.stdout
