@@ -1,8 +1,9 @@
 """Carry out a plan: validate everything, then apply wave by wave and wait for readiness.
 
 Steps of `apply_manifests`:
-1. Fill in default namespaces, then run `build_plan`, `static_problems` and a server-side
-   dry run of every object. Any problem raises ValidationError and nothing is written.
+1. Fill in default namespaces, then run `build_plan`, `static_problems`, the annotation
+   checks and a server-side dry run of every object. Any problem raises ValidationError
+   and nothing is written.
 2. Per wave, apply every object in parallel, then wait through watches (see waiter.py).
    After a wave with CRDs, discovery is read again so the next wave can use the kinds.
 3. With an inventory name, prune what left the manifests, then store the inventory.
@@ -32,12 +33,13 @@ from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
 from deployer.errors import DeployerError, InputError, Problem
 from deployer.model.events import ObjectEvent, ProgressSink, discard
-from deployer.model.objects import Manifest, ObjectRef
+from deployer.model.objects import ANNOTATION_PREFIX, Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
 from deployer.model.status import State, Status
 from deployer.plan import build_plan
-from deployer.plan.graph import manifest_label
+from deployer.plan.graph import manifest_label, object_label
 from deployer.plan.validate import static_problems
+from deployer.readiness import validate_annotations
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,7 @@ def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key
     """
     ordered = list(plan.manifests())
     problems: list[Problem] = list(static_problems(ordered))
+    problems += annotation_problems(ordered)
     flagged = {problem.object for problem in problems}
 
     def already_flagged(manifest: Manifest) -> bool:
@@ -111,6 +114,26 @@ def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key
         known=problems,
     )
     return {_key(ordered[index]): version for index, version in responses.items()}
+
+
+def annotation_problems(manifests: Sequence[Manifest]) -> list[Problem]:
+    """Check the readiness and timeout annotations, which are read only after the write."""
+    problems = []
+    for manifest in manifests:
+        label = manifest_label(manifest)
+        try:
+            validate_annotations(manifest.body)
+        except InputError as invalid:
+            # The readiness rules name the object first; the label already does.
+            text = str(invalid).removeprefix(f"{object_label(manifest.ref)}: ")
+            problems.append(Problem(label, "", text))
+        timeout = manifest.annotation("timeout")
+        if timeout is not None:
+            try:
+                parse_duration(timeout, what=f"annotation {ANNOTATION_PREFIX}timeout")
+            except InputError as invalid:
+                problems.append(Problem(label, "", str(invalid)))
+    return problems
 
 
 def apply_manifests(

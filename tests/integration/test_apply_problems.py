@@ -106,3 +106,43 @@ spec:
     assert "spec.selector.matchLabels" in paths
     assert "spec.template.spec.containers[0].resources.limits.memory" in paths
     assert "failed to convert" not in str(raised.value)
+
+
+def test_bad_annotations_rejected_before_any_write(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    text = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: first}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: typo
+  annotations:
+    deployer.dev/readiness: skpi
+    deployer.dev/timeout: 5 minutes
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: condition
+  annotations: {deployer.dev/success-condition: "status.phase === Ready"}
+data: {a: "1"}
+"""
+    before = _configmaps(kubeconfig, namespace)
+    with pytest.raises(ValidationError) as raised:
+        _apply_text(cluster, tmp_path, text, namespace)
+    messages = sorted(str(problem) for problem in raised.value.problems)
+    assert len(messages) == 3
+    assert "/condition (" in messages[0]
+    assert "deployer.dev/success-condition: invalid condition" in messages[0]
+    assert "/typo (" in messages[1]
+    assert "deployer.dev/readiness is 'skpi'" in messages[1]
+    assert "/typo (" in messages[2]
+    assert "deployer.dev/timeout: invalid duration '5 minutes'" in messages[2]
+    assert all("objects.yaml:" in message for message in messages)
+    assert _configmaps(kubeconfig, namespace) == before
