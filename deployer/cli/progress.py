@@ -3,6 +3,7 @@
 Three views of the same ObjectEvent stream:
 - plain: one line per object state change (kind, namespace/name, state, reason, message);
 - json: one JSON object per line, for CI (`-o json`);
+- waves are numbered from 1 in every view, as in `deployer plan`;
 - live: a rich table redrawn in place, used when stdout is a terminal.
 Messages come from readiness rules and API errors, which never carry Secret data.
 """
@@ -40,6 +41,14 @@ def object_name(ref: ObjectRef) -> str:
     return f"{ref.kind} {where}"
 
 
+def wave_number(wave: int | None) -> int | None:
+    """Return the 1-based wave number that output shows, as `deployer plan` does.
+
+    Events carry the 0-based wave index of the plan.
+    """
+    return None if wave is None else wave + 1
+
+
 def event_line(event: ObjectEvent) -> str:
     """Format one event as a plain output line."""
     line = f"{object_name(event.ref)}  {event.state.value}"
@@ -61,7 +70,7 @@ def event_json(event: ObjectEvent) -> dict[str, Any]:
         "state": event.state.value,
         "reason": event.reason,
         "message": event.message,
-        "wave": event.wave,
+        "wave": wave_number(event.wave),
         "step": event.step,
         "time": event.at,
     }
@@ -112,7 +121,7 @@ class LiveView:
         for event in self.rows.values():
             style = STATE_STYLES.get(event.state, "")
             table.add_row(
-                "" if event.wave is None else str(event.wave),
+                "" if event.wave is None else str(wave_number(event.wave)),
                 object_name(event.ref),
                 f"[{style}]{event.state.value}[/]" if style else event.state.value,
                 event.reason,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from rich.console import Console
 
 from deployer.cli.apply_cmds import mask_secrets
-from deployer.cli.progress import event_json, event_line
+from deployer.cli.progress import LiveView, event_json, event_line
 from deployer.cluster.inventory import Entry, config_map_name, decode, encode
 from deployer.engine.diff import object_diff
 from deployer.engine.prepare import PlannedNames, problem_from_error, with_namespace
@@ -165,3 +168,16 @@ def test_missing_namespace_problem_suggests_manifest() -> None:
     assert problem.message == (
         "namespace gone not found; add a Namespace manifest for it or create it first"
     )
+
+
+def test_progress_numbers_waves_like_plan() -> None:
+    event = ObjectEvent(
+        ref=ObjectRef("", "ConfigMap", "ns", "c"), state=State.APPLIED, reason="Created", wave=0
+    )
+    assert event_json(event)["wave"] == 1
+    assert event_json(ObjectEvent(ref=event.ref, state=State.READY))["wave"] is None
+    stream = StringIO()
+    view = LiveView(Console(file=stream, width=100))
+    view(event)
+    view.console.print(view._table())
+    assert stream.getvalue().split()[5:7] == ["1", "ConfigMap"]
