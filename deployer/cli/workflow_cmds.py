@@ -128,12 +128,13 @@ def run_in_thread(
     *,
     live: bool,
     objects: ObjectTable | None = None,
+    output: str | None = None,
 ) -> RunRecord:
     """Run a workflow in a worker thread; Ctrl-C stops it (exit handlers still run).
 
     With `live`, the node tree is redrawn in place, with `objects` (the run's object
     states) drawn under it when given. After a Ctrl-C the run is waited for, its final
-    phase is printed and the command exits 130.
+    phase is printed (and the record, for `output` json) and the command exits 130.
     """
     holder: dict[str, Any] = {}
     ready = threading.Event()
@@ -181,6 +182,8 @@ def run_in_thread(
         raise holder["error"]
     record: RunRecord = holder["record"]
     if interrupts.count:
+        if output == "json":
+            print_final(record, output)
         _exit_interrupted(record)
     return record
 
@@ -295,7 +298,7 @@ def submit_cmd(
             runner_ready=keep,
         )
 
-    record = run_in_thread(start, live=watch, objects=objects if watch else None)
+    record = run_in_thread(start, live=watch, objects=objects if watch else None, output=output)
     print_final(record, output)
     exit_for(record)
 
@@ -362,7 +365,7 @@ def retry_cmd(
             runner_ready=keep,
         )
 
-    record = run_in_thread(start, live=watch, objects=objects if watch else None)
+    record = run_in_thread(start, live=watch, objects=objects if watch else None, output=output)
     if output == "name":
         click.echo(record.name)
     print_final(record, output)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -72,3 +73,13 @@ def test_run_without_ctrl_c_returns_record() -> None:
     threading.Timer(0.2, runner.stopped.set).start()
     record = run_in_thread(runner.start, live=False)
     assert record.phase == "Succeeded"
+
+
+def test_ctrl_c_with_json_output_prints_record(capsys: pytest.CaptureFixture[str]) -> None:
+    runner = SlowRunner()
+    timer = interrupt_after(0.3)
+    with pytest.raises(click.exceptions.Exit):
+        run_in_thread(runner.start, live=False, output="json")
+    timer.cancel()
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["phase"] == "Failed"
