@@ -11,10 +11,11 @@ DeployerError
 │   └── ImmutableFieldError  a change touches a field the server will not update
 ├── ReadinessTimeout    objects were still not ready when a timeout ran out
 ├── ObjectFailed        an object reached a failed state (Job failed, pods crash-looping)
+├── Interrupted         Ctrl-C stopped an apply; says what was applied (exit code 130)
 └── LocalClusterError   building, starting or stopping the local control plane failed
 
-The CLI prints `error: <message>` for any of these and exits with 1; a traceback
-is shown only with `--debug`.
+The CLI prints `error: <message>` for any of these and exits with 1 (130 for
+Interrupted); a traceback is shown only with `--debug`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,12 @@ class ReadinessTimeout(DeployerError):
 
 class ObjectFailed(DeployerError):
     """An object reached a failed state, such as a failed Job or crash-looping pods."""
+
+
+class Interrupted(DeployerError):
+    """The user stopped the command with Ctrl-C; the message says what state is left."""
+
+    exit_code = 130  # 128 + SIGINT, as shells report a process ended by Ctrl-C
 
 
 class LocalClusterError(DeployerError):

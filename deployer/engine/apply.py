@@ -27,19 +27,19 @@ from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
 from deployer.engine.deletion import delete_in_reverse, entry_ref
+from deployer.engine.interrupted import interrupted_message
 from deployer.engine.prepare import Before
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
-from deployer.errors import DeployerError, InputError, Problem
+from deployer.errors import DeployerError, InputError, Interrupted, Problem
 from deployer.model.events import ObjectEvent, ProgressSink, discard
-from deployer.model.objects import ANNOTATION_PREFIX, Manifest, ObjectRef
+from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
 from deployer.model.status import State, Status
 from deployer.plan import build_plan
-from deployer.plan.graph import manifest_label, object_label
+from deployer.plan.graph import manifest_label
 from deployer.plan.validate import static_problems
-from deployer.readiness import validate_annotations
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key
     """
     ordered = list(plan.manifests())
     problems: list[Problem] = list(static_problems(ordered))
-    problems += annotation_problems(ordered)
+    problems += prepare.annotation_problems(ordered)
     flagged = {problem.object for problem in problems}
 
     def already_flagged(manifest: Manifest) -> bool:
@@ -114,26 +114,6 @@ def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key
         known=problems,
     )
     return {_key(ordered[index]): version for index, version in responses.items()}
-
-
-def annotation_problems(manifests: Sequence[Manifest]) -> list[Problem]:
-    """Check the readiness and timeout annotations, which are read only after the write."""
-    problems = []
-    for manifest in manifests:
-        label = manifest_label(manifest)
-        try:
-            validate_annotations(manifest.body)
-        except InputError as invalid:
-            # The readiness rules name the object first; the label already does.
-            text = str(invalid).removeprefix(f"{object_label(manifest.ref)}: ")
-            problems.append(Problem(label, "", text))
-        timeout = manifest.annotation("timeout")
-        if timeout is not None:
-            try:
-                parse_duration(timeout, what=f"annotation {ANNOTATION_PREFIX}timeout")
-            except InputError as invalid:
-                problems.append(Problem(label, "", str(invalid)))
-    return problems
 
 
 def apply_manifests(
@@ -162,9 +142,12 @@ def apply_manifests(
         previous = inventory.read(cluster, options.inventory, store_in) or []
     written: list[Target] = []
     pruned: list[Entry] = []
+    running = 0  # index of the wave being applied; len(plan.waves) while pruning
     try:
         for wave in plan.waves:
+            running = wave.index
             _run_wave(cluster, wave, dry, options, progress, written)
+        running = len(plan.waves)
         if options.inventory and options.prune:
             keep = {_entry(target).key for target in written}
             removed = [entry for entry in previous if entry.key not in keep]
@@ -172,6 +155,8 @@ def apply_manifests(
                 cluster, removed, progress=progress, timeout_seconds=options.timeout_seconds
             )
             previous = []
+    except KeyboardInterrupt:
+        raise Interrupted(interrupted_message(plan, written, running)) from None
     finally:
         if options.inventory and written:
             _store_inventory(cluster, options.inventory, store_in, written, previous)

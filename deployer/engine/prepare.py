@@ -1,4 +1,4 @@
-"""Before the first write: default namespaces, then a server-side dry run of every object.
+"""Before the first write: default namespaces, annotation checks and a server-side dry run.
 
 The dry run sends each object with `dryRun=All` in parallel. Objects whose Namespace or
 CustomResourceDefinition is created by an earlier wave of the same plan cannot be judged
@@ -17,8 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from deployer.cluster import Cluster, statuses
-from deployer.errors import ApiError, ConflictError, ImmutableFieldError, Problem, ValidationError
-from deployer.model.objects import Manifest
+from deployer.engine.timeouts import parse_duration
+from deployer.errors import (
+    ApiError,
+    ConflictError,
+    ImmutableFieldError,
+    InputError,
+    Problem,
+    ValidationError,
+)
+from deployer.model.objects import ANNOTATION_PREFIX, Manifest
+from deployer.plan.graph import manifest_label, object_label
+from deployer.readiness import validate_annotations
 
 log = logging.getLogger(__name__)
 
@@ -223,3 +233,23 @@ def dry_run_all(
     if conflicts:
         raise conflicts[0]
     return responses
+
+
+def annotation_problems(manifests: Sequence[Manifest]) -> list[Problem]:
+    """Check the readiness and timeout annotations, which are read only after the write."""
+    problems = []
+    for manifest in manifests:
+        label = manifest_label(manifest)
+        try:
+            validate_annotations(manifest.body)
+        except InputError as invalid:
+            # The readiness rules name the object first; the label already does.
+            text = str(invalid).removeprefix(f"{object_label(manifest.ref)}: ")
+            problems.append(Problem(label, "", text))
+        timeout = manifest.annotation("timeout")
+        if timeout is not None:
+            try:
+                parse_duration(timeout, what=f"annotation {ANNOTATION_PREFIX}timeout")
+            except InputError as invalid:
+                problems.append(Problem(label, "", str(invalid)))
+    return problems

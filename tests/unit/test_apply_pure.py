@@ -11,11 +11,13 @@ from deployer.cli.apply_cmds import mask_secrets
 from deployer.cli.progress import LiveView, event_json, event_line
 from deployer.cluster.inventory import Entry, config_map_name, decode, encode
 from deployer.engine.diff import object_diff
+from deployer.engine.interrupted import interrupted_message
 from deployer.engine.prepare import PlannedNames, problem_from_error, with_namespace
 from deployer.engine.timeouts import parse_duration
 from deployer.errors import ApiError, InputError, Problem, ValidationError
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest, ObjectRef
+from deployer.model.plan import Plan, Wave
 from deployer.model.status import State
 
 
@@ -181,3 +183,14 @@ def test_progress_numbers_waves_like_plan() -> None:
     view(event)
     view.console.print(view._table())
     assert stream.getvalue().split()[5:7] == ["1", "ConfigMap"]
+
+
+def test_interrupt_message_counts_waves() -> None:
+    first = Manifest(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}})
+    second = Manifest(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}})
+    plan = Plan(waves=(Wave(0, (first,)), Wave(1, (first,)), Wave(2, (second, first))))
+    message = interrupted_message(plan, [], 2)
+    assert message.startswith("apply interrupted in wave 3 of 3; waves 1 to 2 are applied")
+    assert "0 of 2 object(s) of this wave were applied" in message
+    assert "still not ready" not in message
+    assert interrupted_message(plan, [], 3).startswith("apply interrupted while pruning")
