@@ -22,6 +22,7 @@ from deployer.model.objects import Manifest
 
 F = TypeVar("F", bound=Callable[..., Any])
 MASK = "***"
+ARGO_WORKFLOW_KINDS = ("Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow")
 
 
 def _parameters(
@@ -228,7 +229,16 @@ def plan_cmd(files: Sequence[str], parameters: dict[str, str], namespace: str | 
     from deployer.plan import build_plan
     from deployer.plan.describe import format_plan
 
-    plan = build_plan(load(files, parameters), default_namespace=namespace)
+    manifests = load(files, parameters)
+    for manifest in manifests:
+        if manifest.group == "argoproj.io" and manifest.kind in ARGO_WORKFLOW_KINDS:
+            file = manifest.source.file if manifest.source else "FILE"
+            click.echo(
+                f"note: {manifest.describe()} is an Argo Workflow object; to run it without "
+                f"Argo Workflows installed, use `deployer submit {file}`",
+                err=True,
+            )
+    plan = build_plan(manifests, default_namespace=namespace)
     click.echo(format_plan(plan))
 
 

@@ -29,3 +29,15 @@ def test_missing_file_exits_one_like_kubectl(tmp_path: Path, command: str) -> No
     result = _deployer(tmp_path, command, "-f", str(missing))
     assert result.returncode == 1
     assert result.stderr.strip() == f"error: file or folder not found: {missing}"
+
+
+def test_plan_of_workflow_suggests_submit(tmp_path: Path) -> None:
+    path = tmp_path / "hello.yaml"
+    path.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {generateName: hi-}\n"
+        "spec:\n  entrypoint: main\n  templates: [{name: main, container: {image: busybox}}]\n"
+    )
+    result = _deployer(tmp_path, "plan", "-f", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "is an Argo Workflow object" in result.stderr
+    assert f"use `deployer submit {path}`" in result.stderr
