@@ -263,19 +263,47 @@ spec:
 """
 
 
+STAGING_CLAIMS = 5  # one volume claim per sock-shop database
+
+
+def needs_volumes(kubeconfig: str) -> bool:
+    """Tell whether the existing `standard` StorageClass lacks volumes for the claims.
+
+    A class with a provisioner (as `deployer local up` creates) makes volumes on demand.
+    A class without one needs a pre-made Available volume per claim.
+    """
+    storage_class = get_json(kubeconfig, "storageclass", "standard")
+    if storage_class.get("provisioner") != "kubernetes.io/no-provisioner":
+        return False
+    available = [
+        volume
+        for volume in get_json(kubeconfig, "persistentvolumes")["items"]
+        if volume["spec"].get("storageClassName") == "standard"
+        and volume.get("status", {}).get("phase") == "Available"
+    ]
+    return len(available) < STAGING_CLAIMS
+
+
 @pytest.fixture
 def local_storage(kubeconfig: str, tmp_path: Path) -> Iterator[None]:
-    """The `standard` StorageClass (no provisioner, WaitForFirstConsumer) and 5 volumes."""
+    """The `standard` StorageClass and volumes for the staging claims, unless present.
+
+    Without the class this creates it (no provisioner, WaitForFirstConsumer) with 5 local
+    volumes, and removes them again afterwards.
+    """
     nodes = [n["metadata"]["name"] for n in get_json(kubeconfig, "nodes")["items"]]
     created_class = not exists(kubeconfig, "storageclass", "standard")
+    created_volumes = created_class or needs_volumes(kubeconfig)
     text = (LOCAL_STORAGE if created_class else "") + "".join(
-        local_volume(i, nodes[i % len(nodes)]) for i in range(5)
+        local_volume(i, nodes[i % len(nodes)]) for i in range(STAGING_CLAIMS)
     )
-    file = tmp_path / "storage.yaml"
-    file.write_text(text)
-    kubectl(kubeconfig, "apply", "-f", str(file))
+    if created_volumes:
+        file = tmp_path / "storage.yaml"
+        file.write_text(text)
+        kubectl(kubeconfig, "apply", "-f", str(file))
     yield
-    kubectl(kubeconfig, "delete", "pv", "-l", "deployer.dev/test=demo-staging", check=False)
+    if created_volumes:
+        kubectl(kubeconfig, "delete", "pv", "-l", "deployer.dev/test=demo-staging", check=False)
     if created_class:
         kubectl(kubeconfig, "delete", "storageclass", "standard", check=False)
 
