@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,8 +44,11 @@ def cluster_options(command: F) -> F:
         "--parameter",
         "parameters",
         multiple=True,
-        metavar="NAME=VALUE",
-        help="Set a workflow parameter in every workflow of the stack that declares it.",
+        metavar="[ENTRY.]NAME=VALUE",
+        help="Set a workflow parameter. NAME=VALUE sets it in every workflow of the stack "
+        "that declares it (an error if the stack gives them different values); "
+        "ENTRY.NAME=VALUE sets it in one workflow entry, named by its `name` or its file "
+        "name without .yaml.",
     )(command)
     command = click.option(
         "--stacks-dir",
@@ -59,12 +62,14 @@ def cluster_options(command: F) -> F:
 
 
 def open_stack(name: str, stacks_dir: Path, parameters: tuple[str, ...] = ()) -> Stack:
-    """Load the stack and apply `-p NAME=VALUE` overrides."""
+    """Load the stack and apply `-p [ENTRY.]NAME=VALUE` overrides."""
     overrides: dict[str, str] = {}
     for item in parameters:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"{item!r}: write it as NAME=VALUE", param_hint="-p")
+            raise click.BadParameter(
+                f"{item!r}: write it as NAME=VALUE or ENTRY.NAME=VALUE", param_hint="-p"
+            )
         overrides[key] = value
     return with_overrides(load_stack(find_stack(name, stacks_dirs=[stacks_dir])), overrides)
 
@@ -253,14 +258,37 @@ def catalog_command(stacks_dir: Path, workflows_dir: Path) -> None:
             workflows.add_row(name, parameter.name, shown, parameter.description or "")
     console.print(workflows)
     stacks = Table(title="stacks")
-    for column in ("stack", "description", "workflows", "parameters"):
+    for column in ("stack", "description", "workflow", "parameters"):
         stacks.add_column(column)
     for file in sorted(stacks_dir.glob("*.yaml")) if stacks_dir.is_dir() else []:
-        stack = load_stack(file)
-        names = ", ".join(entry.file.name for entry in stack.workflows)
-        parameters = ", ".join(f"{key}={value}" for key, value in stack.parameters.items())
-        stacks.add_row(stack.name, stack.description, names, parameters)
+        for row in stack_rows(load_stack(file)):
+            stacks.add_row(*row)
     console.print(stacks)
+
+
+def stack_rows(stack: Stack) -> list[tuple[str, str, str, str]]:
+    """Return the catalog rows of one stack: its own parameters, then one row per entry.
+
+    The first row's workflow column reads `(all)`, for `spec.parameters`. Each entry row
+    names the entry as `-p ENTRY.NAME=VALUE` spells it, with its file when the entry has
+    its own `name`, and lists the entry's parameters and the helm templates it gives
+    values to. Values of parameters whose names look secret are masked.
+    """
+    rows = [(stack.name, stack.description, "(all)", _parameter_text(stack.parameters))]
+    for entry in stack.workflows:
+        workflow = entry.label if not entry.name else f"{entry.label} ({entry.file.name})"
+        cells = [_parameter_text(entry.parameters)]
+        if entry.values:
+            cells.append(f"helm values for {', '.join(entry.values)}")
+        rows.append(("", "", workflow, "; ".join(cell for cell in cells if cell)))
+    return rows
+
+
+def _parameter_text(parameters: Mapping[str, str]) -> str:
+    return ", ".join(
+        f"{name}={'(masked)' if looks_secret(name) else value}"
+        for name, value in parameters.items()
+    )
 
 
 def register(group: click.Group) -> None:

@@ -1,20 +1,22 @@
 """Stacks: environment definitions that run a list of workflows in order.
 
 A stack file (`apiVersion: deployer.dev/v1alpha1`, `kind: Stack`; see docs/stacks.md)
-names workflow files, the parameters each one gets and optionally a kubeconfig context.
-This module loads and checks stack files and resolves each workflow's parameters; it does
-no cluster I/O. `deployer.engine.stack_run` carries a loaded stack out on a cluster.
+names workflow files, the parameters and Helm values each one gets and optionally a
+kubeconfig context. This module loads and checks stack files, resolves each workflow's
+parameters and adds the stack's Helm values to a workflow's helm templates. It does no
+cluster I/O: `deployer.engine.stack_run` carries a loaded stack out on a cluster.
 
 Parameter layering for one workflow, lowest first:
 1. the workflow's own argument defaults;
 2. `spec.parameters` of the stack, only the names the workflow declares, so one stack
    parameter can feed several workflows;
 3. the entry's `parameters`, each of which the workflow must declare;
-4. `-p NAME=VALUE` from the command line (`with_overrides`).
+4. `-p NAME=VALUE` and `-p ENTRY.NAME=VALUE` from the command line (`with_overrides`).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -31,16 +33,24 @@ STACK_SUFFIXES = (".yaml", ".yml")
 
 _TOP_KEYS = frozenset({"apiVersion", "kind", "metadata", "spec"})
 _SPEC_KEYS = frozenset({"description", "context", "parameters", "workflows"})
-_ENTRY_KEYS = frozenset({"file", "parameters"})
+_ENTRY_KEYS = frozenset({"name", "file", "parameters", "values"})
 
 
 @dataclass(frozen=True)
 class StackWorkflow:
-    """One workflow of a stack: its file and the parameters the stack gives it."""
+    """One workflow of a stack: its file and the parameters and Helm values it gets."""
 
     file: Path  # absolute path of the workflow file
     parameters: Mapping[str, str]  # the entry's own parameters, as written
     line: int = 0  # line of the entry in the stack file
+    name: str = ""  # the entry's `name`, else the file name without its suffix
+    # Helm values by helm template name, layered over that template's own values.
+    values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Name the entry in messages and in `-p ENTRY.NAME=VALUE`."""
+        return self.name or self.file.stem
 
 
 @dataclass(frozen=True)
@@ -119,6 +129,7 @@ def load_stack(path: Path) -> Stack:
         )
         for index, entry in enumerate(entries)
     )
+    _check_entry_names(workflows, file=file)
 
     context = spec.get("context")
     return Stack(
@@ -137,31 +148,91 @@ def load_stack_workflows(stack: Stack) -> list[Workflow]:
 
 
 def with_overrides(stack: Stack, overrides: Mapping[str, str]) -> Stack:
-    """Return the stack with command-line parameters over both of its parameter layers.
+    """Return the stack with command-line parameters over its parameter layers.
 
-    Raises InputError for a name that no workflow of the stack declares.
+    `ENTRY.NAME` sets NAME in that one workflow entry. A plain `NAME` sets NAME in every
+    workflow that declares it, and raises InputError when the stack file gives those
+    workflows different values for it, because one value would erase that difference.
+    Raises InputError for a name that no workflow of the stack (or of the entry) declares.
     """
     if not overrides:
         return stack
-    declared = {p.name for workflow in load_stack_workflows(stack) for p in workflow.arguments}
-    unknown = sorted(set(overrides) - declared)
-    if unknown:
-        raise InputError(
-            f"no workflow of stack {stack.name} declares parameter {', '.join(unknown)}; "
-            f"declared: {', '.join(sorted(declared))}",
-            file=str(stack.file),
-        )
+    loaded = list(zip(stack.workflows, load_stack_workflows(stack), strict=True))
+    labels = {entry.label: index for index, (entry, _) in enumerate(loaded)}
+    declared = {p.name for _, workflow in loaded for p in workflow.arguments}
+    plain: dict[str, str] = {}
+    scoped: dict[int, dict[str, str]] = {}
+    for key, value in overrides.items():
+        label, dot, name = key.rpartition(".")
+        if dot and label in labels and key not in declared:
+            entry, workflow = loaded[labels[label]]
+            _check_declared(stack, entry, workflow, name)
+            scoped.setdefault(labels[label], {})[name] = value
+        elif key in declared:
+            _check_unambiguous(stack, loaded, key)
+            plain[key] = value
+        else:
+            raise InputError(
+                _undeclared_message(stack, key, declared, labels), file=str(stack.file)
+            )
     entries = tuple(
         replace(
             entry,
             parameters={
                 **entry.parameters,
-                **{k: v for k, v in overrides.items() if k in entry.parameters},
+                **{k: v for k, v in plain.items() if k in entry.parameters},
+                **scoped.get(index, {}),
             },
         )
-        for entry in stack.workflows
+        for index, entry in enumerate(stack.workflows)
     )
-    return replace(stack, parameters={**stack.parameters, **overrides}, workflows=entries)
+    return replace(stack, parameters={**stack.parameters, **plain}, workflows=entries)
+
+
+def _check_declared(stack: Stack, entry: StackWorkflow, workflow: Workflow, name: str) -> None:
+    declared = sorted(p.name for p in workflow.arguments)
+    if name not in declared:
+        raise InputError(
+            f"-p {entry.label}.{name}: workflow {entry.file.name} declares no parameter "
+            f"{name}; it declares {', '.join(declared) or 'none'}",
+            file=str(stack.file),
+        )
+
+
+def _check_unambiguous(
+    stack: Stack, loaded: Sequence[tuple[StackWorkflow, Workflow]], name: str
+) -> None:
+    """Raise InputError when the stack gives the workflows that declare `name` different values."""
+    values = {
+        entry.label: effective_parameters(stack, entry, workflow)[name]
+        for entry, workflow in loaded
+        if workflow.argument(name) is not None
+    }
+    if len(set(values.values())) < 2:
+        return
+    given = ", ".join(f"{label}: {value}" for label, value in values.items())
+    first = next(iter(values))
+    raise InputError(
+        f"-p {name} is ambiguous: stack {stack.name} gives it a different value in each "
+        f"workflow ({given}). Set it for one workflow with -p ENTRY.{name}=VALUE, for "
+        f"example -p {first}.{name}=VALUE",
+        file=str(stack.file),
+    )
+
+
+def _undeclared_message(
+    stack: Stack, key: str, declared: set[str], labels: Mapping[str, int]
+) -> str:
+    label, dot, _ = key.rpartition(".")
+    if dot:
+        return (
+            f"-p {key}: stack {stack.name} has no workflow entry {label} and no workflow "
+            f"declares parameter {key}; entries: {', '.join(labels)}"
+        )
+    return (
+        f"no workflow of stack {stack.name} declares parameter {key}; "
+        f"declared: {', '.join(sorted(declared))}"
+    )
 
 
 def resolve_parameters(stack: Stack, entry: StackWorkflow, workflow: Workflow) -> dict[str, str]:
@@ -193,6 +264,52 @@ def effective_parameters(stack: Stack, entry: StackWorkflow, workflow: Workflow)
     return values
 
 
+def add_stack_values(
+    stack: Stack, entry: StackWorkflow, workflow: Workflow, document: Mapping[str, Any]
+) -> tuple[Workflow, dict[str, Any]]:
+    """Add the entry's Helm values to the workflow's helm templates, in changed copies.
+
+    Each named helm template gets the values as its top `stackValues` layer, after any
+    `stackValues` it sets itself, so they override the template's `valuesFiles` and
+    `values` and the chart's defaults, and a `null` deletes a key of those layers. The
+    document is changed too, because the run record keeps it for `deployer retry`.
+    Raises InputError for a name that is not a helm template of the workflow file.
+    """
+    copied: dict[str, Any] = copy.deepcopy(dict(document))
+    if not entry.values:
+        return workflow, copied
+    written = {
+        str(item.get("name")): item
+        for item in (copied.get("spec") or {}).get("templates") or []
+        if isinstance(item, dict) and isinstance(item.get("helm"), dict)
+    }
+    unknown = sorted(set(entry.values) - set(written))
+    if unknown:
+        raise InputError(
+            f"{entry.label}.values: workflow {entry.file.name} has no helm template "
+            f"{', '.join(unknown)}; its helm templates: {', '.join(sorted(written)) or 'none'}",
+            file=str(stack.file),
+            line=entry.line or None,
+        )
+    templates = dict(workflow.templates)
+    for name, values in entry.values.items():
+        body = dict(templates[name].body)
+        body["stackValues"] = _stack_layers(body.get("stackValues"), values)
+        templates[name] = replace(templates[name], body=body)
+        written[name]["helm"]["stackValues"] = copy.deepcopy(body["stackValues"])
+    return replace(workflow, templates=templates), copied
+
+
+def _stack_layers(own: Any, values: Mapping[str, Any]) -> list[Any]:
+    """Return the `stackValues` layers: the template's own, then the stack entry's."""
+    layer = copy.deepcopy(dict(values))
+    if own is None or own == "":
+        return [layer]
+    if isinstance(own, list):
+        return [*own, layer]
+    return [own, layer]
+
+
 def _check_header(data: Mapping[str, Any], *, file: str, line: int) -> None:
     _check_keys(data, _TOP_KEYS, "", file=file, line=line)
     if data.get("apiVersion") != API_VERSION or data.get("kind") != KIND:
@@ -214,8 +331,45 @@ def _read_entry(entry: Any, index: int, *, base_dir: Path, file: str, line: int)
     resolved = (base_dir / workflow_file).resolve()
     if not resolved.is_file():
         raise InputError(f"{where}.file: workflow file not found: {resolved}", file=file, line=line)
+    name = body.get("name")
+    if name is not None and (not isinstance(name, str) or not name or "." in name):
+        raise InputError(
+            f"{where}.name must be a non-empty string without dots, got {name!r}",
+            file=file,
+            line=line,
+        )
     parameters = _string_map(body.get("parameters"), f"{where}.parameters", file=file, line=line)
-    return StackWorkflow(file=resolved, parameters=parameters, line=line)
+    values = _values_map(body.get("values"), f"{where}.values", file=file, line=line)
+    return StackWorkflow(
+        file=resolved, parameters=parameters, line=line, name=name or "", values=values
+    )
+
+
+def _check_entry_names(entries: Sequence[StackWorkflow], *, file: str) -> None:
+    seen: dict[str, StackWorkflow] = {}
+    for entry in entries:
+        first = seen.setdefault(entry.label, entry)
+        if first is not entry:
+            raise InputError(
+                f"two workflow entries are called {entry.label} (lines {first.line} and "
+                f"{entry.line}); give one of them its own `name:`",
+                file=file,
+                line=entry.line or None,
+            )
+
+
+def _values_map(value: Any, where: str, *, file: str, line: int) -> dict[str, dict[str, Any]]:
+    """Read `values`: a mapping from helm template name to a mapping of Helm values."""
+    result: dict[str, dict[str, Any]] = {}
+    for name, values in _mapping(value, where, file=file, line=line).items():
+        if not isinstance(values, Mapping):
+            raise InputError(
+                f"{where}.{name} must be a mapping of Helm values, got {values!r}",
+                file=file,
+                line=line,
+            )
+        result[str(name)] = copy.deepcopy(dict(values))
+    return result
 
 
 def _check_keys(

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from deployer.cluster import inventory
 from deployer.engine.kinds import TemplateContext
-from deployer.engine.stack import Stack, StackWorkflow, effective_parameters, resolve_parameters
+from deployer.engine.stack import (
+    Stack,
+    StackWorkflow,
+    add_stack_values,
+    effective_parameters,
+    resolve_parameters,
+)
 from deployer.engine.workflow import scope
 from deployer.engine.workflow.nodes import NodeListener
 from deployer.engine.workflow.parse import load_with_templates
@@ -96,14 +102,17 @@ def run_workflow(
 ) -> RunRecord:
     """Run one workflow of the stack as `deployer submit` would and return its record.
 
-    The record keeps the Workflow document and the WorkflowTemplates it calls, so
-    `deployer retry` can rebuild the run from the record alone.
+    The entry's Helm values go into the workflow's helm templates first. The record
+    keeps the Workflow document, with those values, and the WorkflowTemplates it calls,
+    so `deployer retry` can rebuild the run from the record alone.
     """
     from deployer.engine.workflow import submit
 
     workflow, _ = load_with_templates(entry.file)
     parameters = resolve_parameters(stack, entry, workflow)
     prepared = submit.prepare(entry.file, parameters=parameters)
+    with_values, document = add_stack_values(stack, entry, prepared.workflow, prepared.document)
+    prepared = replace(prepared, workflow=with_values, document=document)
     return submit.run_workflow(
         cluster,
         prepared,

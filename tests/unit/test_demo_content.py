@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from deployer.engine.stack import (
+    add_stack_values,
     effective_parameters,
     find_stack,
     load_stack,
@@ -21,6 +23,7 @@ from deployer.engine.stack import (
     with_overrides,
 )
 from deployer.engine.workflow.parse import load_workflow
+from deployer.engine.workflow.submit import prepare
 from deployer.errors import InputError
 from deployer.model.objects import Manifest
 from deployer.model.workflow import Workflow
@@ -323,7 +326,8 @@ def helm_binary() -> str | None:
     return given or (str(built) if built else None) or shutil.which("helm")
 
 
-def test_zipkin_chart_renders() -> None:
+def render_zipkin_chart() -> list[Manifest]:
+    """Render the Zipkin chart with its default values into namespace `tracing`."""
     helm = helm_binary()
     if helm is None:
         pytest.skip("no helm binary: set DEPLOYER_HELM")
@@ -336,19 +340,131 @@ def test_zipkin_chart_renders() -> None:
     )
     from deployer.sources.loader import load_text
 
-    manifests = load_text(done.stdout, file="helm template")
+    return load_text(done.stdout, file="helm template")
+
+
+def test_zipkin_chart_renders() -> None:
+    manifests = render_zipkin_chart()
     names = {(m.kind, m.name) for m in manifests}
     assert names == {
+        ("Secret", "zipkin-mysql"),
         ("Deployment", "zipkin-mysql"),
         ("Service", "zipkin-mysql"),
         ("Deployment", "zipkin"),
         ("Service", "zipkin"),
-        ("Deployment", "zipkin-cron"),
+        ("CronJob", "zipkin-cron"),
     }
     for manifest in manifests:
         assert manifest.namespace == "tracing"
-        for container in containers(manifest):
+        for container in pod_containers(manifest):
             assert container["image"].rpartition(":")[2][0].isdigit()
+
+
+def pod_containers(manifest: Manifest) -> list[Mapping[str, Any]]:
+    """Return the containers of a workload, a CronJob's job template included."""
+    if manifest.kind == "CronJob":
+        pod = manifest.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+        return list(pod["containers"])
+    return containers(manifest)
+
+
+def mysql_credentials(container: Mapping[str, Any]) -> dict[str, Any]:
+    env = {item["name"]: item for item in container.get("env", [])}
+    return {
+        name: env[name]["valueFrom"]["secretKeyRef"]
+        for name in ("MYSQL_USER", "MYSQL_PASS")
+        if name in env
+    }
+
+
+def test_zipkin_dependencies_run_as_cronjob() -> None:
+    by_name = {(m.kind, m.name): m for m in render_zipkin_chart()}
+    cron = by_name[("CronJob", "zipkin-cron")]
+    assert cron.api_version == "batch/v1"
+    assert cron.body["spec"]["schedule"] == "55 * * * *"
+    assert cron.body["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = cron.body["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "OnFailure"
+    (container,) = pod["containers"]
+    # The image's default command runs the aggregation once; nothing may replace it.
+    assert "command" not in container
+    assert "args" not in container
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["STORAGE_TYPE"] == "mysql"
+    assert env["MYSQL_HOST"] == "zipkin-mysql"
+
+
+def test_zipkin_logs_in_with_mysql_account() -> None:
+    by_name = {(m.kind, m.name): m for m in render_zipkin_chart()}
+    secret = by_name[("Secret", "zipkin-mysql")]
+    assert secret.body["stringData"] == {"user": "zipkin", "password": "zipkin"}
+    for key in (("Deployment", "zipkin"), ("CronJob", "zipkin-cron")):
+        (container,) = pod_containers(by_name[key])
+        assert mysql_credentials(container) == {
+            "MYSQL_USER": {"name": "zipkin-mysql", "key": "user"},
+            "MYSQL_PASS": {"name": "zipkin-mysql", "key": "password"},
+        }, key
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        SPEC / "sock-shop-db" / "catalogue-db-dep.yaml",
+        SPEC / "sock-shop-persist-db" / "catalogue-db-sts.yaml",
+    ],
+    ids=lambda p: p.parent.name,
+)
+def test_catalogue_db_writable_paths(file: Path) -> None:
+    (manifest,) = load_file(file)
+    (container,) = containers(manifest)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    # Data, temporary files, and the socket and pid file of mysqld.
+    assert {"/var/lib/mysql", "/tmp", "/var/run/mysqld"} <= mounts.keys()
+    for path in ("/var/lib/mysql", "/tmp", "/var/run/mysqld"):
+        assert not mounts[path].get("readOnly"), path
+    pod = manifest.body["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/var/run/mysqld"]["name"]]
+
+
+def test_fluentd_position_files_writable() -> None:
+    (manifest,) = load_file(SPEC / "logging" / "fluentd-ds.yaml")
+    (container,) = containers(manifest)
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    # The image writes its tail positions to /var/log/$FLUENT_POS_EXTRA_DIR/.
+    positions = f"/var/log/{env['FLUENT_POS_EXTRA_DIR']}"
+    assert positions in mounts
+    assert not mounts[positions].get("readOnly")
+    # No read-only mount may cover the position folder.
+    for path, mount in mounts.items():
+        if mount.get("readOnly"):
+            assert not positions.startswith(path.rstrip("/") + "/"), path
+    for path in ("/var/log/containers", "/var/log/pods", "/var/lib/docker/containers"):
+        assert mounts[path]["readOnly"] is True, path
+    assert env["FLUENTD_SYSTEMD_CONF"] == "disable"
+
+
+EXPORTER_WORKLOADS = {
+    "kube-state-metrics": "kube-state-metrics-dep.yaml",
+    "node-exporter": "node-exporter-ds.yaml",
+}
+
+
+def test_exporters_scraped_once() -> None:
+    (config,) = load_file(SPEC / "monitoring-cfg" / "prometheus-configmap.yaml")
+    scrape_configs = yaml.safe_load(config.body["data"]["prometheus.yml"])["scrape_configs"]
+    jobs = {job["job_name"] for job in scrape_configs}
+    # Each exporter has a job of its own, so the annotated-endpoints and annotated-pods
+    # jobs must not find it as well.
+    assert {"kube-state-metrics", "node-exporter", "kubernetes-service-endpoints"} <= jobs
+    for name, workload_file in EXPORTER_WORKLOADS.items():
+        (service,) = load_file(SPEC / "monitoring" / f"{name}-svc.yaml")
+        assert "prometheus.io/scrape" not in service.annotations, name
+        (workload,) = load_file(SPEC / "monitoring" / workload_file)
+        pod_annotations = workload.body["spec"]["template"]["metadata"].get("annotations", {})
+        assert "prometheus.io/scrape" not in pod_annotations, name
 
 
 def write_stack(folder: Path, spec: str) -> Path:
@@ -419,6 +535,155 @@ def test_stack_rejects_unquoted_boolean(tmp_path: Path) -> None:
         load_stack(file)
 
 
+def demo_parameters(stack_name: str, overrides: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Return each entry's final parameters in a stack of stacks/ after `-p` overrides."""
+    stack = with_overrides(load_stack(ROOT / "stacks" / f"{stack_name}.yaml"), overrides)
+    return {
+        entry.label: effective_parameters(stack, entry, load_workflow(entry.file))
+        for entry in stack.workflows
+    }
+
+
+def test_override_scoped_to_one_entry() -> None:
+    resolved = demo_parameters("demo", {"sock-shop.namespace": "shop"})
+    assert resolved["sock-shop"]["namespace"] == "shop"
+    assert resolved["monitoring"]["namespace"] == "monitoring"
+    assert resolved["logging"]["namespace"] == "logging"
+
+
+def test_override_of_shared_parameter_reaches_declarers() -> None:
+    resolved = demo_parameters("demo", {"app_namespace": "shop"})
+    assert resolved["monitoring"]["app_namespace"] == "shop"
+    assert resolved["sock-shop"]["namespace"] == "sock-shop"
+
+
+def test_override_moves_app_and_dashboards_together() -> None:
+    resolved = demo_parameters("demo", {"sock-shop.namespace": "shop", "app_namespace": "shop"})
+    assert resolved["sock-shop"]["namespace"] == "shop"
+    assert resolved["monitoring"]["app_namespace"] == "shop"
+    assert resolved["monitoring"]["namespace"] == "monitoring"
+
+
+def test_override_rejects_ambiguous_name() -> None:
+    stack = load_stack(ROOT / "stacks" / "demo.yaml")
+    with pytest.raises(InputError, match="-p namespace is ambiguous") as raised:
+        with_overrides(stack, {"namespace": "shop"})
+    message = str(raised.value)
+    assert "sock-shop: sock-shop, monitoring: monitoring, logging: logging" in message
+    assert "-p sock-shop.namespace=VALUE" in message
+
+
+def test_override_rejects_unknown_entry() -> None:
+    stack = load_stack(ROOT / "stacks" / "demo.yaml")
+    with pytest.raises(InputError, match="has no workflow entry shop") as raised:
+        with_overrides(stack, {"shop.namespace": "x"})
+    assert "entries: sock-shop, monitoring, logging" in str(raised.value)
+
+
+def test_override_rejects_parameter_entry_lacks() -> None:
+    stack = load_stack(ROOT / "stacks" / "demo.yaml")
+    with pytest.raises(InputError, match=r"logging-workflow\.yaml declares no parameter tracing"):
+        with_overrides(stack, {"logging.tracing": "false"})
+
+
+def test_override_same_value_everywhere_is_allowed(tmp_path: Path) -> None:
+    file = write_stack(
+        tmp_path,
+        "  workflows:\n  - file: wf.yaml\n    parameters: {namespace: a}\n"
+        "  - file: wf.yaml\n    name: again\n    parameters: {namespace: a}\n",
+    )
+    stack = with_overrides(load_stack(file), {"namespace": "b"})
+    assert [entry.parameters["namespace"] for entry in stack.workflows] == ["b", "b"]
+
+
+def test_stack_entry_name_defaults_to_file_stem(tmp_path: Path) -> None:
+    (entry,) = load_stack(write_stack(tmp_path, "  workflows:\n  - file: wf.yaml\n")).workflows
+    assert entry.name == ""
+    assert entry.label == "wf"
+
+
+def test_stack_rejects_duplicate_entry_names(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  workflows:\n  - file: wf.yaml\n  - file: wf.yaml\n")
+    with pytest.raises(InputError, match="two workflow entries are called wf") as raised:
+        load_stack(file)
+    assert raised.value.line == 6
+
+
+def test_stack_rejects_dotted_entry_name(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  workflows:\n  - file: wf.yaml\n    name: a.b\n")
+    with pytest.raises(InputError, match="name must be a non-empty string without dots"):
+        load_stack(file)
+
+
+HELM_WORKFLOW = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: web-}
+spec:
+  entrypoint: web
+  templates:
+  - name: web
+    helm:
+      chart: chart
+      values: {message: from-workflow}
+  - name: traced
+    helm:
+      chart: chart
+      stackValues: "replicaCount: 2"
+  - name: config
+    manifests: {paths: [config.yaml]}
+"""
+
+
+def helm_stack(folder: Path, values: str) -> Path:
+    """Write a stack whose one entry gives Helm values to HELM_WORKFLOW's templates."""
+    (folder / "wf.yaml").write_text(HELM_WORKFLOW)
+    file = folder / "stack.yaml"
+    file.write_text(
+        "apiVersion: deployer.dev/v1alpha1\nkind: Stack\nspec:\n"
+        f"  workflows:\n  - file: wf.yaml\n    values:\n{values}"
+    )
+    return file
+
+
+def test_stack_values_become_top_layer(tmp_path: Path) -> None:
+    stack = load_stack(
+        helm_stack(
+            tmp_path,
+            "      web: {message: from-stack, extraConfig: null}\n"
+            "      traced: {replicaCount: 3}\n",
+        )
+    )
+    (entry,) = stack.workflows
+    prepared = prepare(entry.file)
+    workflow, document = add_stack_values(stack, entry, prepared.workflow, prepared.document)
+    web = [{"message": "from-stack", "extraConfig": None}]
+    traced = ["replicaCount: 2", {"replicaCount": 3}]
+    assert workflow.templates["web"].body["stackValues"] == web
+    assert workflow.templates["web"].body["values"] == {"message": "from-workflow"}
+    assert workflow.templates["traced"].body["stackValues"] == traced
+    written = {item["name"]: item for item in document["spec"]["templates"]}
+    assert written["web"]["helm"]["stackValues"] == web
+    assert written["traced"]["helm"]["stackValues"] == traced
+    assert "stackValues" not in prepared.workflow.templates["web"].body
+    assert "stackValues" not in prepared.document["spec"]["templates"][0]["helm"]
+
+
+def test_stack_values_reject_non_helm_template(tmp_path: Path) -> None:
+    stack = load_stack(helm_stack(tmp_path, "      config: {a: 1}\n      nope: {a: 1}\n"))
+    (entry,) = stack.workflows
+    prepared = prepare(entry.file)
+    with pytest.raises(InputError, match="has no helm template config, nope") as raised:
+        add_stack_values(stack, entry, prepared.workflow, prepared.document)
+    assert "its helm templates: traced, web" in str(raised.value)
+    assert raised.value.line == 5
+
+
+def test_stack_values_must_be_mappings(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"values\.web must be a mapping of Helm values"):
+        load_stack(helm_stack(tmp_path, "      web: [1, 2]\n"))
+
+
 def test_find_stack_names_missing_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     with pytest.raises(InputError) as raised:
@@ -465,8 +730,24 @@ def test_catalog_lists_workflows_and_stacks(monkeypatch: pytest.MonkeyPatch) -> 
         assert file.name in done.output
     for name in ("demo", "staging", "storage_class", "tracing"):
         assert name in done.output
+    stacks = done.output[done.output.index("stacks") :]
+    for entry_parameters in ("storage_class=standard", "tracing=true", "namespace=logging"):
+        assert entry_parameters in stacks
+    assert "sock-shop (sock-shop-workflow.yaml)" in stacks
     assert "(masked)" in done.output
     assert "| admin" not in done.output.replace("│", "|")
+
+
+def test_up_rejects_ambiguous_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from deployer.cli.stack_cmds import up_command
+
+    monkeypatch.chdir(ROOT)
+    # The stack is checked before any cluster is contacted, so no kubeconfig is needed.
+    done = CliRunner().invoke(up_command, ["demo", "-p", "namespace=shop"])
+    assert isinstance(done.exception, InputError)
+    assert "-p namespace is ambiguous" in str(done.exception)
 
 
 def test_app_namespace_description_names_dashboards() -> None:

@@ -119,3 +119,24 @@ def test_helm_values_null_block_not_in_defaults() -> None:
     for_helm = values_for_helm(CHART_DEFAULTS, merged, deleted_keys(stack))
     assert "postgresql" in for_helm
     assert for_helm["postgresql"] is None
+
+
+def test_stack_values_list_gives_layers_in_order() -> None:
+    from deployer.engine.templates.common import Spec
+    from deployer.engine.templates.helm import FIELDS, _stack_values
+
+    reader = Spec("helm", {"stackValues": ["a: 1\nb: 1", "", {"b": 2, "c": None}]}, FIELDS)
+    layers = _stack_values(reader)
+    assert layers == [{"a": 1, "b": 1}, {"b": 2, "c": None}]
+    merged = merge_values({"c": 0, "d": 0}, *layers)
+    assert merged == {"a": 1, "b": 2, "d": 0}
+
+
+def test_stack_values_single_text_is_one_layer() -> None:
+    from deployer.engine.templates.common import Spec
+    from deployer.engine.templates.helm import FIELDS, _stack_values
+
+    assert _stack_values(Spec("helm", {"stackValues": "message: hi"}, FIELDS)) == [
+        {"message": "hi"}
+    ]
+    assert _stack_values(Spec("helm", {}, FIELDS)) == []

@@ -193,13 +193,22 @@ def _layered_values(
 ) -> dict[str, Any]:
     """Layer chart defaults < valuesFiles < values < stackValues, then prepare for helm."""
     files = load_values_files(reader.strings("valuesFiles"), base_dir=ctx.base_dir)
-    layers = [*files, reader.mapping("values"), _stack_values(reader)]
+    layers = [*files, reader.mapping("values"), *_stack_values(reader)]
     merged = merge_values(chart_defaults, *layers)
     return values_for_helm(chart_defaults, merged, deleted_keys(*layers))
 
 
-def _stack_values(reader: Spec) -> dict[str, Any]:
+def _stack_values(reader: Spec) -> list[dict[str, Any]]:
+    """Return the `stackValues` layers, lowest first: one value, or a list of them.
+
+    A stack file's `values` for this template arrive as the last item of the list.
+    """
     value = reader.body.get("stackValues")
+    items = value if isinstance(value, list) else [value]
+    return [layer for layer in (_stack_layer(item) for item in items) if layer]
+
+
+def _stack_layer(value: Any) -> dict[str, Any]:
     if value is None or value == "":
         return {}
     if isinstance(value, Mapping):
@@ -211,7 +220,9 @@ def _stack_values(reader: Spec) -> dict[str, Any]:
     if parsed is None:
         return {}
     if not isinstance(parsed, dict):
-        raise WorkflowError("helm.stackValues must be a mapping (or YAML/JSON text of one)")
+        raise WorkflowError(
+            "helm.stackValues must be a mapping, YAML/JSON text of one, or a list of those"
+        )
     return parsed
 
 
