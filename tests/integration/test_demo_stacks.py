@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from deployer.local import helm_binary
 from tests.conftest import kubectl
 
 # The demo uses fixed namespaces and node ports: its tests must share one process, which
@@ -76,14 +77,15 @@ def task_nodes(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def snapshot(kubeconfig: str, namespaces: tuple[str, ...]) -> dict[str, str]:
     """Return `kind/namespace/name -> resourceVersion` for the stack's objects.
 
-    Helm's release Secrets are left out: every `helm upgrade` records a new revision.
+    Helm's release Secrets are included, so a new release revision shows up as a change.
     """
     versions: dict[str, str] = {}
-    kinds = "deployments,statefulsets,daemonsets,services,configmaps,secrets,jobs,serviceaccounts"
+    kinds = (
+        "deployments,statefulsets,daemonsets,cronjobs,services,configmaps,secrets,jobs,"
+        "serviceaccounts"
+    )
     for namespace in namespaces:
         for item in get_json(kubeconfig, kinds, "-n", namespace)["items"]:
-            if item.get("type") == "helm.sh/release.v1":
-                continue
             meta = item["metadata"]
             versions[f"{item['kind']}/{namespace}/{meta['name']}"] = meta["resourceVersion"]
     for role in CLUSTER_ROLES:
@@ -91,6 +93,22 @@ def snapshot(kubeconfig: str, namespaces: tuple[str, ...]) -> dict[str, str]:
             item = get_json(kubeconfig, kind, role)
             versions[f"{kind}/{role}"] = item["metadata"]["resourceVersion"]
     return versions
+
+
+def helm_revision(kubeconfig: str, release: str, namespace: str) -> str:
+    """Return the current revision of a Helm release, as `helm list` shows it."""
+    binary = helm_binary()
+    assert binary is not None, "the helm binary is needed for this test"
+    done = subprocess.run(
+        [str(binary), "--kubeconfig", kubeconfig, "list", "-n", namespace, "-o", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    revisions = {item["name"]: item["revision"] for item in json.loads(done.stdout)}
+    assert release in revisions, f"no helm release {namespace}/{release}"
+    return str(revisions[release])
 
 
 def exists(kubeconfig: str, *args: str) -> bool:
@@ -186,12 +204,14 @@ def test_second_up_changes_nothing(
 ) -> None:
     assert demo_up.returncode == 0, demo_up.stderr
     before = snapshot(kubeconfig, DEMO_NAMESPACES)
+    revision = helm_revision(kubeconfig, "zipkin", "zipkin")
     again = deployer(kubeconfig, "up", "demo")
     assert again.returncode == 0, again.stderr
     after = snapshot(kubeconfig, DEMO_NAMESPACES)
     changed = sorted(
         key for key in before.keys() | after.keys() if before.get(key) != after.get(key)
     )
+    assert helm_revision(kubeconfig, "zipkin", "zipkin") == revision
     assert changed == []
 
 
@@ -244,7 +264,7 @@ volumeBindingMode: WaitForFirstConsumer
 
 
 def local_volume(index: int, node: str) -> str:
-    """A pre-made local PersistentVolume: the local cluster has no volume provisioner."""
+    """A pre-made local PersistentVolume, for a `standard` class without a provisioner."""
     return f"""---
 apiVersion: v1
 kind: PersistentVolume

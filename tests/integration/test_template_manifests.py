@@ -126,8 +126,24 @@ def test_manifests_unknown_field_is_rejected(
     assert "unknown field(s) path" in result.message
 
 
+def _applied(kubeconfig: str, namespace: str, names: tuple[str, ...]) -> dict[str, Any]:
+    """Return each named ConfigMap's name, labels, data and resourceVersion."""
+    applied = {}
+    for name in names:
+        item = json.loads(
+            kubectl(kubeconfig, "get", "configmap", name, "-n", namespace, "-o", "json").stdout
+        )
+        meta = item["metadata"]
+        applied[name] = {
+            "labels": meta.get("labels"),
+            "data": item.get("data"),
+            "resourceVersion": meta["resourceVersion"],
+        }
+    return applied
+
+
 def test_jsonnet_apply_from_any_directory(
-    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+    cluster: Cluster, kubeconfig: str, namespace: str
 ) -> None:
     spec = {
         "main": "app/main.jsonnet",
@@ -135,25 +151,30 @@ def test_jsonnet_apply_from_any_directory(
         "extVars": {"namespace": namespace},
         "tlas": {"title": "Sock Shop"},
     }
+    names = ("dashboards-app", "extra-app")
+    # Each folder contains a util.libsonnet that the other folder's files must not see: an
+    # import resolved against the working directory would pick the wrong one.
+    applied = []
     before = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        result = KINDS["jsonnet"].run(spec, _context(cluster, namespace, JSONNET_DIR))
-    finally:
-        os.chdir(before)
-    assert result.phase == "Succeeded", result.message
-    dashboards = json.loads(
-        kubectl(
-            kubeconfig, "get", "configmap", "dashboards-app", "-n", namespace, "-o", "json"
-        ).stdout
-    )
-    assert dashboards["data"] == {"title": "Sock Shop"}
-    assert dashboards["metadata"]["labels"] == {"origin": "lib"}
-    assert {"dashboards-app", "extra-app"} <= _names(kubeconfig, namespace, "configmaps")
+    for folder in (JSONNET_DIR / "app", JSONNET_DIR / "lib"):
+        os.chdir(folder)
+        try:
+            result = KINDS["jsonnet"].run(spec, _context(cluster, namespace, JSONNET_DIR))
+        finally:
+            os.chdir(before)
+        assert result.phase == "Succeeded", f"from {folder}: {result.message}"
+        applied.append(_applied(kubeconfig, namespace, names))
+
+    first, second = applied
+    assert first["dashboards-app"]["data"] == {"title": "Sock Shop"}
+    assert first["dashboards-app"]["labels"] == {"origin": "lib"}
+    assert first["extra-app"]["data"] == {"panels": "cpu,memory\n"}
+    # The same objects: the second apply changed nothing, not even a resourceVersion.
+    assert second == first
 
     destroyed = KINDS["jsonnet"].destroy(spec, _context(cluster, namespace, JSONNET_DIR))
     assert destroyed.phase == "Succeeded", destroyed.message
-    assert not {"dashboards-app", "extra-app"} & _names(kubeconfig, namespace, "configmaps")
+    assert not set(names) & _names(kubeconfig, namespace, "configmaps")
 
 
 def test_jsonnet_unset_variable_fails_with_name(cluster: Cluster, namespace: str) -> None:
