@@ -139,3 +139,17 @@ def test_get_and_list_show_the_run(kubeconfig: str, namespace: str) -> None:
     assert record["name"] in listed.stdout.split()
     as_json = json.loads(deployer(kubeconfig, "get", record["name"], "-o", "json").stdout)
     assert as_json["phase"] == "Succeeded"
+
+
+def test_failed_loop_item_leaves_every_item_running(kubeconfig: str, namespace: str) -> None:
+    done, record = submit(kubeconfig, namespace, "loop-failure.yaml")
+    assert done.returncode == 1
+    assert record["phase"] == "Failed"
+    nodes = nodes_by_display(record)
+    group = record["nodes"][nodes["[0]"]["id"]]
+    children = [record["nodes"][child]["displayName"] for child in group["children"]]
+    assert children == ["exit(0:1)", "exit(1:0)", "exit(2:0)", "exit(3:0)"]
+    assert nodes["exit(0:1)"]["phase"] == "Failed"
+    for name in children[1:]:
+        assert nodes[name]["phase"] == "Succeeded"
+    assert len(run_pods(kubeconfig, namespace, record["name"])) == 4

@@ -419,7 +419,10 @@ def test_dag_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
     record, executor = run(path)
     assert record.phase == "Failed"
     assert node(record, "bad").phase == "Failed"
-    assert not any(n.display_name == "other" for n in record.nodes.values())
+    other = node(record, "other")
+    assert other.phase == "Omitted"
+    assert "task 'bad' failed" in other.message
+    assert other.id in node(record, record.name).children
     assert len(executor.pods) == 1
 
 

@@ -2,8 +2,11 @@
 
 A DAG task is node `N.task`; the children of a looped task are `N.task(0:value)` under a
 TaskGroup node `N.task`. A DAG fails when a task fails (or errors) unless the task has a
-matching `continueOn`, or another task's `depends` expression names it (that task then
-decides what the failure means). With failFast (the default) no task starts after a failure.
+matching `continueOn`, or another task's `depends` expression handles the failure with
+`A.Failed`, `A.Errored`, `A.AllFailed` or `A.AnySucceeded` (that task then decides what the
+failure means). With `dag.failFast` (the default) no task starts after an unhandled failure;
+with the template's `failFast: true` none starts after any failure, and the DAG fails. Tasks
+that never start for either reason are recorded as Omitted, naming the task that failed.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from typing import TYPE_CHECKING
 from deployer.engine.workflow import leaves, scope
 from deployer.engine.workflow.calls import Call, Outcome
 from deployer.engine.workflow.flow import (
+    FailFast,
     call_step,
     expand,
     failed_unhandled,
+    omit,
     run_parallel,
     step_job,
 )
@@ -50,6 +55,7 @@ class _DagRun:
         self.child_phases: dict[str, list[str]] = {}
         self.done: queue.Queue[tuple[Task, NodeRecord, list[NodeRecord]]] = queue.Queue()
         self.failures: list[NodeRecord] = []
+        self.fail_fast = FailFast(call.template)
 
     def run(self, tasks: list[Task]) -> Outcome:
         template = self.call.template
@@ -64,18 +70,21 @@ class _DagRun:
                 break
             task, child, children = self.done.get()
             running -= 1
-            self.phases[task.name] = child.phase
-            self.child_phases[task.name] = [c.phase for c in children]
-            self.values.update(scope.node_vars("tasks", task.name, children, looped=task.loops))
+            self._finished(task, child, children)
+            if self.fail_fast.stop_starting(child):
+                stop_scheduling = True
             if failed_unhandled(task, child) and task.name not in handled:
                 self.failures.append(child)
-                stop_scheduling = template.dag_fail_fast
-        if self.failures or self.runner.cancel.is_set():
-            message = self.runner.stop_message
-            if self.failures and not self.runner.cancel.is_set():
-                failed = self.failures[0]
-                message = f"task '{failed.display_name}' {failed.phase.lower()}"
-            return Outcome("Failed", message)
+                stop_scheduling = stop_scheduling or template.dag_fail_fast
+        for task in waiting:
+            self._omit(task, self._not_started_message())
+        if self.runner.cancel.is_set():
+            return Outcome("Failed", self.runner.stop_message)
+        if self.fail_fast.failed is not None:
+            return Outcome("Failed", self.fail_fast.message())
+        if self.failures:
+            failed = self.failures[0]
+            return Outcome("Failed", f"task '{failed.display_name}' {failed.phase.lower()}")
         return Outcome(
             "Succeeded", outputs=leaves.declared_outputs(self.runner, template, self.values)
         )
@@ -94,24 +103,40 @@ class _DagRun:
                 waiting.remove(task)
                 progress = True
                 if not verdict:
-                    self._omit(task)
+                    self._omit(task, "dependencies not met")
                     continue
                 values = dict(self.values)
                 threading.Thread(target=self._run_task, args=(task, values), daemon=True).start()
                 started += 1
         return started
 
-    def _omit(self, task: Task) -> None:
+    def _finished(self, task: Task, child: NodeRecord, children: list[NodeRecord]) -> None:
+        """Make a finished (or omitted) task's phase and variables visible to later tasks."""
+        self.phases[task.name] = child.phase
+        self.child_phases[task.name] = [c.phase for c in children]
+        self.values.update(scope.node_vars("tasks", task.name, children, looped=task.loops))
+
+    def _omit(self, task: Task, message: str) -> None:
         name = f"{self.call.name}.{task.name}"
-        omitted = self.runner.book.create(
-            name=name,
-            display=task.name,
-            type="Skipped",
-            template=task.template or "",
-            parent=self.node.id,
+        omitted = omit(
+            self.runner, task, name=name, display=task.name, parent=self.node.id, message=message
         )
-        self.runner.book.finish(omitted, "Omitted", "dependencies not met")
-        self.phases[task.name] = "Omitted"
+        self._finished(task, omitted, [omitted])
+
+    def _not_started_message(self) -> str:
+        """Explain why the tasks still waiting when scheduling ended never started."""
+        if self.runner.cancel.is_set():
+            return f"not started: {self.runner.stop_message}"
+        if self.fail_fast.failed is not None:
+            return self.fail_fast.omitted_message()
+        if not self.failures:
+            # Only a dependency cycle, which validate rejects, leaves tasks waiting otherwise.
+            return "not started: its dependencies never finished"
+        failed = self.failures[0]
+        return (
+            f"not started: task '{failed.display_name}' {failed.phase.lower()} and the DAG "
+            "starts no task after a failure (dag.failFast is true by default)"
+        )
 
     def _run_task(self, task: Task, values: dict[str, str]) -> None:
         base = f"{self.call.name}.{task.name}"
@@ -160,8 +185,19 @@ class _DagRun:
             for path, display, child_values in children
         ]
         limit = self.call.template.parallelism
-        ran = run_parallel(jobs, limit=limit, fail_fast=False, fails=lambda i, n: False)
-        results = [r for r in ran if r is not None]
+        ran = run_parallel(jobs, limit=limit, stop_starting=self.fail_fast.stop_starting)
+        results = []
+        for (path, display, _), result in zip(children, ran, strict=True):
+            if result is None:
+                result = omit(
+                    self.runner,
+                    task,
+                    name=path,
+                    display=display,
+                    parent=group.id,
+                    message=self.fail_fast.omitted_message(),
+                )
+            results.append(result)
         failed = [r for r in results if failed_unhandled(task, r)]
         phase = failed[0].phase if failed else "Succeeded"
         message = f"child '{failed[0].display_name}' failed" if failed else ""

@@ -3,10 +3,17 @@
 Node paths follow Argo: the groups of a steps node `N` are `N[0]`, `N[1]`, ..., a step of a
 group is `N[0].step` and a loop child `N[0].step(0:value)`. A failed step fails its group and
 the steps node unless it has a matching `continueOn`; later groups do not run.
+
+As in Argo, the steps of a group, loop children included, start together, so a step that fails
+at once does not keep its siblings from running. Only the template's `parallelism` makes
+children wait for a slot, and with `failFast: true` the children still waiting when one fails
+never start: they are recorded as Omitted.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
@@ -14,11 +21,14 @@ from typing import TYPE_CHECKING
 from deployer.engine.workflow import leaves, scope
 from deployer.engine.workflow.calls import Call, Outcome
 from deployer.errors import WorkflowError
+from deployer.model import run as runmodel
 from deployer.model.run import NodeRecord
 from deployer.model.workflow import Step, Template, Workflow
 
 if TYPE_CHECKING:
     from deployer.engine.workflow.runner import Runner
+
+log = logging.getLogger(__name__)
 
 
 def lookup(runner: Runner, step: Step, source: Workflow) -> tuple[Template, Workflow]:
@@ -167,36 +177,92 @@ def run_parallel(
     jobs: list[Callable[[], NodeRecord]],
     *,
     limit: int | None,
-    fail_fast: bool,
-    fails: Callable[[int, NodeRecord], bool],
+    stop_starting: Callable[[NodeRecord], bool],
 ) -> list[NodeRecord | None]:
-    """Run jobs in threads, at most `limit` at once; after a failure, fail-fast skips the rest."""
+    """Run jobs in threads, started in list order, at most `limit` at once.
+
+    Once `stop_starting` returns True for the node of a finished job, no further job starts;
+    their places in the result stay None. Without a limit every job starts before any result
+    is looked at, so all of them run, as the steps of one group do in Argo. The decision is
+    taken in the calling thread, one finished job at a time.
+    """
     results: list[NodeRecord | None] = [None] * len(jobs)
     if len(jobs) == 1:
-        results[0] = jobs[0]()
+        results[0] = only = jobs[0]()
+        stop_starting(only)
         return results
-    slots = threading.BoundedSemaphore(limit) if limit else None
-    failed = threading.Event()
+    finished: queue.Queue[int] = queue.Queue()
 
     def work(index: int) -> None:
-        if slots is not None:
-            slots.acquire()
         try:
-            if fail_fast and failed.is_set():
-                return
-            results[index] = node = jobs[index]()
-            if fails(index, node):
-                failed.set()
+            results[index] = jobs[index]()
+        except Exception:  # a crash must not leave the caller waiting for this job
+            log.exception("a child node crashed before it was recorded")
         finally:
-            if slots is not None:
-                slots.release()
+            finished.put(index)
 
-    threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(jobs))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
+    started = running = 0
+    stopped = False
+    while True:
+        while not stopped and started < len(jobs) and (not limit or running < limit):
+            threading.Thread(target=work, args=(started,), daemon=True).start()
+            started += 1
+            running += 1
+        if not running:
+            return results
+        ended = results[finished.get()]
+        running -= 1
+        if ended is not None and stop_starting(ended):
+            stopped = True
+
+
+class FailFast:
+    """Template-level `failFast`: after a child fails or errors, start no further child.
+
+    As in Argo, the field is off unless set to true, and it matters only for children that
+    wait for a `parallelism` slot, because all others have started already. A child that
+    fails makes the template fail even when its failure is allowed by `continueOn`.
+    """
+
+    def __init__(self, template: Template) -> None:
+        self.template = template
+        self.enabled = template.fail_fast is True
+        self.failed: NodeRecord | None = None
+        self.lock = threading.Lock()
+
+    def stop_starting(self, node: NodeRecord) -> bool:
+        """Note a finished child; return whether no further child may start."""
+        if not self.enabled or node.phase not in runmodel.FAILED_PHASES:
+            return False
+        with self.lock:
+            self.failed = self.failed or node
+        return True
+
+    def message(self) -> str:
+        """Explain a failure of the template that failFast caused."""
+        assert self.failed is not None
+        return (
+            f"child '{self.failed.display_name}' {self.failed.phase.lower()} and template "
+            f"{self.template.name} sets failFast"
+        )
+
+    def omitted_message(self) -> str:
+        """Explain why a child never started; a child whose job crashed has no failed sibling."""
+        if self.failed is None:
+            return "not started: an internal error stopped it; see the log of the run"
+        return f"not started: {self.message()}"
+
+
+def omit(
+    runner: Runner, step: Step, *, name: str, display: str, parent: str, message: str
+) -> NodeRecord:
+    """Record a step, task or loop child that never started, as phase Omitted."""
+    target = step.template_ref.template if step.template_ref else step.template or ""
+    node = runner.book.create(
+        name=name, display=display, type="Skipped", template=target, parent=parent
+    )
+    runner.book.finish(node, runmodel.OMITTED, message)
+    return node
 
 
 def run_steps(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str]) -> Outcome:
@@ -244,31 +310,36 @@ def _run_group(
         step_job(runner, step, call, path, display, group_node.id, child_values)
         for step, path, display, child_values in planned
     ]
-    fail_fast = template.fail_fast is not False
-    results = run_parallel(
-        jobs, limit=template.parallelism, fail_fast=fail_fast, fails=_fails_for(planned)
-    )
-    finished = [(s, r) for (s, *_), r in zip(planned, results, strict=True) if r is not None]
+    fail_fast = FailFast(template)
+    results = run_parallel(jobs, limit=template.parallelism, stop_starting=fail_fast.stop_starting)
+    finished: list[tuple[Step, NodeRecord]] = []
+    for (step, path, display, _), result in zip(planned, results, strict=True):
+        if result is None:
+            result = omit(
+                runner,
+                step,
+                name=path,
+                display=display,
+                parent=group_node.id,
+                message=fail_fast.omitted_message(),
+            )
+        finished.append((step, result))
     for step in group:
         children = [r for s, r in finished if s is step]
         values.update(scope.node_vars("steps", step.name, children, looped=step.loops))
 
     failures = [r for s, r in finished if failed_unhandled(s, r)]
-    if failures or runner.cancel.is_set():
+    if failures or fail_fast.failed is not None or runner.cancel.is_set():
         # After a stop the children failed because of it, so the stop is the message.
         message = runner.stop_message
-        if failures and not runner.cancel.is_set():
+        if fail_fast.failed is not None and not runner.cancel.is_set():
+            message = fail_fast.message()
+        elif failures and not runner.cancel.is_set():
             message = f"child '{failures[0].display_name}' {failures[0].phase.lower()}"
         runner.book.finish(group_node, "Failed", message)
         return Outcome("Failed", message)
     runner.book.finish(group_node, "Succeeded")
     return None
-
-
-def _fails_for(
-    planned: list[tuple[Step, str, str, dict[str, str]]],
-) -> Callable[[int, NodeRecord], bool]:
-    return lambda index, node: failed_unhandled(planned[index][0], node)
 
 
 def step_job(
