@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -286,3 +289,60 @@ def test_large_record_stored_compressed_and_read_back() -> None:
     assert decoded == record
     small = encode_record(RunRecord(name="s", namespace="ns", workflow={}).to_dict())
     assert "data" in small
+
+
+class LargeOutputExecutor(MemoryExecutor):
+    """Ends every pod with a random, barely compressible termination message of `size` bytes."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def run_pod(self, pod: dict[str, Any], **options: Any) -> PodResult:
+        ended = super().run_pod(pod, **options)
+        text = base64.b64encode(os.urandom(self.size * 3 // 4)).decode()
+        return dataclasses.replace(ended, termination_message=text)
+
+
+LARGE_OUTPUTS = """
+  - name: main
+    steps:
+    - - {name: big, template: say, withSequence: {count: "6"}, arguments: {parameters: [{name: msg, value: "{{item}}"}]}}
+"""
+
+
+def test_oversized_record_fails_run_with_clear_message(tmp_path: Path) -> None:
+    store = MemoryRecordStore()
+    path = write(tmp_path, workflow("entrypoint: main\n", LARGE_OUTPUTS, SAY))
+    record, executor = run(path, executor=LargeOutputExecutor(250_000), store=store)
+    assert record.phase == "Error"
+    assert "even compressed, over the 1048576 bytes a ConfigMap can store" in record.message
+    assert "the stored record keeps no node inputs, outputs or results" in record.message
+    stored = store.load(record.name)
+    assert stored.phase == "Error"
+    assert stored.message == record.message
+    children = [stored.nodes[c] for c in node(stored, "[0]").children]
+    assert len(children) == 6
+    assert all(child.phase in ("Succeeded", "Failed") for child in children)
+    assert all(child.result is None for child in children)
+    assert len(executor.pods) <= 6
+
+
+def test_record_writer_survives_an_oversized_record() -> None:
+    store = MemoryRecordStore()
+    blob = base64.b64encode(os.urandom(1_000_000)).decode()
+    nodes = {"n": {"id": "n", "inputs": {"blob": blob}, "outputs": {}, "message": ""}}
+    state: dict[str, Any] = {"name": "huge", "phase": "Running", "nodes": nodes}
+    reasons: list[str] = []
+    writer = RecordWriter(
+        store, lambda: dict(state), Masker(), interval=0.01, on_too_large=reasons.append
+    )
+    writer.start()
+    state["phase"] = "Succeeded"
+    writer.changed()
+    writer.close()
+    assert len(reasons) == 1
+    assert "run record huge is" in reasons[0]
+    assert writer.too_large == reasons[0]
+    assert store.records["huge"]["phase"] == "Succeeded"
+    assert store.records["huge"]["nodes"]["n"]["inputs"] == {}

@@ -17,6 +17,7 @@ from typing import Any
 from deployer.engine.kinds import TemplateContext, TemplateResult
 from deployer.engine.workflow.executor import ResourceRequest, ResourceResult
 from deployer.engine.workflow.pods import MAIN_CONTAINER, PodResult, pod_outcome
+from deployer.engine.workflow.record import encode_record
 from deployer.errors import WorkflowError
 from deployer.model.run import RunRecord
 
@@ -134,6 +135,8 @@ class MemoryRecordStore:
         self.changed = threading.Condition()
 
     def save(self, record_data: dict[str, Any]) -> None:
+        # The same size limit as a record ConfigMap: RecordTooLarge above it.
+        encode_record(record_data)
         with self.changed:
             self.records[record_data["name"]] = copy.deepcopy(record_data)
             self.saves += 1

@@ -267,18 +267,50 @@ def controls_of(obj: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
+class RecordTooLarge(WorkflowError):
+    """A run record that stays over the size a ConfigMap can store when compressed."""
+
+
 def encode_record(record_data: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the ConfigMap `data` (JSON) or, for large records, `binaryData` (gzip) field."""
+    """Return the ConfigMap `data` (JSON) or, for large records, `binaryData` (gzip) field.
+
+    Raises RecordTooLarge when even the compressed record exceeds MAX_RECORD_BYTES.
+    """
     text = json.dumps(record_data, separators=(",", ":"))
     if len(text) <= COMPRESS_ABOVE_BYTES:
         return {"data": {RECORD_KEY: text}}
     packed = base64.b64encode(gzip.compress(text.encode())).decode()
     if len(packed) > MAX_RECORD_BYTES:
-        raise WorkflowError(
+        raise RecordTooLarge(
             f"run record {record_data['name']} is {len(packed)} bytes even compressed, over "
             f"the {MAX_RECORD_BYTES} bytes a ConfigMap can store; split the workflow"
         )
     return {"binaryData": {RECORD_KEY_GZIP: packed}}
+
+
+# Length to which node messages are cut in a record that was too large to store.
+SHRUNK_MESSAGE_CHARS = 200
+
+
+def shrink_record(record_data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of a record without node inputs, outputs and results, messages cut short.
+
+    The runner stores this form once the full record is too large, so that `deployer get`
+    still shows every node with its phase. The workflow and template documents stay, because
+    `deployer retry` rebuilds the run from them.
+    """
+    # NOTE: a retry of a shrunk run reuses its Succeeded nodes without their outputs, so a
+    # later step that reads one of them fails with an undefined variable.
+    nodes = {}
+    for node_id, node in (record_data.get("nodes") or {}).items():
+        nodes[node_id] = {
+            **node,
+            "inputs": {},
+            "outputs": {},
+            "result": None,
+            "message": str(node.get("message") or "")[:SHRUNK_MESSAGE_CHARS],
+        }
+    return {**record_data, "nodes": nodes}
 
 
 def record_from_configmap(obj: Mapping[str, Any]) -> RunRecord:
@@ -300,7 +332,9 @@ class RecordWriter:
     """Writer of one run record: on change, at most once per `interval` seconds, plus a final write.
 
     `snapshot` returns the record as a dict and must copy it under the runner's lock, as
-    `NodeBook.snapshot` does. The writer masks it before each write.
+    `NodeBook.snapshot` does. The writer masks it before each write. When the record is too
+    large to store, the writer sets `too_large` to the reason, calls `on_too_large` with it
+    once, and from then on stores the record as `shrink_record` returns it.
     """
 
     def __init__(
@@ -311,19 +345,22 @@ class RecordWriter:
         *,
         interval: float = WRITE_INTERVAL_SECONDS,
         heartbeat: float | None = None,
+        on_too_large: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
         self.masker = masker
         self.interval = interval
         self.heartbeat = heartbeat  # seconds between writes when nothing changes; None: no limit
+        self.on_too_large = on_too_large
+        self.too_large: str | None = None
         self.writes = 0
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="record-writer", daemon=True)
 
     def start(self) -> None:
-        self._write()
+        self.write()
         self._thread.start()
 
     def changed(self) -> None:
@@ -335,7 +372,7 @@ class RecordWriter:
         self._dirty.set()
         if self._thread.is_alive():
             self._thread.join()
-        self._write()
+        self.write()
 
     def _loop(self) -> None:
         while not self._closed.is_set():
@@ -343,11 +380,31 @@ class RecordWriter:
             if self._closed.is_set():
                 return
             self._dirty.clear()
-            self._write()
+            # The thread must outlive a failed write, so that later changes are written.
+            try:
+                self.write()
+            except Exception:
+                log.exception("writing the run record failed")
             time.sleep(self.interval)
 
-    def _write(self) -> None:
+    def write(self) -> None:
+        """Store the current record now, shrunk once it proved too large to store whole."""
         data = self.masker.mask_data(self.snapshot())
+        if self.too_large is not None:
+            data = shrink_record(data)
+        try:
+            self._save(data)
+        except RecordTooLarge as failure:
+            if self.too_large is not None:
+                log.error("%s; even without node inputs and outputs it is not stored", failure)
+                return
+            self.too_large = str(failure)
+            log.error("%s; storing it without node inputs and outputs from now on", failure)
+            if self.on_too_large is not None:
+                self.on_too_large(self.too_large)
+            self.write()
+
+    def _save(self, data: dict[str, Any]) -> None:
         for attempt in range(1, 4):
             try:
                 self.store.save(data)

@@ -42,6 +42,7 @@ STOP_MESSAGES = {
     "stop": "run stopped",
     "terminate": "run terminated",
     "deadline": "run exceeded its activeDeadlineSeconds",
+    "record": "run stopped because its record grew too large to store",
 }
 
 
@@ -136,7 +137,11 @@ class Runner:
         """Run the entrypoint, then the exit handler; return the final record."""
         self.store.save_secrets(self.name, {k: self.parameters[k] for k in self.record.masked})
         writer = RecordWriter(
-            self.store, self._snapshot, self.masker, heartbeat=liveness.HEARTBEAT_SECONDS
+            self.store,
+            self._snapshot,
+            self.masker,
+            heartbeat=liveness.HEARTBEAT_SECONDS,
+            on_too_large=lambda _reason: self.stop("record"),
         )
         self.book.listeners.append(lambda _node: writer.changed())
         with self.book.lock:
@@ -155,8 +160,21 @@ class Runner:
                 deadline_timer.cancel()
             watching.set()
             writer.close()
+            if writer.too_large is not None:
+                self._fail_for_record(writer.too_large)
+                writer.write()
             self.executor.close()
         return self.record
+
+    def _fail_for_record(self, reason: str) -> None:
+        """End the run as Error because its record could not be stored whole."""
+        with self.book.lock:
+            self.record.phase = runmodel.ERROR
+            self.record.message = (
+                f"{reason}; the stored record keeps no node inputs, outputs or results"
+            )
+            self.record.finished = self.record.finished or runmodel.now_rfc3339()
+        log.error("run %s: %s", self.name, self.record.message)
 
     def _snapshot(self) -> dict[str, Any]:
         with self.book.lock:
