@@ -328,13 +328,19 @@ class Runner:
         return node
 
     def _inputs(self, call: Call) -> dict[str, str]:
+        """Resolve a call's input parameters: argument, else the input's value, else default.
+
+        An input's own `value` and `default` may read the workflow's variables and
+        `{{node.name}}`; validate checks that they read nothing else.
+        """
         values = {}
+        known = {**self.globals, "node.name": call.name}
         for parameter in call.template.inputs:
             value = call.arguments.get(parameter.name)
             if value is None and parameter.value is not None:
-                value = self.substitute(parameter.value, self.globals)
-            if value is None:
-                value = parameter.default
+                value = self.substitute(parameter.value, known)
+            if value is None and parameter.default is not None:
+                value = self.substitute(parameter.default, known)
             if value is None:
                 raise WorkflowError(
                     f"template {call.template.name}: input parameter {parameter.name} has no value"

@@ -112,6 +112,7 @@ def _check_entry_templates(checker: Checker, workflow: Workflow, where: str) -> 
 def _base_names(checker: Checker, owner: Workflow, template: Template) -> Names:
     # A run defines the parameters of the workflow it runs, also in templateRef callees.
     parameters = {p.name for p in checker.root.arguments}
+    calls = [*(step for group in template.steps for step in group), *template.dag]
     return Names(
         inputs=frozenset(p.name for p in template.inputs),
         workflow_parameters=frozenset(parameters),
@@ -119,6 +120,7 @@ def _base_names(checker: Checker, owner: Workflow, template: Template) -> Names:
         pod=template.kind in ("container", "script"),
         exit_handler=owner is checker.root and template.name in checker.exit_templates,
         prefix="tasks" if template.kind == "dag" else "steps",
+        looped=frozenset(call.name for call in calls if call.loops),
     )
 
 
@@ -143,9 +145,7 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     else:
         calls = {}
     output_names = names.with_calls(calls, {}, item=False)
-    for parameter in template.inputs:
-        value = parameter.value if parameter.value is not None else parameter.default
-        check_enum(checker, owner, template.line, where, parameter, value)
+    _check_inputs(checker, owner, template, names)
     for output in template.outputs.parameters:
         _check_output_source(checker, owner, template, output)
         source = output.value_from
@@ -160,6 +160,28 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     for text in texts:
         for reason in undefined_reasons(text, names):
             checker.report(owner, template.line, where, reason)
+
+
+def _check_inputs(checker: Checker, owner: Workflow, template: Template, names: Names) -> None:
+    """Check the enums and placeholders of a template's input `value` and `default`.
+
+    The runner resolves these with the workflow's variables only, before the template's own
+    variables exist, so an input value cannot read other inputs, steps or `{{item}}`.
+    """
+    where = f"template {template.name}"
+    input_names = Names(
+        inputs=frozenset(),
+        workflow_parameters=names.workflow_parameters,
+        exit_handler=names.exit_handler,
+    )
+    for parameter in template.inputs:
+        value = parameter.value if parameter.value is not None else parameter.default
+        check_enum(checker, owner, template.line, where, parameter, value)
+        for key, text in (("value", parameter.value), ("default", parameter.default)):
+            for reason in undefined_reasons(text or "", input_names):
+                checker.report(
+                    owner, template.line, f"{where} input {parameter.name} {key}", reason
+                )
 
 
 # The variables `retryStrategy.expression` may read about the attempt that just ended.

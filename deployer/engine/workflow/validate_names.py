@@ -43,20 +43,14 @@ UNSUPPORTED_WORKFLOW_FIELDS = frozenset(
         "scheduledTime",
     }
 )
-# The fields that may follow `steps.NAME.` or `tasks.NAME.`.
-NODE_FIELDS = frozenset(
-    {
-        "outputs.result",
-        "outputs.parameters",
-        "status",
-        "exitCode",
-        "id",
-        "ip",
-        "startedAt",
-        "finishedAt",
-    }
-)
+# The fields that may follow `steps.NAME.` or `tasks.NAME.` when the step or task does not
+# loop, besides `outputs.parameters.X`; scope.node_vars defines them at run time.
+NODE_FIELDS = frozenset({"outputs.result", "status", "exitCode", "id", "startedAt", "finishedAt"})
+# The fields of a looped step or task: its status and JSON lists over its items.
+LOOP_FIELDS = frozenset({"outputs.result", "outputs.parameters", "status"})
 _NO_RESULT_KINDS = frozenset({"steps", "dag", "suspend", "resource"})
+# The kinds whose node has an exit code: the ones that run a pod.
+_EXIT_CODE_KINDS = frozenset({"container", "script"})
 
 
 @dataclass(frozen=True)
@@ -77,6 +71,8 @@ class Names:
     visible: Mapping[str, Template | None] = field(default_factory=dict)
     # Steps or tasks of the template that exist but are not visible here, with the reason.
     hidden: Mapping[str, str] = field(default_factory=dict)
+    # Steps or tasks of the template that loop (withItems, withParam or withSequence).
+    looped: frozenset[str] = frozenset()
 
     def with_calls(
         self,
@@ -200,14 +196,27 @@ def _check_node(name: str, prefix: str, rest: str, names: Names) -> str | None:
         known = ", ".join(sorted(names.visible)) or "none"
         return f"{undefined}: no {prefix[:-1]} {node} runs before this point (known: {known})"
     callee = names.visible[node]
+    if node_field == "ip":
+        return (
+            f"not supported: {{{{{name}}}}}; deployer does not record pod IP addresses "
+            "(Argo sets them for daemon steps, which deployer does not run)"
+        )
+    if node in names.looped:
+        if node_field not in LOOP_FIELDS:
+            return (
+                f"{undefined}: {prefix[:-1]} {node} loops, so only its status, outputs.result "
+                "and outputs.parameters (JSON lists over its items) are defined"
+            )
+        return _check_result(name, node_field, callee)
+    if node_field == "outputs.parameters":
+        return (
+            f"{undefined}: only a looped {prefix[:-1]} has outputs.parameters as a whole; "
+            "read one parameter as outputs.parameters.NAME"
+        )
+    if node_field == "exitCode" and callee is not None and callee.kind not in _EXIT_CODE_KINDS:
+        return f"{undefined}: a {callee.kind} template runs no pod, so it has no exitCode"
     if node_field in NODE_FIELDS:
-        if (
-            node_field == "outputs.result"
-            and callee is not None
-            and callee.kind in _NO_RESULT_KINDS
-        ):
-            return f"{undefined}: a {callee.kind} template has no outputs.result"
-        return None
+        return _check_result(name, node_field, callee)
     group, _, parameter = node_field.partition(".parameters.")
     if group != "outputs" or not parameter:
         return undefined
@@ -217,3 +226,9 @@ def _check_node(name: str, prefix: str, rest: str, names: Names) -> str | None:
     return (
         f"{undefined}: template {callee.name} declares no output {parameter} (outputs: {declared})"
     )
+
+
+def _check_result(name: str, node_field: str, callee: Template | None) -> str | None:
+    if node_field == "outputs.result" and callee is not None and callee.kind in _NO_RESULT_KINDS:
+        return f"undefined variable {{{{{name}}}}}: a {callee.kind} template has no outputs.result"
+    return None
