@@ -348,9 +348,11 @@ def test_steps_and_dag_are_parsed(tmp_path: Path) -> None:
         retryStrategy:
           limit: "{{workflow.parameters.retries}}"
           backoff: {duration: 1s, factor: 2, maxDuration: 1m}
+        suspend: {duration: 10s}
+      - name: pod
         metadata:
           annotations: {deployer.dev/sim-output: heads}
-        suspend: {duration: 10s}
+        container: {image: busybox}
     """
     workflow = load_workflow(write(tmp_path, "wf.yaml", text))
 
@@ -384,7 +386,8 @@ def test_steps_and_dag_are_parsed(tmp_path: Path) -> None:
     assert leaf.retry_strategy.retry_policy == "OnFailure"
     assert leaf.retry_strategy.backoff is not None
     assert leaf.retry_strategy.backoff.factor == 2.0
-    assert leaf.metadata.annotations == {"deployer.dev/sim-output": "heads"}
+    pod = workflow.templates["pod"]
+    assert pod.metadata.annotations == {"deployer.dev/sim-output": "heads"}
 
 
 def test_deployer_kind_body_is_kept_as_data(tmp_path: Path) -> None:

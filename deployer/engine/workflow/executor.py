@@ -30,7 +30,7 @@ class ResourceRequest:
     namespace: str  # default namespace for manifests that name none
     success_condition: str | None = None
     failure_condition: str | None = None
-    merge_strategy: str = "strategic"  # patch type for `patch`: strategic, merge or json
+    merge_strategy: str = "strategic"  # patch type for `patch`: strategic or merge
     owner: Mapping[str, Any] | None = None  # an ownerReference to set on created objects
 
 
@@ -151,6 +151,9 @@ class ClusterExecutor:
         name, namespace = meta["name"], meta["namespace"]
         watcher = self._watcher(namespace)
         try:
+            # TODO: create pods with fieldValidation=Strict once Cluster.create takes it. The
+            # parser checks only a container's own keys, and the API server drops an unknown
+            # nested key (such as `resources.limit`) with a warning instead of failing.
             self._cluster.create(pod)
         except ApiError as failed:
             if failed.status != 409:

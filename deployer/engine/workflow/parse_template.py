@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -70,7 +71,55 @@ _RESOURCE_KEYS = frozenset(
     }
 )
 _RESOURCE_ACTIONS = frozenset({"get", "create", "apply", "patch", "delete"})
+# `json` is left out because Argo names the object of a JSON patch in `resource.flags`
+# (kubectl arguments such as `[pod, NAME]`), and deployer runs no kubectl and takes no flags.
+_MERGE_STRATEGIES = frozenset({"strategic", "merge"})
 _SEQUENCE_KEYS = frozenset({"count", "start", "end", "format"})
+# The fields of a Kubernetes Container (k8s.io/api core/v1), which a `container` template, a
+# `script` template (plus `source`) and each sidecar take. An integration test compares this
+# list with the Container schema that the local control plane publishes.
+CONTAINER_KEYS = frozenset(
+    {
+        "name",
+        "image",
+        "command",
+        "args",
+        "workingDir",
+        "ports",
+        "envFrom",
+        "env",
+        "resources",
+        "resizePolicy",
+        "restartPolicy",
+        "restartPolicyRules",
+        "volumeMounts",
+        "volumeDevices",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "lifecycle",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+        "imagePullPolicy",
+        "securityContext",
+        "stdin",
+        "stdinOnce",
+        "tty",
+    }
+)
+# Template keys that only some kinds use, with the kinds and why.
+_KIND_ONLY_KEYS = {
+    "parallelism": (frozenset({"steps", "dag"}), "only steps and dag templates have children"),
+    "failFast": (frozenset({"steps", "dag"}), "only steps and dag templates have children"),
+    "sidecars": (
+        frozenset({"container", "script"}),
+        "only container and script templates run a pod",
+    ),
+    "metadata": (
+        frozenset({"container", "script"}),
+        "only container and script templates run a pod",
+    ),
+}
 
 
 def read_template(reader: Reader, raw: Mapping[str, Any], path: str) -> Template | None:
@@ -89,10 +138,15 @@ def read_template(reader: Reader, raw: Mapping[str, Any], path: str) -> Template
         return None
 
     kind: TemplateKindName = kinds[0]
+    for key, (allowed_kinds, reason) in _KIND_ONLY_KEYS.items():
+        if key in raw and kind not in allowed_kinds:
+            reader.problem(
+                raw, key, f"not supported: {path}.{key} in {kind} template {name}; {reason}"
+            )
     return Template(
         name=name,
         kind=kind,
-        **_read_kind_fields(reader, raw, kind, f"{path}.{kind}"),
+        **_read_kind_fields(reader, raw, kind, f"{path}.{kind}", name),
         inputs=read_arguments(reader, raw, f"{path}.inputs"),
         outputs=read_outputs(reader, raw, f"{path}.outputs"),
         retry_strategy=read_retry_strategy(reader, raw, f"{path}.retryStrategy"),
@@ -103,13 +157,13 @@ def read_template(reader: Reader, raw: Mapping[str, Any], path: str) -> Template
         parallelism=reader.integer(raw, "parallelism", f"{path}.parallelism"),
         fail_fast=reader.boolean(raw, "failFast", f"{path}.failFast"),
         metadata=read_metadata(reader, raw, "metadata", f"{path}.metadata"),
-        sidecars=_read_sidecars(reader, raw, f"{path}.sidecars"),
+        sidecars=_read_sidecars(reader, raw, f"{path}.sidecars", name),
         line=line_of(raw),
     )
 
 
 def _read_kind_fields(
-    reader: Reader, raw: Mapping[str, Any], kind: TemplateKindName, path: str
+    reader: Reader, raw: Mapping[str, Any], kind: TemplateKindName, path: str, name: str
 ) -> dict[str, Any]:
     """Read the kind-specific key of a template, as keyword arguments for Template."""
     if kind == "steps":
@@ -122,35 +176,88 @@ def _read_kind_fields(
         reader.check_keys(body, path, frozenset({"duration"}))
         duration = reader.string(body, "duration", f"{path}.duration")
         return {"body": body, "suspend_duration": duration}
-    return {"body": _read_body(reader, raw, kind, path)}
+    return {"body": _read_body(reader, raw, kind, path, name)}
 
 
-def _read_body(reader: Reader, raw: Mapping[str, Any], kind: str, path: str) -> Mapping[str, Any]:
+def _read_body(
+    reader: Reader, raw: Mapping[str, Any], kind: str, path: str, name: str
+) -> Mapping[str, Any]:
     body = raw.get(kind)
     if not isinstance(body, Mapping):
         reader.problem(raw, kind, f"{path} must be a mapping")
         return {}
     if kind == "script" and not isinstance(body.get("source"), str):
         reader.problem(body, None, f"{path}.source is missing: a script template needs source")
-    if kind in ("container", "script") and not body.get("image"):
-        reader.problem(body, None, f"{path}.image is missing")
+    if kind in ("container", "script"):
+        if not body.get("image"):
+            reader.problem(body, None, f"{path}.image is missing")
+        extra = frozenset({"source"}) if kind == "script" else frozenset()
+        _check_container_keys(reader, body, path, name, CONTAINER_KEYS | extra)
     if kind == "resource":
-        reader.check_keys(body, path, _RESOURCE_KEYS)
-        action = body.get("action")
-        if action not in _RESOURCE_ACTIONS:
-            allowed = ", ".join(sorted(_RESOURCE_ACTIONS))
-            reader.problem(body, "action", f"{path}.action {action!r} is not one of {allowed}")
-        if not isinstance(body.get("manifest"), str):
-            reader.problem(body, None, f"{path}.manifest is missing: give the object as YAML text")
+        _check_resource(reader, body, path)
     return body
 
 
-def _read_sidecars(reader: Reader, raw: Mapping[str, Any], path: str) -> list[Mapping[str, Any]]:
+def _check_container_keys(
+    reader: Reader, body: Mapping[str, Any], path: str, template: str, allowed: frozenset[str]
+) -> None:
+    """Report each key of a container body that is no Kubernetes Container field."""
+    for key in body:
+        if key in allowed:
+            continue
+        close = difflib.get_close_matches(key, sorted(allowed), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        reader.problem(
+            body,
+            key,
+            f"not supported: {path}.{key} in template {template}{hint}; a container takes "
+            "the fields of a Kubernetes Container",
+        )
+
+
+def _check_resource(reader: Reader, body: Mapping[str, Any], path: str) -> None:
+    reader.check_keys(body, path, _RESOURCE_KEYS)
+    action = body.get("action")
+    if action not in _RESOURCE_ACTIONS:
+        allowed = ", ".join(sorted(_RESOURCE_ACTIONS))
+        reader.problem(body, "action", f"{path}.action {action!r} is not one of {allowed}")
+    if not isinstance(body.get("manifest"), str):
+        reader.problem(body, None, f"{path}.manifest is missing: give the object as YAML text")
+    if "mergeStrategy" not in body:
+        return
+    strategy = body.get("mergeStrategy")
+    if action != "patch":
+        reader.problem(
+            body,
+            "mergeStrategy",
+            f"not supported: {path}.mergeStrategy with action {action}; it applies only to "
+            "action patch",
+        )
+    elif strategy == "json":
+        reader.problem(
+            body,
+            "mergeStrategy",
+            f"not supported: {path}.mergeStrategy json; Argo names the object of a JSON patch "
+            "in resource.flags, which deployer does not take. Use mergeStrategy merge or "
+            "strategic with a manifest that names the object",
+        )
+    elif strategy not in _MERGE_STRATEGIES:
+        reader.problem(
+            body,
+            "mergeStrategy",
+            f"{path}.mergeStrategy {strategy!r} is not one of json, merge, strategic",
+        )
+
+
+def _read_sidecars(
+    reader: Reader, raw: Mapping[str, Any], path: str, template: str
+) -> list[Mapping[str, Any]]:
     sidecars: list[Mapping[str, Any]] = []
     for index, sidecar in enumerate(reader.sequence(raw, "sidecars", path)):
         if not isinstance(sidecar, Mapping) or not sidecar.get("name"):
             reader.problem(raw, "sidecars", f"{path}[{index}] must be a container with a name")
             continue
+        _check_container_keys(reader, sidecar, f"{path}[{index}]", template, CONTAINER_KEYS)
         sidecars.append(sidecar)
     return sidecars
 

@@ -26,7 +26,9 @@ from deployer.engine.workflow.pods import RUN_LABEL
 from deployer.errors import ApiError, DeployerError, WorkflowError
 
 ACTIONS = ("create", "apply", "patch", "delete", "get")
-MERGE_STRATEGIES = {"strategic": "strategic", "merge": "merge", "json": "json"}
+# Patch types of action patch. A JSON patch (`json`) is rejected by the parser, because Argo
+# names its object in `resource.flags`, which deployer does not take.
+MERGE_STRATEGIES = frozenset({"strategic", "merge"})
 
 
 def anchor_name(run: str) -> str:
@@ -95,8 +97,12 @@ def _act(cluster: Any, request: ResourceRequest, body: dict[str, Any]) -> dict[s
     if request.action == "apply":
         return dict(cluster.apply(body))
     if request.action == "patch":
+        if request.merge_strategy not in MERGE_STRATEGIES:
+            allowed = ", ".join(sorted(MERGE_STRATEGIES))
+            raise WorkflowError(
+                f"resource mergeStrategy {request.merge_strategy!r} is not one of {allowed}"
+            )
         patch = {k: v for k, v in body.items() if k not in ("apiVersion", "kind")}
-        patch_type = MERGE_STRATEGIES[request.merge_strategy]
         return dict(
             cluster.patch(
                 body["apiVersion"],
@@ -104,7 +110,7 @@ def _act(cluster: Any, request: ResourceRequest, body: dict[str, Any]) -> dict[s
                 meta["name"],
                 namespace,
                 patch,
-                patch_type=patch_type,
+                patch_type=request.merge_strategy,
             )
         )
     if request.action == "delete":
@@ -119,7 +125,11 @@ def _act(cluster: Any, request: ResourceRequest, body: dict[str, Any]) -> dict[s
 def carry_out(
     cluster: Any, request: ResourceRequest, *, cancel: threading.Event, deadline: float | None
 ) -> ResourceResult:
-    """Carry out the action on every manifest, then wait for the conditions on each object."""
+    """Carry out the action on every manifest, then wait for the conditions on the first object.
+
+    Only the first document's object is watched, so companion objects such as a ConfigMap
+    for a Job need no status of their own.
+    """
     if request.action not in ACTIONS:
         return ResourceResult(
             "Error", f"resource action {request.action!r} is not one of {ACTIONS}"
