@@ -21,7 +21,7 @@ from deployer.cli import workflow_view as view
 from deployer.cli.workflow_cmds import LinePrinter, Target, cluster_options, exit_for
 from deployer.engine.workflow.pods import MAIN_CONTAINER, RUN_LABEL
 from deployer.engine.workflow.record import RECORD_NAMESPACE, record_from_configmap
-from deployer.errors import WorkflowError
+from deployer.errors import ApiError, WorkflowError
 from deployer.model.run import RunRecord
 
 
@@ -95,10 +95,81 @@ def _log_unavailable(pod_node: Any, failed: Exception) -> str:
     return line
 
 
+# API statuses of a log request for a pod that does not exist yet (404) or whose container has
+# not started yet (400). A follower requests the log again while the run goes on.
+NOT_YET_STATUSES = (400, 404)
+# Seconds between two log requests for a pod that is not there yet.
+LOG_RETRY_SECONDS = 1.0
+
+
+class LogFollower:
+    """Follower of the main container's log of several pods, each read by its own thread.
+
+    Lines are printed as they arrive, prefixed with the node's display name when `prefix` is
+    set, so one pod that is still running does not hold back the others. While `run_over`
+    is not set, a pod that does not exist yet, or whose container has not started, is asked
+    for again every LOG_RETRY_SECONDS.
+    """
+
+    def __init__(self, target: Target, namespace: str, *, follow: bool, prefix: bool) -> None:
+        self.target = target
+        self.namespace = namespace
+        self.follow = follow
+        self.prefix = prefix
+        self.run_over = threading.Event()
+        self.lock = threading.Lock()
+        self.threads: dict[str, threading.Thread] = {}
+
+    def add(self, pod_node: Any) -> None:
+        """Start following a pod node's log, unless it is followed already."""
+        if pod_node.pod_name in self.threads:
+            return
+        thread = threading.Thread(
+            target=self._read, args=(pod_node,), name=f"log-{pod_node.pod_name}", daemon=True
+        )
+        self.threads[pod_node.pod_name] = thread
+        thread.start()
+
+    def wait(self) -> None:
+        """Return once every log followed so far has ended."""
+        for thread in list(self.threads.values()):
+            thread.join()
+
+    def _read(self, pod_node: Any) -> None:
+        printed = False
+        while True:
+            try:
+                lines = self.target.cluster.pod_log(
+                    pod_node.pod_name, self.namespace, container=MAIN_CONTAINER, follow=self.follow
+                )
+                for line in lines:
+                    printed = True
+                    self._echo(f"{pod_node.display_name}: {line}" if self.prefix else line)
+                return
+            except ApiError as failed:
+                waiting = failed.status in NOT_YET_STATUSES and not printed
+                if waiting and not self.run_over.wait(LOG_RETRY_SECONDS):
+                    continue
+                self._echo(_log_unavailable(pod_node, failed), err=True)
+                return
+            except Exception as failed:  # Cluster.pod_log may raise the client's own errors
+                self._echo(_log_unavailable(pod_node, failed), err=True)
+                return
+
+    def _echo(self, text: str, *, err: bool = False) -> None:
+        with self.lock:
+            click.echo(text, err=err)
+
+
 @click.command("logs")
 @click.argument("run")
 @click.argument("node", required=False)
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new log lines.")
+@click.option(
+    "-f",
+    "--follow",
+    is_flag=True,
+    help="Follow the logs of all pods at once, and of pods started later, until the run ends.",
+)
 @cluster_options
 def logs_cmd(
     run: str,
@@ -112,16 +183,36 @@ def logs_cmd(
     target = Target(kubeconfig, context, namespace)
     record = target.load(run)
     nodes = _pod_nodes(record, node)
-    prefix = len(nodes) > 1
+    watch_run = follow and node is None and not record.done
+    follower = LogFollower(
+        target, record.namespace, follow=follow, prefix=len(nodes) > 1 or watch_run
+    )
+    if not follow:
+        # One pod after the other, so that each pod's lines stay together.
+        follower.run_over.set()
+        for pod_node in nodes:
+            follower.add(pod_node)
+            follower.wait()
+        return
     for pod_node in nodes:
-        try:
-            lines = target.cluster.pod_log(
-                pod_node.pod_name, record.namespace, container=MAIN_CONTAINER, follow=follow
-            )
-            for line in lines:
-                click.echo(f"{pod_node.display_name}: {line}" if prefix else line)
-        except Exception as failed:  # Cluster.pod_log may raise the client's own errors
-            click.echo(_log_unavailable(pod_node, failed), err=True)
+        follower.add(pod_node)
+    if watch_run:
+        _follow_new_pods(target, run, follower)
+    follower.run_over.set()
+    follower.wait()
+
+
+def _follow_new_pods(target: Target, run: str, follower: LogFollower) -> None:
+    """Follow the pods that the run starts from now on, until the run ends."""
+    stop = threading.Event()
+    try:
+        for update in _updates(target, run, stop):
+            for pod_node in _pod_nodes(update, None):
+                follower.add(pod_node)
+            if update.done:
+                return
+    finally:
+        stop.set()
 
 
 def _control(run: str, control: str, value: str, target: Target) -> RunRecord:

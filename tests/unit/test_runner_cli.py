@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -113,3 +115,42 @@ def test_logs_without_kubelet_print_one_line_per_pod(
     assert all("the cluster serves no container logs" in line for line in lines)
     assert not any("10250" in line for line in lines)
     assert lines[0].endswith("termination message of say0: hi")
+
+
+class StreamingCluster:
+    """Serves pod logs like a kubelet: `slow` sends its line only after `fast` has sent its own."""
+
+    def __init__(self) -> None:
+        self.fast_sent = threading.Event()
+        self.follow_options: list[bool] = []
+
+    def pod_log(self, name: str, namespace: str, **options: Any) -> Iterator[str]:
+        self.follow_options.append(bool(options.get("follow")))
+        if name.endswith("slow"):
+            self.fast_sent.wait(5.0)
+            yield "slow line"
+            return
+        yield "fast line"
+        self.fast_sent.set()
+
+
+def test_logs_follow_reads_every_pod_at_once(
+    store: MemoryRecordStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = RunRecord(name="hello-abcde", namespace="default", workflow={}, phase="Succeeded")
+    for index, suffix in enumerate(["slow", "fast"]):
+        record.nodes[f"n{index}"] = NodeRecord(
+            id=f"n{index}",
+            name=f"hello-abcde.{suffix}",
+            display_name=suffix,
+            type="Pod",
+            pod_name=f"hello-abcde-{suffix}",
+            started=f"2026-01-01T10:00:0{index}Z",
+        )
+    store.save(record.to_dict())
+    cluster = StreamingCluster()
+    monkeypatch.setattr(MemoryTarget, "cluster", cluster)
+    result = CliRunner().invoke(workflow_control.logs_cmd, ["hello-abcde", "-f"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["fast: fast line", "slow: slow line"]
+    assert cluster.follow_options == [True, True]
