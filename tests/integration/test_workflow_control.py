@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 import pytest
 
@@ -86,17 +92,91 @@ def test_exit_handler_sees_failed_status_and_failures(kubeconfig: str, namespace
     assert record["exitRoot"] is not None
 
 
+def watch_events(output: IO[str]) -> list[dict[str, Any]]:
+    """Read the events that `kubectl get --watch --output-watch-events -o json` wrote so far."""
+    output.seek(0)
+    text = output.read()
+    decoder = json.JSONDecoder()
+    found, index = [], 0
+    while text[index:].strip():
+        while text[index].isspace():
+            index += 1
+        try:
+            event, index = decoder.raw_decode(text, index)
+        except ValueError:  # the last event is still being written
+            break
+        found.append(event)
+    return found
+
+
+@contextlib.contextmanager
+def pod_watch(kubeconfig: str, namespace: str) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Watch the pods of a namespace in the background; yield a function that reads the events."""
+    from deployer.local import kubectl_binary
+
+    # A pod that the watch lists first shows when the watch has begun.
+    kubectl(kubeconfig, "run", "watch-ready", "-n", namespace, "--image=busybox", "--restart=Never")
+    command = [str(kubectl_binary() or "kubectl"), "--kubeconfig", kubeconfig, "get", "pods"]
+    command += ["-n", namespace, "--watch", "--output-watch-events", "-o", "json"]
+    with (
+        tempfile.TemporaryFile(mode="w+") as output,
+        subprocess.Popen(command, stdout=output, stderr=subprocess.DEVNULL) as process,
+    ):
+        try:
+            deadline = time.monotonic() + 30
+            while not any(
+                e["object"]["metadata"]["name"] == "watch-ready" for e in watch_events(output)
+            ):
+                assert time.monotonic() < deadline, "the pod watch did not start"
+                time.sleep(0.2)
+            yield lambda: watch_events(output)
+        finally:
+            process.terminate()
+
+
+def main_terminated(pod: dict[str, Any]) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return any(s["name"] == "main" and "terminated" in s.get("state", {}) for s in statuses)
+
+
+def deleting(kind: str, pod: dict[str, Any]) -> bool:
+    return kind == "DELETED" or bool(pod["metadata"].get("deletionTimestamp"))
+
+
 def test_sidecar_step_ends_with_main_container(kubeconfig: str, namespace: str) -> None:
-    done, record = submit(kubeconfig, namespace, "sidecar.yaml")
-    assert done.returncode == 0, done.stderr
-    root = record["nodes"][record["root"]]
-    assert root["result"] == "served"
-    pod = kubectl(
-        kubeconfig, "get", "pod", "-n", namespace, root["podName"], "-o", "json", check=False
-    )
-    # The pod is deleted once the main container ends, which stops the sidecar.
-    gone = pod.returncode != 0 or json.loads(pod.stdout)["metadata"].get("deletionTimestamp")
-    assert gone
+    with pod_watch(kubeconfig, namespace) as events:
+        done, record = submit(kubeconfig, namespace, "sidecar.yaml")
+        assert done.returncode == 0, done.stderr
+        pod_name = record["nodes"][record["root"]]["podName"]
+        deadline = time.monotonic() + 30
+        while True:
+            seen = [
+                (e["type"], e["object"])
+                for e in events()
+                if e["object"]["metadata"]["name"] == pod_name
+            ]
+            if any(deleting(kind, pod) for kind, pod in seen) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert record["nodes"][record["root"]]["result"] == "Welcome to nginx!"
+    assert seen, f"no watch event for pod {pod_name}"
+
+    main, sidecar = seen[0][1]["spec"]["containers"]
+    assert main["name"] == "main"
+    assert main["image"] == "curlimages/curl:8.11.1"
+    assert main["command"] == ["sh", "-c"]
+    assert "until curl -sf http://127.0.0.1:80/" in main["args"][0]
+    assert sidecar["name"] == "nginx"
+    assert sidecar["image"] == "nginx:1.27"
+    assert sidecar["ports"][0]["containerPort"] == 80
+
+    # deployer deletes the pod once its main container has ended, which stops the sidecar;
+    # a pod without sidecars stays for `deployer logs`.
+    ended = [i for i, (_, pod) in enumerate(seen) if main_terminated(pod)]
+    deleted = [i for i, (kind, pod) in enumerate(seen) if deleting(kind, pod)]
+    assert ended, "the main container never ended"
+    assert deleted, "the pod with the sidecar was not deleted"
+    assert deleted[0] >= ended[0]
 
 
 def test_resource_step_waits_for_success_condition(kubeconfig: str, namespace: str) -> None:
