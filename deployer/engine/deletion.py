@@ -1,8 +1,10 @@
 """Delete objects wave by wave in reverse order, waiting until each wave is gone.
 
-Used by prune (objects that left the manifests) and by destroy. Deletion uses foreground
-propagation, so a Deployment is gone only once its ReplicaSets and pods are, and the
-objects of a later wave are gone before the Namespace or CRD of an earlier wave goes.
+Used by prune (objects that left the manifests), by destroy and by the template kinds'
+destroy. The order is `deployer.plan.ranks.delete_position`: reverse apply waves, then
+CRDs, then Namespaces. Deletion uses foreground propagation, so a Deployment is gone
+only once its ReplicaSets and pods are, and every object of one deletion wave is gone
+before the next wave starts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from deployer.errors import ApiError, ReadinessTimeout
 from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.objects import ObjectRef
 from deployer.model.status import State
+from deployer.plan.ranks import delete_position
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +40,20 @@ def delete_in_reverse(
     timeout_seconds: float,
     parallelism: int = 16,
 ) -> list[Entry]:
-    """Delete `entries`, highest wave first, and return those that existed."""
-    by_wave: dict[int, list[Entry]] = defaultdict(list)
+    """Delete `entries` in deletion order and return those that existed.
+
+    Each entry's `wave` is the apply wave it was written in. Entries with the same
+    `delete_position` are deleted in parallel, and the next group starts once they are gone.
+    """
+    by_position: dict[tuple[int, int], list[Entry]] = defaultdict(list)
     for entry in set(entries):
-        by_wave[entry.wave].append(entry)
+        group = entry.api_version.rpartition("/")[0]
+        by_position[delete_position(group, entry.kind, entry.wave)].append(entry)
     deadline = time.monotonic() + timeout_seconds
     deleted: list[Entry] = []
-    for wave in sorted(by_wave, reverse=True):
+    for position in sorted(by_position):
         deleted.extend(
-            _delete_wave(cluster, sorted(by_wave[wave]), progress, deadline, parallelism)
+            _delete_wave(cluster, sorted(by_position[position]), progress, deadline, parallelism)
         )
     return deleted
 

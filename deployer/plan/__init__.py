@@ -2,6 +2,6 @@
 
 from deployer.plan.describe import format_plan, plan_to_data
 from deployer.plan.validate import static_problems
-from deployer.plan.waves import build_delete_plan, build_plan
+from deployer.plan.waves import build_plan
 
-__all__ = ["build_delete_plan", "build_plan", "format_plan", "plan_to_data", "static_problems"]
+__all__ = ["build_plan", "format_plan", "plan_to_data", "static_problems"]

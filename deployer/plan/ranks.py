@@ -15,7 +15,9 @@ since none of them waits on another. What must hold:
   webhooks, so that an operator's webhook validates them.
 
 Deletion runs the other way: custom resources first (while their operators still run),
-then webhooks, Jobs, workloads and configuration, then CRDs, and Namespaces last.
+then webhooks, Jobs, workloads and configuration, then CRDs, and Namespaces last. Apart
+from CRDs and Namespaces, objects go in reverse apply order, so each goes before what it
+depends on.
 """
 
 from __future__ import annotations
@@ -93,17 +95,12 @@ KIND_RANKS: Final[dict[tuple[str, str], int]] = {
     ("apiregistration.k8s.io", "APIService"): RANK_EDGE,
 }
 
-# Deletion ranks, lowest deleted first: the apply order reversed, except that CRDs go
-# just before Namespaces, because deleting a Namespace already removes what is in it.
-DELETE_RANKS: Final[dict[int, int]] = {
-    RANK_CUSTOM: 0,
-    RANK_EDGE: 1,
-    RANK_JOB: 2,
-    RANK_WORKLOAD: 3,
-    RANK_CLAIMS_AND_SERVICES: 4,
-    RANK_CONFIG: 5,
-    RANK_CRD: 6,
-    RANK_NAMESPACE: 7,
+# Kinds that deletion holds back until every other object is gone, deleted in this order.
+# Custom resources must go before their CRD, and deleting a Namespace removes whatever
+# is still in it, so Namespaces go last.
+DELETE_LAST: Final[dict[tuple[str, str], int]] = {
+    (EXTENSIONS, "CustomResourceDefinition"): 1,
+    (CORE, "Namespace"): 2,
 }
 
 # Built-in kinds that are not namespaced. Objects of these kinds never depend on a Namespace.
@@ -152,9 +149,14 @@ def kind_rank(group: str, kind: str) -> int:
     return KIND_RANKS.get((group, kind), RANK_CUSTOM)
 
 
-def delete_rank(group: str, kind: str) -> int:
-    """Return the deletion rank of a kind; lower ranks are deleted first."""
-    return DELETE_RANKS[kind_rank(group, kind)]
+def delete_position(group: str, kind: str, apply_wave: int) -> tuple[int, int]:
+    """Return the sort key of an object for deletion; lower keys are deleted first.
+
+    `apply_wave` is the index of the wave the object was applied in. Objects go in
+    reverse apply order, which deletes every object before what it depends on, except
+    that CRDs and then Namespaces wait until everything else is gone (`DELETE_LAST`).
+    """
+    return DELETE_LAST.get((group, kind), 0), -apply_wave
 
 
 def is_built_in(group: str) -> bool:

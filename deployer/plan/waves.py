@@ -13,19 +13,19 @@ How explicit waves and kind ranks mix:
    `deployer.plan.ranks`). An object that depends on another object of the same wave
    number moves to a sub-wave after it, even when its rank is lower.
 
-The Plan lists the resulting sub-waves in order as its waves. The deletion plan uses the
-same waves in reverse, with the deletion ranks inside each wave number.
+The Plan lists the resulting sub-waves in order as its waves. Deletion goes through the
+same waves in reverse, except for CRDs and Namespaces (see `ranks.delete_position`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from deployer.errors import InputError, PlanError
 from deployer.model.objects import Manifest
 from deployer.model.plan import Plan, Wave
 from deployer.plan.graph import Graph, build_graph, manifest_label, object_label, topological_order
-from deployer.plan.ranks import delete_rank, kind_rank
+from deployer.plan.ranks import kind_rank
 
 WAVE = "wave"
 
@@ -42,22 +42,7 @@ def build_plan(manifests: Sequence[Manifest], *, default_namespace: str | None =
     waves = effective_waves(graph, order)
     ranks = [kind_rank(m.group, m.kind) for m in manifests]
     positions = _positions(graph.edges, order, waves, ranks)
-    return _plan(manifests, positions, lambda m: kind_rank(m.group, m.kind))
-
-
-def build_delete_plan(
-    manifests: Sequence[Manifest], *, default_namespace: str | None = None
-) -> Plan:
-    """Order `manifests` into waves for deleting: every object before what it depends on.
-
-    Raises the same errors as `build_plan`.
-    """
-    graph = build_graph(manifests, default_namespace=default_namespace)
-    order = topological_order(graph)
-    waves = [-wave for wave in effective_waves(graph, order)]
-    ranks = [delete_rank(m.group, m.kind) for m in manifests]
-    positions = _positions(graph.dependents(), order[::-1], waves, ranks)
-    return _plan(manifests, positions, lambda m: delete_rank(m.group, m.kind))
+    return _plan(manifests, positions)
 
 
 def explicit_wave(manifest: Manifest) -> int | None:
@@ -164,11 +149,7 @@ def _positions(
     return list(zip(waves, sub_waves, strict=True))
 
 
-def _plan(
-    manifests: Sequence[Manifest],
-    positions: list[tuple[int, int]],
-    rank: Callable[[Manifest], int],
-) -> Plan:
+def _plan(manifests: Sequence[Manifest], positions: list[tuple[int, int]]) -> Plan:
     by_position: dict[tuple[int, int], list[Manifest]] = {}
     for manifest, position in zip(manifests, positions, strict=True):
         by_position.setdefault(position, []).append(manifest)
@@ -176,7 +157,7 @@ def _plan(
     for index, position in enumerate(sorted(by_position)):
         members = sorted(
             by_position[position],
-            key=lambda m: (rank(m), m.kind, m.group, m.namespace or "", m.name),
+            key=lambda m: (kind_rank(m.group, m.kind), m.kind, m.group, m.namespace or "", m.name),
         )
         waves.append(Wave(index=index, manifests=tuple(members)))
     return Plan(waves=tuple(waves))

@@ -9,8 +9,9 @@ import pytest
 from deployer.errors import InputError, PlanError
 from deployer.model.objects import Manifest, ObjectRef, Source
 from deployer.model.plan import Plan
-from deployer.plan import build_delete_plan, build_plan
+from deployer.plan import build_plan
 from deployer.plan.graph import object_label
+from deployer.plan.ranks import delete_position
 from deployer.sources import load_text
 
 CRD = {
@@ -352,7 +353,17 @@ def test_generate_name_objects_are_never_duplicates() -> None:
     assert len(build_plan([first, second])) == 2
 
 
-def test_delete_plan_reverses_ranks_with_namespaces_last() -> None:
+def delete_groups(plan: Plan) -> list[list[str]]:
+    """Group a plan's objects the way deletion does, first deleted first."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for wave in plan.waves:
+        for m in wave.manifests:
+            position = delete_position(m.group, m.kind, wave.index)
+            groups.setdefault(position, []).append(object_label(m.ref))
+    return [sorted(groups[position]) for position in sorted(groups)]
+
+
+def test_deletion_reverses_waves_with_crds_and_namespaces_last() -> None:
     manifests = [
         obj("Namespace", "ns"),
         Manifest(body=dict(CRD), source=Source("crd.yaml", 1)),
@@ -361,9 +372,9 @@ def test_delete_plan_reverses_ranks_with_namespaces_last() -> None:
         obj("Deployment", "web", "ns", api_version="apps/v1"),
     ]
 
-    plan = build_delete_plan(manifests)
+    plan = build_plan(manifests)
 
-    assert waves_of(plan) == [
+    assert delete_groups(plan) == [
         ["Widget.example.com ns/w"],
         ["Deployment ns/web"],
         ["ConfigMap ns/settings"],
@@ -372,7 +383,7 @@ def test_delete_plan_reverses_ranks_with_namespaces_last() -> None:
     ]
 
 
-def test_delete_plan_deletes_dependents_first() -> None:
+def test_deletion_deletes_dependents_first() -> None:
     api = obj(
         "Deployment",
         "api",
@@ -382,9 +393,27 @@ def test_delete_plan_deletes_dependents_first() -> None:
     )
     seed = obj("Job", "seed", "ns", api_version="batch/v1")
 
-    plan = build_delete_plan([api, seed])
+    plan = build_plan([api, seed])
 
-    assert waves_of(plan) == [["Deployment ns/api"], ["Job ns/seed"]]
+    assert delete_groups(plan) == [["Deployment ns/api"], ["Job ns/seed"]]
+
+
+def test_deletion_holds_crds_back_from_any_wave() -> None:
+    crd = Manifest(body=dict(CRD), source=Source("crd.yaml", 1))
+    crd.body["metadata"] = {
+        "name": "widgets.example.com",
+        "annotations": {"deployer.dev/wave": "3"},
+    }
+    role = obj("ClusterRole", "reader", api_version="rbac.authorization.k8s.io/v1")
+    manifests = [obj("Namespace", "ns"), crd, role]
+
+    plan = build_plan(manifests)
+
+    assert delete_groups(plan) == [
+        ["ClusterRole reader"],
+        ["CustomResourceDefinition widgets.example.com"],
+        ["Namespace ns"],
+    ]
 
 
 def test_empty_set_gives_empty_plan() -> None:

@@ -8,8 +8,8 @@ import pytest
 
 from deployer.errors import PlanError
 from deployer.model.objects import Manifest, Source
-from deployer.plan import build_delete_plan, build_plan
-from deployer.plan.ranks import kind_rank
+from deployer.plan import build_plan
+from deployer.plan.ranks import delete_position, kind_rank
 
 KINDS = [
     ("v1", "ConfigMap"),
@@ -109,15 +109,17 @@ def test_random_sets_without_edges_follow_ranks(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(30))
-def test_random_delete_plans_delete_dependents_first(seed: int) -> None:
+def test_random_sets_delete_dependents_first(seed: int) -> None:
     rng = random.Random(2000 + seed)
     manifests, edges = random_set(rng, rng.randint(1, 14))
     if has_contradiction(manifests, edges):
         return
 
-    plan = build_delete_plan(manifests)
+    plan = build_plan(manifests)
 
-    index = {m.name: w.index for w in plan.waves for m in w.manifests}
+    position = {
+        m.name: delete_position(m.group, m.kind, w.index) for w in plan.waves for m in w.manifests
+    }
     for i, targets in edges.items():
         for j in targets:
-            assert index[f"o{i}"] < index[f"o{j}"], f"o{i} is not deleted before o{j}"
+            assert position[f"o{i}"] < position[f"o{j}"], f"o{i} is not deleted before o{j}"
