@@ -19,12 +19,13 @@ from deployer.cluster import config, discovery
 from deployer.cluster.discovery import ResourceInfo
 from deployer.cluster.retry import Transient
 from deployer.cluster.transport import Query, Transport
-from deployer.errors import ApiError, ImmutableFieldError
+from deployer.errors import ApiError, ImmutableFieldError, InputError
 from deployer.model.objects import ANNOTATION_PREFIX
 
 log = logging.getLogger(__name__)
 
 FIELD_MANAGER = "deployer"
+RECREATE_ANNOTATION = ANNOTATION_PREFIX + "recreate"
 RECREATE_TIMEOUT_SECONDS = 120.0
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -162,7 +163,7 @@ class Cluster:
                 applying=True,
             )
         except ImmutableFieldError:
-            if dry_run or not _wants_recreate(body):
+            if dry_run or not wants_recreate(body):
                 raise
             log.info("%s has an immutable-field change; deleting and recreating it", subject)
             self.delete(info.api_version, info.kind, name, namespace, propagation="Foreground")
@@ -172,12 +173,20 @@ class Cluster:
             self.transport.note_namespace_created(name)
         return result
 
-    def create(self, body: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        """Create `body` with POST (for `generateName` objects) and return the stored object."""
+    def create(
+        self, body: dict[str, Any], *, dry_run: bool = False, strict: bool = False
+    ) -> dict[str, Any]:
+        """Create `body` with POST and return the stored object.
+
+        With `strict`, fields the object's schema does not declare are rejected, as
+        server-side apply does, rather than dropped with a warning.
+        """
         info, namespace = self._locate(body)
         query: list[tuple[str, str]] = [("fieldManager", FIELD_MANAGER)]
         if dry_run:
             query.append(("dryRun", "All"))
+        if strict:
+            query.append(("fieldValidation", "Strict"))
         return self.transport.call(
             "POST",
             info.path(namespace),
@@ -363,29 +372,44 @@ class Cluster:
             response.release_conn()
 
     def warning_events(
-        self, kind: str, name: str, namespace: str | None, *, limit: int = 5
-    ) -> builtins.list[str]:
-        """Return the latest distinct Warning events about one object, as `Reason: message`."""
-        selector = f"involvedObject.kind={kind},involvedObject.name={name},type=Warning"
+        self, namespace: str | None, *, limit: int = 5
+    ) -> dict[tuple[str, str], builtins.list[str]]:
+        """Return the latest distinct Warning events in a namespace, by involved object.
+
+        Keys are (kind, name); values are up to `limit` lines `Reason: message`, newest
+        first. Events about cluster-scoped objects are in namespace `default`, which
+        `namespace=None` reads. One list request serves every object of the namespace.
+        """
+        where = namespace or "default"
         try:
-            items, _ = self.list("v1", "Event", namespace or "default", field_selector=selector)
+            items, _ = self.list("v1", "Event", where, field_selector="type=Warning")
         except ApiError as failure:
-            log.debug("cannot read events of %s: %s", describe(kind, name, namespace), failure)
-            return []
+            log.debug("cannot read Warning events in namespace %s: %s", where, failure)
+            return {}
         items.sort(key=_event_time, reverse=True)
-        lines: builtins.list[str] = []
+        found: dict[tuple[str, str], builtins.list[str]] = {}
         for item in items:
+            involved = item.get("involvedObject") or {}
+            lines = found.setdefault((str(involved.get("kind")), str(involved.get("name"))), [])
             line = f"{item.get('reason', '')}: {item.get('message', '')}".strip()
-            if line not in lines:
+            if line not in lines and len(lines) < limit:
                 lines.append(line)
-            if len(lines) >= limit:
-                break
-        return lines
+        return found
 
 
-def _wants_recreate(body: Mapping[str, Any]) -> bool:
+def wants_recreate(body: Mapping[str, Any]) -> bool:
+    """Read the `deployer.dev/recreate` annotation of an object body; absent means False.
+
+    Raises InputError for a value other than "true" or "false" (in any letter case).
+    """
     annotations = (body.get("metadata") or {}).get("annotations") or {}
-    return str(annotations.get(ANNOTATION_PREFIX + "recreate", "")).lower() == "true"
+    value = annotations.get(RECREATE_ANNOTATION)
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise InputError(f'{RECREATE_ANNOTATION} must be "true" or "false", got {str(value)!r}')
+    return text == "true"
 
 
 def _event_time(event: Mapping[str, Any]) -> str:

@@ -30,7 +30,7 @@ from deployer.readiness import evaluate, needs_pods, pod_selector
 log = logging.getLogger(__name__)
 
 CANCEL_CHECK_SECONDS = 0.5  # how soon a set `cancel` event ends the wait
-MAX_TIMEOUT_DETAILS = 20  # objects whose Warning events a timeout message looks up
+WARNINGS_PER_OBJECT = 3  # latest distinct Warning events a timeout message shows per object
 StreamKey = tuple[str, str, str | None]  # apiVersion, kind, namespace
 Labels = Mapping[str, Any]
 
@@ -238,11 +238,16 @@ class Waiter:
 
     def _timeout(self, pending: set[Key], *, cancelled: bool = False) -> ReadinessTimeout:
         now = time.monotonic()
+        waiting = [self.targets[key] for key in sorted(pending, key=str)]
+        # One events list per namespace, however many objects are still waiting there.
+        warnings = {
+            namespace: self.cluster.warning_events(namespace, limit=WARNINGS_PER_OBJECT)
+            for namespace in {target.namespace for target in waiting}
+        }
         lines = []
-        for index, key in enumerate(sorted(pending, key=str)):
-            target = self.targets[key]
+        for target in waiting:
             status = target.status
-            waited = now - (self.deadlines[key] - target.timeout_seconds)
+            waited = now - (self.deadlines[target.key] - target.timeout_seconds)
             line = f"  {target.describe()}: {status.state.value}"
             if status.reason or status.message:
                 line += f" ({status.reason}: {status.message})".replace(": )", ")")
@@ -250,11 +255,8 @@ class Waiter:
             conditions = _conditions(target.live)
             if conditions:
                 line += f"\n    conditions: {conditions}"
-            if index < MAX_TIMEOUT_DETAILS:
-                for warning in self.cluster.warning_events(
-                    target.info.kind, target.name, target.namespace, limit=3
-                ):
-                    line += f"\n    warning: {warning}"
+            for warning in warnings[target.namespace].get((target.info.kind, target.name), []):
+                line += f"\n    warning: {warning}"
             lines.append(line)
         if cancelled:
             return ReadinessTimeout(

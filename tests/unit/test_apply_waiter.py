@@ -27,6 +27,7 @@ class StandIn:
     def __init__(self, events: dict[str, list[tuple[str, dict[str, Any]]]]) -> None:
         self.events = events
         self.watched: list[tuple[str, str | None, str | None]] = []
+        self.event_lists: list[str | None] = []  # namespaces whose Warning events were read
 
     def watch(
         self,
@@ -43,9 +44,13 @@ class StandIn:
         stop.wait()
 
     def warning_events(
-        self, kind: str, name: str, namespace: str | None, *, limit: int = 5
-    ) -> list[str]:
-        return [f"FailedScheduling: no node for {name}"]
+        self, namespace: str | None, *, limit: int = 5
+    ) -> dict[tuple[str, str], list[str]]:
+        self.event_lists.append(namespace)
+        return {
+            ("Deployment", f"slow-{i}"): [f"FailedScheduling: no node for slow-{i}"]
+            for i in range(100)
+        } | {("Deployment", "slow"): ["FailedScheduling: no node for slow"]}
 
 
 def _deployment(name: str, *, ready: int, generation: int = 1) -> dict[str, Any]:
@@ -157,6 +162,23 @@ def test_timeout_lists_every_pending_object_with_warnings() -> None:
     assert "Deployment shop/slow: InProgress" in message
     assert "FailedScheduling: no node for slow" in message
     assert "Available=False" in message
+
+
+def test_timeout_details_every_object_with_one_event_list() -> None:
+    names = [f"slow-{i}" for i in range(30)]
+    stand_in = StandIn({"Deployment": [("ADDED", _deployment(name, ready=0)) for name in names]})
+    targets = [
+        _target(DEPLOYMENTS, name, _deployment(name, ready=0), timeout=0.5) for name in names
+    ]
+    with pytest.raises(ReadinessTimeout) as raised:
+        Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
+    message = str(raised.value)
+    assert message.startswith("30 object(s) not ready")
+    for name in names:
+        assert f"Deployment shop/{name}: InProgress" in message
+        assert f"warning: FailedScheduling: no node for {name}" in message
+    assert message.count("conditions: Available=False") == 30
+    assert stand_in.event_lists == ["shop"]
 
 
 def test_deleted_object_fails_the_wait() -> None:
