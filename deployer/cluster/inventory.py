@@ -7,8 +7,11 @@ apiVersion, kind, namespace, name and wave. Each apply writes it once, at the en
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +49,21 @@ class Entry:
         return group, self.kind, self.namespace, self.name
 
 
+def default_name(paths: Sequence[str]) -> str:
+    """Derive the inventory name for a set of `-f` arguments, taken as the user wrote them.
+
+    The name is a slug of the first path plus 10 hex digits of a SHA-256 over every path,
+    normalised with `os.path.normpath` and sorted, so `-f ./app/ -f db.yaml` and
+    `-f db.yaml -f app` give the same name. Paths are not resolved, so the same relative
+    paths from another folder also give the same name.
+    """
+    normalised = sorted({os.path.normpath(path) for path in paths})
+    digest = hashlib.sha256("\n".join(normalised).encode()).hexdigest()[:10]
+    slug = re.sub(r"[^a-z0-9]+", "-", (normalised[0] if normalised else "").lower())
+    slug = slug.strip("-")[:40].strip("-")
+    return f"{slug}-{digest}" if slug else digest
+
+
 def config_map_name(name: str) -> str:
     """Return the ConfigMap name for inventory `name`; InputError if it is not a valid name."""
     full = PREFIX + name
@@ -74,8 +92,10 @@ def read(cluster: Cluster, name: str, namespace: str) -> list[Entry] | None:
     return decode(str((stored.get("data") or {}).get("objects") or "[]"))
 
 
-def write(cluster: Cluster, name: str, namespace: str, entries: list[Entry]) -> None:
-    """Store entries as inventory `name` with one server-side apply."""
+def write(
+    cluster: Cluster, name: str, namespace: str, entries: list[Entry], *, dry_run: bool = False
+) -> None:
+    """Store entries as inventory `name` with one server-side apply (or only dry-run it)."""
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -86,7 +106,7 @@ def write(cluster: Cluster, name: str, namespace: str, entries: list[Entry]) -> 
         },
         "data": {"objects": encode(entries)},
     }
-    cluster.apply(body, force=True)
+    cluster.apply(body, force=True, dry_run=dry_run)
 
 
 def remove(cluster: Cluster, name: str, namespace: str) -> bool:

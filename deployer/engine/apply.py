@@ -2,8 +2,8 @@
 
 Steps of `apply_manifests`:
 1. Fill in default namespaces, then run `build_plan`, `static_problems`, the annotation
-   checks and a server-side dry run of every object. Any problem raises ValidationError
-   and nothing is written.
+   checks, a dry run of the inventory write and a dry run of every object (see
+   prepare.py). Any problem raises ValidationError and nothing is written.
 2. Per wave, apply every object in parallel, then wait through watches (see waiter.py).
    After a wave with CRDs, discovery is read again so the next wave can use the kinds.
 3. With an inventory name, prune what left the manifests, then store the inventory.
@@ -28,11 +28,11 @@ from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
 from deployer.engine.deletion import delete_in_reverse, entry_ref
 from deployer.engine.interrupted import interrupted_message
-from deployer.engine.prepare import Before
+from deployer.engine.prepare import NOT_CHECKED, SCHEMA, STAND_IN, Check
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
-from deployer.errors import DeployerError, InputError, Interrupted, Problem
+from deployer.errors import ApiError, DeployerError, InputError, Interrupted, Problem
 from deployer.model.events import ObjectEvent, ProgressSink, discard
 from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
@@ -70,7 +70,9 @@ class ObjectResult:
     ref: ObjectRef
     api_version: str
     wave: int
-    change: str  # "created", "configured", "unchanged" or "dry-run"
+    # "created", "configured" or "unchanged"; with dry_run "dry-run" for an object the dry
+    # run validated and "not-checked" for one it could not judge (see prepare.Check)
+    change: str
     status: Status
 
 
@@ -81,6 +83,7 @@ class ApplyResult:
     objects: list[ObjectResult] = field(default_factory=list)
     pruned: list[ObjectRef] = field(default_factory=list)
     inventory: str | None = None
+    inventory_namespace: str | None = None
     seconds: float = 0.0
 
     def count(self, change: str) -> int:
@@ -92,28 +95,66 @@ def _key(manifest: Manifest) -> tuple[str, str, str | None, str]:
     return manifest.api_version, manifest.kind, manifest.namespace, manifest.name
 
 
-def validate(cluster: Cluster, plan: Plan, *, options: ApplyOptions) -> dict[Key, Before]:
-    """Run the static checks and the server dry run.
+def validate(
+    cluster: Cluster, plan: Plan, *, options: ApplyOptions, stand_ins: Sequence[str]
+) -> dict[Key, Check]:
+    """Run the static checks, the inventory check and the dry run of every object.
 
-    Returns each dry-run object's state before the apply (see prepare.Before), by object key.
+    `stand_ins` are the namespaces to dry-run objects in whose namespace the plan creates.
+    Returns how each object was checked (see prepare.Check), by object key.
     """
     ordered = list(plan.manifests())
     problems: list[Problem] = list(static_problems(ordered))
     problems += prepare.annotation_problems(ordered)
     flagged = {problem.object for problem in problems}
+    problems += _inventory_problems(cluster, plan, options, stand_ins[0])
 
     def already_flagged(manifest: Manifest) -> bool:
         return manifest_label(manifest) in flagged
 
-    responses = prepare.dry_run_all(
+    checks = prepare.dry_run_all(
         cluster,
         ordered,
         force=options.force_conflicts,
         parallelism=options.parallelism,
+        stand_ins=stand_ins,
         skip=already_flagged,
         known=problems,
     )
-    return {_key(ordered[index]): version for index, version in responses.items()}
+    return {_key(ordered[index]): check for index, check in checks.items()}
+
+
+def _inventory_problems(
+    cluster: Cluster, plan: Plan, options: ApplyOptions, namespace: str
+) -> list[Problem]:
+    """Dry-run the inventory write with the planned entries.
+
+    A missing namespace or permission, or an inventory too large for one ConfigMap
+    (1 MiB), then fails before the first write. Skipped when the plan creates the
+    inventory's namespace.
+    """
+    if not options.inventory:
+        return []
+    planned = [
+        Entry(wave.index, m.api_version, m.kind, m.namespace, m.name)
+        for wave in plan.waves
+        for m in wave.manifests
+        if m.name
+    ]
+    if any(
+        e.kind == "Namespace" and e.api_version == "v1" and e.name == namespace for e in planned
+    ):
+        return []
+    try:
+        inventory.write(cluster, options.inventory, namespace, planned, dry_run=True)
+    except ApiError as failure:
+        if failure.status is None or failure.status >= 500:
+            raise
+        message = f"cannot store the inventory in namespace {namespace}: {failure}"
+        if failure.status == 404:
+            message += "; create the namespace, or store the inventory in another one"
+        return [Problem(f"inventory {options.inventory}", "", message)]
+    return []
 
 
 def apply_manifests(
@@ -126,17 +167,25 @@ def apply_manifests(
     """Validate, apply wave by wave with readiness waits, prune, and store the inventory."""
     started = time.monotonic()
     namespace = options.namespace or cluster.default_namespace
+    store_in = options.inventory_namespace or namespace
     plan = build_plan(
         prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
     )
-    dry = validate(cluster, plan, options=options)
-    result = ApplyResult(inventory=options.inventory)
+    stand_ins = list(dict.fromkeys([store_in, namespace, "default"]))
+    dry = validate(cluster, plan, options=options, stand_ins=stand_ins)
+    result = ApplyResult(inventory=options.inventory, inventory_namespace=store_in)
     if options.dry_run:
         result.objects = _dry_run_results(plan, dry, progress)
         result.seconds = time.monotonic() - started
         return result
+    for manifest in plan.manifests():
+        check = dry.get(_key(manifest))
+        if check and check.method == NOT_CHECKED:
+            # NOTE: the server validates it only when its wave is written.
+            log.warning(
+                "%s not validated before the first write: %s", manifest.describe(), check.note
+            )
 
-    store_in = options.inventory_namespace or namespace
     previous: list[Entry] = []
     if options.inventory:
         previous = inventory.read(cluster, options.inventory, store_in) or []
@@ -189,14 +238,16 @@ def _store_inventory(
 def _run_wave(
     cluster: Cluster,
     wave: Wave,
-    dry: dict[Key, Before],
+    dry: dict[Key, Check],
     options: ApplyOptions,
     progress: ProgressSink,
     written: list[Target],
 ) -> None:
     def apply_one(manifest: Manifest) -> Target | DeployerError:
+        check = dry.get(_key(manifest))
+        before = check.before if check else None
         try:
-            return _apply_one(cluster, manifest, wave.index, dry.get(_key(manifest)), options)
+            return _apply_one(cluster, manifest, wave.index, before, options)
         except DeployerError as failure:
             return failure
 
@@ -236,7 +287,7 @@ def _apply_one(
     cluster: Cluster,
     manifest: Manifest,
     wave: int,
-    before: Before | None,
+    before: prepare.Before | None,
     options: ApplyOptions,
 ) -> Target:
     live = prepare.send(cluster, manifest, force=options.force_conflicts, dry_run=False)
@@ -319,22 +370,37 @@ def _result(target: Target) -> ObjectResult:
 
 
 def _dry_run_results(
-    plan: Plan, dry: dict[Key, Before], progress: ProgressSink
+    plan: Plan, dry: dict[Key, Check], progress: ProgressSink
 ) -> list[ObjectResult]:
     results = []
     for wave in plan.waves:
         for manifest in wave.manifests:
-            checked = _key(manifest) in dry
-            status = Status(State.APPLIED, "DryRun" if checked else "DryRunSkipped")
+            check = dry.get(_key(manifest)) or Check(NOT_CHECKED)
+            status = _dry_run_status(check)
             progress(
                 ObjectEvent(
-                    ref=manifest.ref, state=status.state, reason=status.reason, wave=wave.index
+                    ref=manifest.ref,
+                    state=status.state,
+                    reason=status.reason,
+                    message=status.message,
+                    wave=wave.index,
                 )
             )
+            change = "not-checked" if check.method == NOT_CHECKED else "dry-run"
             results.append(
-                ObjectResult(manifest.ref, manifest.api_version, wave.index, "dry-run", status)
+                ObjectResult(manifest.ref, manifest.api_version, wave.index, change, status)
             )
     return results
+
+
+def _dry_run_status(check: Check) -> Status:
+    if check.method == NOT_CHECKED:
+        return Status(State.APPLIED, "NotChecked", check.note)
+    if check.method == STAND_IN:
+        return Status(State.APPLIED, "DryRun", f"checked in stand-in namespace {check.note}")
+    if check.method == SCHEMA:
+        return Status(State.APPLIED, "DryRun", "checked against its CRD's schema")
+    return Status(State.APPLIED, "DryRun")
 
 
 def destroy(

@@ -1,22 +1,37 @@
-"""Before the first write: default namespaces, annotation checks and a server-side dry run.
+"""Before the first write: default namespaces, annotation checks and a dry run of every object.
 
-The dry run sends each object with `dryRun=All` in parallel. Objects whose Namespace or
-CustomResourceDefinition is created by an earlier wave of the same plan cannot be judged
-yet, so their NotFound or unknown-kind errors are expected and skipped. Any other
-rejection becomes a Problem, and all problems are raised together as ValidationError.
+Every object is sent with `dryRun=All`, in parallel, and judged in one of these ways
+(`Check.method`):
+
+- SERVER: the server-side dry run of the object as written. An object that opts in to
+  recreation and changes an immutable field is dry-run created instead, which the server
+  validates before it returns AlreadyExists.
+- STAND_IN: the object's Namespace comes from this plan and does not exist yet, and the
+  server checks the namespace before it validates anything. The object is dry-run
+  created in a namespace that exists (the stand-in, see `dry_run_all`), with strict
+  field validation as server-side apply has. Success and AlreadyExists mean it is valid.
+- SCHEMA: its CustomResourceDefinition comes from this plan and is not served yet, so
+  it is checked against the CRD's schema offline (`deployer.plan.crd_schema`).
+- NOT_CHECKED: none of these could judge it, for example because the stand-in namespace
+  rejected it for reasons of its own (quota, Pod Security, RBAC); `Check.note` says why.
+
+Any rejection becomes a Problem, and all problems are raised together as ValidationError.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from deployer.cluster import Cluster, statuses
+from deployer.cluster.client import wants_recreate
 from deployer.engine.timeouts import parse_duration
 from deployer.errors import (
     ApiError,
@@ -27,6 +42,7 @@ from deployer.errors import (
     ValidationError,
 )
 from deployer.model.objects import ANNOTATION_PREFIX, Manifest
+from deployer.plan.crd_schema import custom_resource_problems, defines_kind
 from deployer.plan.graph import manifest_label, object_label
 from deployer.readiness import validate_annotations
 
@@ -36,26 +52,44 @@ log = logging.getLogger(__name__)
 # managedFields before (Kubernetes 1.37 and earlier).
 FIRST_APPLY_MANAGER = "before-first-apply"
 
+SERVER = "server"
+STAND_IN = "stand-in"
+SCHEMA = "schema"
+NOT_CHECKED = "not-checked"
+
+# The ServiceAccount admission plugin's rejection of a Pod whose account does not exist
+# (Kubernetes 1.37). It runs before validation, so the Pod was not validated.
+_MISSING_ACCOUNT = re.compile(r"error looking up service account [^/\s]+/([^:\s]+): .*not found")
+
 
 @dataclass(frozen=True)
 class PlannedNames:
-    """Namespaces and custom kinds that the plan itself creates."""
+    """Namespaces, ServiceAccounts and custom kinds that the plan itself creates."""
 
     namespaces: frozenset[str]
     custom_kinds: dict[tuple[str, str], bool]  # (group, kind) -> namespaced, from CRDs in the set
+    crds: dict[tuple[str, str], Manifest]  # (group, kind) -> the CRD manifest that defines it
+    service_accounts: frozenset[tuple[str | None, str]]  # (namespace, name)
 
     @classmethod
     def of(cls, manifests: Iterable[Manifest]) -> PlannedNames:
         namespaces: set[str] = set()
         kinds: dict[tuple[str, str], bool] = {}
+        crds: dict[tuple[str, str], Manifest] = {}
+        accounts: set[tuple[str | None, str]] = set()
         for manifest in manifests:
             if manifest.kind == "Namespace" and manifest.group == "":
                 namespaces.add(manifest.name)
+            elif manifest.kind == "ServiceAccount" and manifest.group == "":
+                accounts.add((manifest.namespace, manifest.name))
             elif manifest.kind == "CustomResourceDefinition":
                 spec = manifest.body.get("spec") or {}
                 kind = str((spec.get("names") or {}).get("kind") or "")
-                kinds[(str(spec.get("group") or ""), kind)] = spec.get("scope") != "Cluster"
-        return cls(frozenset(namespaces), kinds)
+                key = (str(spec.get("group") or ""), kind)
+                kinds[key] = spec.get("scope") != "Cluster"
+                if defines_kind(manifest, *key):
+                    crds[key] = manifest
+        return cls(frozenset(namespaces), kinds, crds, frozenset(accounts))
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,15 @@ class Before:
         if self.resource_version and version == self.resource_version:
             return True
         return self.content is not None and self.content == content_digest(applied)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The dry run's verdict on one object: the method (SERVER, STAND_IN, SCHEMA or NOT_CHECKED)."""
+
+    method: str
+    before: Before = Before("")  # the object's state before the apply; "" for a new one
+    note: str = ""  # the stand-in namespace for STAND_IN; why not, for NOT_CHECKED
 
 
 def content_digest(body: Mapping[str, Any]) -> str:
@@ -101,17 +144,17 @@ def _before(cluster: Cluster, manifest: Manifest, response: Mapping[str, Any]) -
 
 
 def with_namespace(manifest: Manifest, namespace: str | None) -> Manifest:
-    """Return a copy of `manifest` whose metadata.namespace is `namespace` (removed if None)."""
+    """Return a copy of `manifest` whose metadata.namespace is `namespace` (removed if None).
+
+    The copy keeps the manifest's class and other fields, such as the written text of
+    values that the loader's subclass records for the static checks' messages.
+    """
     metadata = dict(manifest.metadata)
     if namespace is None:
         metadata.pop("namespace", None)
     else:
         metadata["namespace"] = namespace
-    return Manifest(
-        body={**manifest.body, "metadata": metadata},
-        source=manifest.source,
-        depends_on=manifest.depends_on,
-    )
+    return dataclasses.replace(manifest, body={**manifest.body, "metadata": metadata})
 
 
 def resolve_namespaces(
@@ -145,14 +188,6 @@ def send(cluster: Cluster, manifest: Manifest, *, force: bool, dry_run: bool) ->
     return cluster.apply(manifest.body, force=force, dry_run=dry_run)
 
 
-def _expected_miss(manifest: Manifest, error: ApiError, planned: PlannedNames) -> bool:
-    if error.reason == "NoKindMatch":
-        return (manifest.group, manifest.kind) in planned.custom_kinds
-    if error.status == 404 and manifest.namespace in planned.namespaces:
-        return True
-    return isinstance(error, ImmutableFieldError) and manifest.annotation("recreate") == "true"
-
-
 def problem_from_error(manifest: Manifest, error: ApiError) -> Problem:
     """Turn a dry-run rejection into a Problem that names the manifest and its source."""
     text = str(error)
@@ -180,45 +215,50 @@ def dry_run_all(
     *,
     force: bool,
     parallelism: int,
+    stand_ins: Sequence[str] = ("default",),
     skip: Callable[[Manifest], bool] = lambda _m: False,
     known: Sequence[Problem] = (),
-) -> dict[int, Before]:
+) -> dict[int, Check]:
     """Dry-run every manifest; raise ValidationError if any is invalid.
+
+    `stand_ins` are the namespaces to try, in order, as the stand-in for a namespace that
+    the plan creates (see the module docstring). Namespaces the plan creates are skipped,
+    since they may not exist yet.
 
     `known` are problems found before the dry run. When there are any, every dry-run
     failure, conflicts and server errors included, joins them in one ValidationError,
     so the user sees all problems at once.
 
-    Returns what each existing object looked like before (see `Before`) by manifest index.
-    Only that is kept because 5,000 full dry-run bodies would double the memory use.
+    Returns how each manifest that was not skipped was checked, by manifest index. Only
+    the `Before` of an object is kept, because 5,000 full dry-run bodies would double the
+    memory use.
 
-    A conflict with another field manager (ConflictError) or a change to an immutable
-    field (ImmutableFieldError) is raised as such after the dry run, since the object
-    itself is valid.
+    Conflicts with other field managers (ConflictError) and changes to immutable fields
+    (ImmutableFieldError) are raised after the dry run, since the objects themselves are
+    valid; one error lists every such object.
     """
     planned = PlannedNames.of(manifests)
+    usable = [namespace for namespace in stand_ins if namespace not in planned.namespaces]
 
-    def check(index: int) -> tuple[int, Before | ApiError | None]:
+    def check(index: int) -> tuple[int, Check | list[Problem] | ApiError | None]:
         manifest = manifests[index]
         if skip(manifest):
             return index, None
         try:
-            response = send(cluster, manifest, force=force, dry_run=True)
-            return index, _before(cluster, manifest, response)
+            return index, _check(cluster, manifest, planned, force=force, stand_ins=usable)
         except ApiError as error:
-            if _expected_miss(manifest, error, planned):
-                log.debug("dry run of %s skipped: %s", manifest.ref, error)
-                return index, None
             return index, error
 
     with ThreadPoolExecutor(max_workers=parallelism) as pool:
         outcomes = list(pool.map(check, range(len(manifests))))
 
-    responses: dict[int, Before] = {}
+    checks: dict[int, Check] = {}
     problems: list[Problem] = []
     conflicts: list[ApiError] = []
     for index, outcome in outcomes:
-        if isinstance(outcome, ApiError) and known:
+        if isinstance(outcome, list):
+            problems.extend(outcome)
+        elif isinstance(outcome, ApiError) and known:
             problems.append(problem_from_error(manifests[index], outcome))
         elif isinstance(outcome, ConflictError | ImmutableFieldError):
             conflicts.append(outcome)
@@ -227,16 +267,143 @@ def dry_run_all(
                 raise outcome
             problems.append(problem_from_error(manifests[index], outcome))
         elif outcome is not None:
-            responses[index] = outcome
+            checks[index] = outcome
     if problems or known:
         raise ValidationError([*known, *problems])
     if conflicts:
-        raise conflicts[0]
-    return responses
+        raise joined_conflicts(conflicts)
+    return checks
+
+
+def _check(
+    cluster: Cluster,
+    manifest: Manifest,
+    planned: PlannedNames,
+    *,
+    force: bool,
+    stand_ins: Sequence[str],
+) -> Check | list[Problem]:
+    """Judge one manifest; raise the ApiError of a rejection."""
+    try:
+        response = send(cluster, manifest, force=force, dry_run=True)
+        return Check(SERVER, _before(cluster, manifest, response))
+    except ApiError as error:
+        key = (manifest.group, manifest.kind)
+        if error.reason == "NoKindMatch" and key in planned.crds:
+            return _check_schema(manifest, planned.crds[key])
+        if error.status == 404 and manifest.namespace in planned.namespaces:
+            return _check_in_stand_in(cluster, manifest, planned, stand_ins)
+        account = _missing_account(error)
+        if account and (manifest.namespace, account) in planned.service_accounts:
+            # The account is created in an earlier wave; validate the Pod without it.
+            response = send(cluster, _without_account(manifest), force=force, dry_run=True)
+            return Check(SERVER, _before(cluster, manifest, response))
+        if isinstance(error, ImmutableFieldError) and wants_recreate(manifest.body):
+            return _check_recreated(cluster, manifest)
+        raise
+
+
+def _check_schema(manifest: Manifest, crd: Manifest) -> Check | list[Problem]:
+    problems = custom_resource_problems(manifest, crd)
+    if problems is None:
+        return Check(NOT_CHECKED, note=f"{object_label(crd.ref)} gives no schema to check it")
+    return problems or Check(SCHEMA)
+
+
+def _check_in_stand_in(
+    cluster: Cluster, manifest: Manifest, planned: PlannedNames, stand_ins: Sequence[str]
+) -> Check | list[Problem]:
+    account = _pod_account(manifest)
+    if account not in (None, "default"):
+        if (manifest.namespace, account) not in planned.service_accounts:
+            message = (
+                f'serviceaccount "{account}" not found: namespace {manifest.namespace} is '
+                "created by this apply, and no ServiceAccount manifest creates the account in it"
+            )
+            return [Problem(manifest.describe(), "spec.serviceAccountName", message)]
+        manifest = _without_account(manifest)
+    # NOTE: admission that depends on the new namespace itself (Pod Security labels, a
+    # quota or webhook selecting it) cannot run here, so its rejections show at the write.
+    for namespace in stand_ins:
+        try:
+            cluster.create(with_namespace(manifest, namespace).body, dry_run=True, strict=True)
+        except ApiError as error:
+            if error.status == 404:
+                continue  # this stand-in does not exist; try the next
+            if error.status == 409 and error.reason == "AlreadyExists":
+                break  # validation runs before the existence check
+            if error.status == 403 or "admission webhook" in str(error):
+                # Namespace-scoped admission or RBAC of the stand-in, which may differ
+                # from the new namespace's, so the rejection does not show an invalid object.
+                note = f"stand-in namespace {namespace} rejected it: {error}"
+                log.info("dry run of %s not checked: %s", manifest.ref, note)
+                return Check(NOT_CHECKED, note=note)
+            raise
+        return Check(STAND_IN, note=namespace)
+    return Check(NOT_CHECKED, note="no stand-in namespace exists: " + ", ".join(stand_ins))
+
+
+def _check_recreated(cluster: Cluster, manifest: Manifest) -> Check:
+    """Validate the replacement of an object that is deleted and created again."""
+    try:
+        cluster.create(manifest.body, dry_run=True, strict=True)
+    except ApiError as error:
+        if error.status != 409 or error.reason != "AlreadyExists":
+            raise
+    return Check(SERVER)
+
+
+def _pod_account(manifest: Manifest) -> str | None:
+    if manifest.kind != "Pod" or manifest.group != "":
+        return None
+    spec = manifest.body.get("spec") or {}
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    return str(account) if account else None
+
+
+def _without_account(manifest: Manifest) -> Manifest:
+    spec = {
+        key: value
+        for key, value in (manifest.body.get("spec") or {}).items()
+        if key not in ("serviceAccountName", "serviceAccount")
+    }
+    return dataclasses.replace(manifest, body={**manifest.body, "spec": spec})
+
+
+def _missing_account(error: ApiError) -> str | None:
+    """Return the ServiceAccount that a 403 of the ServiceAccount admission plugin names."""
+    if error.status != 403:
+        return None
+    match = _MISSING_ACCOUNT.search(str(error))
+    return match.group(1) if match else None
+
+
+def joined_conflicts(errors: Sequence[ApiError]) -> ApiError:
+    """Join conflict and immutable-field errors of several objects into one error.
+
+    Each error's message ends with a line of advice; the joined message gives each
+    piece of advice once, at the end. The result is a ConflictError if any error is one.
+    """
+    if len(errors) == 1:
+        return errors[0]
+    details: list[str] = []
+    advice: list[str] = []
+    for error in errors:
+        text, _, hint = str(error).rpartition("\n")
+        details.append(text or hint)
+        if text and hint not in advice:
+            advice.append(hint)
+    message = "\n".join(
+        [f"{len(errors)} object(s) cannot be applied as written:", *details, *advice]
+    )
+    first = next((e for e in errors if isinstance(e, ConflictError)), None)
+    if first is not None:
+        return ConflictError(message, status=first.status, reason=first.reason)
+    return ImmutableFieldError(message, status=errors[0].status, reason=errors[0].reason)
 
 
 def annotation_problems(manifests: Sequence[Manifest]) -> list[Problem]:
-    """Check the readiness and timeout annotations, which are read only after the write."""
+    """Check the readiness, timeout and recreate annotations, which are read only at the write."""
     problems = []
     for manifest in manifests:
         label = manifest_label(manifest)
@@ -252,4 +419,8 @@ def annotation_problems(manifests: Sequence[Manifest]) -> list[Problem]:
                 parse_duration(timeout, what=f"annotation {ANNOTATION_PREFIX}timeout")
             except InputError as invalid:
                 problems.append(Problem(label, "", str(invalid)))
+        try:
+            wants_recreate(manifest.body)
+        except InputError as invalid:
+            problems.append(Problem(label, "", str(invalid)))
     return problems

@@ -167,6 +167,31 @@ data:
     assert _names(kubeconfig, "configmap", namespace) == before
 
 
+def test_bool_and_int_data_name_both_paths(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    text = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: features}
+data: {FEATURE: on, RETRIES: 3}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: bystander}
+data: {COLOR: blue}
+"""
+    before = _names(kubeconfig, "configmap", namespace)
+    with pytest.raises(ValidationError) as raised:
+        _apply(cluster, [_write(tmp_path, "features.yaml", text)], namespace)
+    paths = sorted(problem.path for problem in raised.value.problems)
+    assert paths == ["data.FEATURE", "data.RETRIES"]
+    message = str(raised.value)
+    assert 'data.FEATURE: must be a string, got boolean true; quote it: "on"' in message
+    assert "data.RETRIES: must be a string" in message
+    assert _names(kubeconfig, "configmap", namespace) == before
+
+
 def test_duplicate_image_key_names_both_lines(tmp_path: Path) -> None:
     text = """apiVersion: v1
 kind: Pod
@@ -199,8 +224,12 @@ spec:
 """
     with pytest.raises(ValidationError) as raised:
         _apply(cluster, [_write(tmp_path, "svc.yaml", text)], namespace)
-    assert "targetPort" in str(raised.value)
-    assert "name" in str(raised.value)
+    (problem,) = raised.value.problems
+    assert problem.path == "spec.ports[0].targetPort"
+    assert (
+        '"6379" is a digits-only string, which Kubernetes takes as a port NAME' in problem.message
+    )
+    assert "write it as a number (6379)" in problem.message
     assert "cache" not in _names(kubeconfig, "service", namespace)
 
 

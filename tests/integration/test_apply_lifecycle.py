@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -171,3 +172,115 @@ def test_generate_name_object_replaced_under_prune(
     names = _names(kubeconfig, "configmap", namespace)
     assert f"configmap/{second.objects[0].ref.name}" in names
     assert f"configmap/{first.objects[0].ref.name}" not in names
+
+
+def test_conflicts_list_every_object(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
+    for name in ("settings", "limits"):
+        kubectl(kubeconfig, "create", "configmap", name, "-n", namespace, "--from-literal=SIZE=1")
+    text = (
+        STACK
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: limits}\ndata: {SIZE: '2'}\n"
+    )
+    with pytest.raises(ConflictError) as raised:
+        _apply(cluster, text.replace("COLOR: blue", "SIZE: '3'"), namespace)
+    message = str(raised.value)
+    assert message.startswith("2 object(s) cannot be applied as written:")
+    assert f"ConfigMap {namespace}/settings: server-side apply conflicts" in message
+    assert f"ConfigMap {namespace}/limits: server-side apply conflicts" in message
+    assert message.count(".data.SIZE is owned by kubectl-create") == 2
+    assert message.count("--force-conflicts") == 1
+    assert "secret/token" not in _names(kubeconfig, "secret", namespace)
+
+
+@pytest.fixture
+def crd_group(kubeconfig: str) -> Iterator[str]:
+    group = f"t{uuid.uuid4().hex[:8]}.example.com"
+    yield group
+    kubectl(kubeconfig, "delete", "crd", f"gadgets.{group}", "--wait=false", check=False)
+
+
+def _crd_set(group: str, namespace: str) -> str:
+    return f"""
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: gadgets.{group}}}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: gadgets, singular: gadget, kind: Gadget}}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {namespace}}}
+---
+apiVersion: {group}/v1
+kind: Gadget
+metadata: {{name: first, namespace: {namespace}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: settings, namespace: {namespace}}}
+"""
+
+
+def _deletion_order(events: list[ObjectEvent]) -> list[str]:
+    return [event.ref.kind for event in events if event.state is State.TERMINATING]
+
+
+def _assert_crd_set_gone(kubeconfig: str, group: str, namespace: str) -> None:
+    assert kubectl(kubeconfig, "get", "crd", f"gadgets.{group}", check=False).returncode != 0
+    assert kubectl(kubeconfig, "get", "namespace", namespace, check=False).returncode != 0
+
+
+def test_destroy_deletes_custom_resources_then_crd_then_namespace(
+    cluster: Cluster, kubeconfig: str, namespace: str, crd_group: str
+) -> None:
+    fresh = f"gadgets-{uuid.uuid4().hex[:6]}"
+    try:
+        _apply(cluster, _crd_set(crd_group, fresh), namespace, inventory="gadgets")
+        events: list[ObjectEvent] = []
+        deleted = destroy(
+            cluster, inventory_name="gadgets", namespace=namespace, progress=events.append
+        )
+        assert len(deleted) == 4
+        order = _deletion_order(events)
+        assert order.index("Gadget") < order.index("CustomResourceDefinition")
+        assert order.index("ConfigMap") < order.index("CustomResourceDefinition")
+        assert order[-1] == "Namespace"
+        _assert_crd_set_gone(kubeconfig, crd_group, fresh)
+        assert "configmap/deployer-inventory-gadgets" not in _names(
+            kubeconfig, "configmap", namespace
+        )
+    finally:
+        kubectl(kubeconfig, "delete", "namespace", fresh, "--wait=false", check=False)
+
+
+def test_prune_deletes_custom_resources_then_crd_then_namespace(
+    cluster: Cluster, kubeconfig: str, namespace: str, crd_group: str
+) -> None:
+    fresh = f"gadgets-{uuid.uuid4().hex[:6]}"
+    remaining = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: stays}\n"
+    try:
+        _apply(cluster, _crd_set(crd_group, fresh) + "---\n" + remaining, namespace, inventory="p")
+        result, events = _apply(cluster, remaining, namespace, inventory="p")
+        assert sorted(ref.kind for ref in result.pruned) == [
+            "ConfigMap",
+            "CustomResourceDefinition",
+            "Gadget",
+            "Namespace",
+        ]
+        order = _deletion_order(events)
+        assert order.index("Gadget") < order.index("CustomResourceDefinition")
+        assert order[-1] == "Namespace"
+        _assert_crd_set_gone(kubeconfig, crd_group, fresh)
+        assert "configmap/stays" in _names(kubeconfig, "configmap", namespace)
+    finally:
+        kubectl(kubeconfig, "delete", "namespace", fresh, "--wait=false", check=False)

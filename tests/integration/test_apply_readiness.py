@@ -10,7 +10,7 @@ import pytest
 
 from deployer.cluster import Cluster
 from deployer.engine.apply import ApplyOptions, ApplyResult, apply_manifests
-from deployer.errors import ImmutableFieldError, ObjectFailed, ReadinessTimeout
+from deployer.errors import ImmutableFieldError, ObjectFailed, ReadinessTimeout, ValidationError
 from deployer.model.status import State
 from deployer.sources.loader import load_text
 from tests.conftest import kubectl
@@ -35,8 +35,7 @@ def _states(result: ApplyResult) -> dict[str, State]:
     return {f"{item.ref.kind}/{item.ref.name}": item.status.state for item in result.objects}
 
 
-def test_ondelete_statefulset_becomes_ready(cluster: Cluster, namespace: str) -> None:
-    text = """
+ON_DELETE = """
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
@@ -48,12 +47,39 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      containers: [{name: db, image: postgres}]
+      containers: [{name: db, image: postgres:16}]
 """
+
+
+def test_ondelete_statefulset_becomes_ready(cluster: Cluster, namespace: str) -> None:
     started = time.monotonic()
-    result = _apply(cluster, text, namespace)
+    result = _apply(cluster, ON_DELETE, namespace)
     assert _states(result) == {"StatefulSet/db": State.READY}
     assert time.monotonic() - started < 45
+
+
+def test_ondelete_statefulset_with_changed_template_is_ready(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    _apply(cluster, ON_DELETE, namespace)
+    started = time.monotonic()
+    result = _apply(cluster, ON_DELETE.replace("postgres:16", "postgres:17"), namespace)
+    assert _states(result) == {"StatefulSet/db": State.READY}
+    assert result.objects[0].change == "configured"
+    assert time.monotonic() - started < 45
+    # OnDelete replaces no pod by itself, so the old revision keeps running.
+    revisions = kubectl(
+        kubeconfig,
+        "get",
+        "statefulset",
+        "db",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.status.currentRevision} {.status.updateRevision}",
+    ).stdout.split()
+    assert len(revisions) == 2
+    assert revisions[0] != revisions[1]
 
 
 def test_daemonset_matching_no_node_is_ready_at_once(cluster: Cluster, namespace: str) -> None:
@@ -185,6 +211,28 @@ def test_job_with_recreate_annotation_is_replaced(
         "jsonpath={.spec.template.spec.containers[0].image}",
     ).stdout
     assert image == "busybox:2"
+
+
+def test_invalid_recreated_job_keeps_old_job(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    recreate = '{deployer.dev/recreate: "true"}'
+    _apply(cluster, JOB.format(annotations=recreate, image="busybox:1"), namespace)
+    invalid = JOB.format(annotations=recreate, image="busybox:2").replace("Never", "Always")
+    with pytest.raises(ValidationError) as raised:
+        _apply(cluster, invalid, namespace)
+    assert "spec.template.spec.restartPolicy" in str(raised.value)
+    image = kubectl(
+        kubeconfig,
+        "get",
+        "job",
+        "once",
+        "-n",
+        namespace,
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image}",
+    ).stdout
+    assert image == "busybox:1"
 
 
 def test_crashlooping_deployment_fails_fast(cluster: Cluster, namespace: str) -> None:

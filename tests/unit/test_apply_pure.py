@@ -9,16 +9,31 @@ from rich.console import Console
 
 from deployer.cli.apply_cmds import mask_secrets
 from deployer.cli.progress import LiveView, event_json, event_line
-from deployer.cluster.inventory import Entry, config_map_name, decode, encode
+from deployer.cluster.client import wants_recreate
+from deployer.cluster.inventory import Entry, config_map_name, decode, default_name, encode
 from deployer.engine.diff import object_diff
 from deployer.engine.interrupted import interrupted_message
-from deployer.engine.prepare import PlannedNames, problem_from_error, with_namespace
+from deployer.engine.prepare import (
+    PlannedNames,
+    joined_conflicts,
+    problem_from_error,
+    with_namespace,
+)
 from deployer.engine.timeouts import parse_duration
-from deployer.errors import ApiError, InputError, Problem, ValidationError
+from deployer.errors import (
+    ApiError,
+    ConflictError,
+    ImmutableFieldError,
+    InputError,
+    Problem,
+    ValidationError,
+)
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
 from deployer.model.status import State
+from deployer.plan import static_problems
+from deployer.sources.loader import load_text
 
 
 @pytest.mark.parametrize(
@@ -108,6 +123,85 @@ def test_inventory_name_must_be_dns_name(name: str) -> None:
         config_map_name(name)
 
 
+def test_default_inventory_name_ignores_order_and_spelling() -> None:
+    name = default_name(["k8s/app/", "db.yaml"])
+    assert name == default_name(["db.yaml", "./k8s/app"])
+    assert name.startswith("db-yaml-")
+    assert config_map_name(name).startswith("deployer-inventory-db-yaml-")
+
+
+def test_default_inventory_name_differs_per_path_set() -> None:
+    assert default_name(["app"]) != default_name(["app", "db.yaml"])
+    assert default_name(["a/b"]) != default_name(["a-b"])
+
+
+def test_default_inventory_name_of_dots_is_a_digest() -> None:
+    name = default_name([".."])
+    assert len(name) == 10
+    config_map_name(name)
+
+
+def _annotated(value: str) -> dict[str, object]:
+    return {"metadata": {"annotations": {"deployer.dev/recreate": value}}}
+
+
+@pytest.mark.parametrize(("value", "expected"), [("true", True), ("True", True), ("false", False)])
+def test_recreate_annotation_is_parsed_once(value: str, expected: bool) -> None:
+    assert wants_recreate(_annotated(value)) is expected
+
+
+def test_recreate_annotation_absent_is_false() -> None:
+    assert wants_recreate({"metadata": {"name": "x"}}) is False
+
+
+@pytest.mark.parametrize("value", ["yes", "1", "on", ""])
+def test_recreate_annotation_rejects_other_values(value: str) -> None:
+    with pytest.raises(InputError) as raised:
+        wants_recreate(_annotated(value))
+    assert 'deployer.dev/recreate must be "true" or "false"' in str(raised.value)
+
+
+def _conflict(name: str, path: str) -> ConflictError:
+    return ConflictError(
+        f"ConfigMap shop/{name}: server-side apply conflicts with another field manager:\n"
+        f"  {path} is owned by kubectl-create\n"
+        "Rerun with --force-conflicts to take these fields over, or remove them from the manifest.",
+        status=409,
+        reason="Conflict",
+    )
+
+
+def test_joined_conflicts_list_every_object_and_advise_once() -> None:
+    immutable = ImmutableFieldError(
+        "Job shop/once: cannot change immutable field spec.template\n"
+        "Delete and recreate the object, or set the annotation deployer.dev/recreate.",
+        status=422,
+        reason="Invalid",
+    )
+    joined = joined_conflicts([_conflict("a", ".data.A"), immutable, _conflict("b", ".data.B")])
+    text = str(joined)
+    assert isinstance(joined, ConflictError)
+    assert text.startswith("3 object(s) cannot be applied as written:")
+    assert "ConfigMap shop/a: server-side apply conflicts" in text
+    assert "  .data.A is owned by kubectl-create" in text
+    assert "ConfigMap shop/b: server-side apply conflicts" in text
+    assert "  .data.B is owned by kubectl-create" in text
+    assert "Job shop/once: cannot change immutable field spec.template" in text
+    assert text.count("Rerun with --force-conflicts") == 1
+    assert text.count("Delete and recreate the object") == 1
+
+
+def test_joined_immutable_errors_stay_immutable() -> None:
+    errors = [
+        ImmutableFieldError(f"Job shop/{name}: cannot change immutable field spec\nAdvice.")
+        for name in ("a", "b")
+    ]
+    joined = joined_conflicts(errors)
+    assert type(joined) is ImmutableFieldError
+    assert "Job shop/a" in str(joined)
+    assert "Job shop/b" in str(joined)
+
+
 def test_planned_names_find_namespaces_and_crd_kinds() -> None:
     manifests = [
         Manifest({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}),
@@ -123,6 +217,7 @@ def test_planned_names_find_namespaces_and_crd_kinds() -> None:
     planned = PlannedNames.of(manifests)
     assert planned.namespaces == frozenset({"shop"})
     assert planned.custom_kinds == {("example.com", "Widget"): False}
+    assert planned.crds == {("example.com", "Widget"): manifests[1]}
 
 
 def test_with_namespace_copies_and_keeps_source() -> None:
@@ -131,6 +226,15 @@ def test_with_namespace_copies_and_keeps_source() -> None:
     assert moved.namespace == "shop"
     assert original.namespace is None
     assert with_namespace(moved, None).namespace is None
+
+
+def test_with_namespace_keeps_written_values_for_messages() -> None:
+    text = "kind: ConfigMap\napiVersion: v1\nmetadata: {name: c}\ndata: {A: on}\n"
+    (loaded,) = load_text(text, file="c.yaml")
+    moved = with_namespace(loaded, "shop")
+    assert type(moved) is type(loaded)
+    (problem,) = static_problems([moved])
+    assert problem.message == 'must be a string, got boolean true; quote it: "on"'
 
 
 def test_event_line_names_object_state_and_reason() -> None:
