@@ -129,8 +129,10 @@ def _summary(result: Any) -> dict[str, Any]:
         "configured": result.count("configured"),
         "unchanged": result.count("unchanged"),
         "dryRun": result.count("dry-run"),
+        "notChecked": result.count("not-checked"),
         "pruned": [object_name(ref) for ref in result.pruned],
         "inventory": result.inventory,
+        "inventoryNamespace": result.inventory_namespace,
         "seconds": round(result.seconds, 3),
     }
 
@@ -139,14 +141,20 @@ def _print_summary(output: str, summary: dict[str, Any]) -> None:
     if output == "json":
         click.echo(json.dumps(summary))
         return
-    if summary["dryRun"]:
-        click.echo(f"server dry run passed for {summary['objects']} object(s); nothing written")
+    if summary["dryRun"] or summary["notChecked"]:
+        text = f"dry run passed for {summary['dryRun']} of {summary['objects']} object(s)"
+        if summary["notChecked"]:
+            text += f"; {summary['notChecked']} could not be checked (NotChecked above)"
+        click.echo(text + "; nothing written")
         return
-    click.echo(
+    text = (
         f"applied {summary['objects']} object(s) in {summary['seconds']:.1f} s: "
         f"{summary['created']} created, {summary['configured']} configured, "
         f"{summary['unchanged']} unchanged, {len(summary['pruned'])} pruned"
     )
+    if summary["inventory"]:
+        text += f"; inventory {summary['inventory']} in namespace {summary['inventoryNamespace']}"
+    click.echo(text)
 
 
 @click.command("apply")
@@ -169,13 +177,16 @@ def _print_summary(output: str, summary: dict[str, Any]) -> None:
 )
 @click.option("--wave-timeout", callback=_duration, help="Readiness timeout per wave.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for readiness.")
-@click.option("--inventory", help="Store what was applied under this name (enables prune).")
+@click.option(
+    "--inventory",
+    help="Name under which to record what was applied (default: derived from the -f paths).",
+)
 @click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
 @click.option(
     "--prune/--no-prune",
     default=True,
     show_default=True,
-    help="With --inventory: delete objects that left the manifests.",
+    help="Delete the inventory's objects that left the manifests.",
 )
 @output_option
 def apply_cmd(
@@ -194,7 +205,12 @@ def apply_cmd(
     prune: bool,
     output: str,
 ) -> None:
-    """Apply manifests in dependency waves and wait until every object is ready."""
+    """Apply manifests in dependency waves and wait until every object is ready.
+
+    Records what was applied in an inventory in the cluster, and prunes the objects that
+    an earlier apply recorded there and that left the manifests.
+    """
+    from deployer.cluster.inventory import default_name
     from deployer.engine.apply import ApplyOptions, apply_manifests
 
     options = ApplyOptions(
@@ -204,7 +220,7 @@ def apply_cmd(
         wait=wait,
         timeout_seconds=timeout,
         wave_timeout_seconds=wave_timeout,
-        inventory=inventory,
+        inventory=inventory or default_name(files),
         inventory_namespace=inventory_namespace,
         prune=prune,
     )
@@ -259,7 +275,7 @@ def template_cmd(files: Sequence[str], parameters: dict[str, str], show_secrets:
 @click.option("--force-conflicts", is_flag=True, help="Diff as if conflicts were taken over.")
 @click.option(
     "--inventory",
-    help="Also show the objects of this inventory that an apply with prune would delete.",
+    help="Inventory whose objects a prune would delete (default: derived from the -f paths).",
 )
 @click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
 @click.option(
@@ -281,31 +297,29 @@ def diff_cmd(
 ) -> None:
     """Show what an apply would change, as unified YAML diffs; Secret values are masked.
 
-    Exits 0 when nothing differs and 1 when any object differs or would be pruned, like
-    kubectl diff.
+    The objects that an apply would prune from the inventory show as removed. Exits 0
+    when nothing differs and 1 when any object differs or would be pruned, like kubectl
+    diff.
     """
+    from deployer.cluster.inventory import default_name
     from deployer.engine.diff import diff_manifests, prune_diffs
 
     del exit_code  # kept so that scripts passing it still run
     manifests = load(files, parameters)
     cluster = connect(kubeconfig, context)
     changed = diff_manifests(cluster, manifests, namespace=namespace, force=force_conflicts)
-    pruned = []
-    if inventory:
-        pruned = prune_diffs(
-            cluster,
-            manifests,
-            inventory_name=inventory,
-            inventory_namespace=inventory_namespace,
-            namespace=namespace,
-        )
+    pruned = prune_diffs(
+        cluster,
+        manifests,
+        inventory_name=inventory or default_name(files),
+        inventory_namespace=inventory_namespace,
+        namespace=namespace,
+    )
     for _manifest, text in changed:
         click.echo(text, nl=False)
     for _entry, text in pruned:
         click.echo(text, nl=False)
-    summary = f"{len(changed)} of {len(manifests)} object(s) differ"
-    if inventory:
-        summary += f", {len(pruned)} would be pruned"
+    summary = f"{len(changed)} of {len(manifests)} object(s) differ, {len(pruned)} would be pruned"
     click.echo(summary, err=True)
     if changed or pruned:
         # NOTE: SystemExit, because main() runs click with standalone_mode=False, which
@@ -316,7 +330,10 @@ def diff_cmd(
 @click.command("destroy")
 @source_options(required=False)
 @cluster_options
-@click.option("--inventory", help="Delete every object stored in this inventory.")
+@click.option(
+    "--inventory",
+    help="Delete every object stored in this inventory (default with -f: derived from the paths).",
+)
 @click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
 @click.option(
     "--timeout", callback=_duration, default="5m", show_default=True, help="Deletion timeout."
@@ -333,7 +350,12 @@ def destroy_cmd(
     timeout: float,
     output: str,
 ) -> None:
-    """Delete the objects of manifests (-f) or of an inventory, last wave first, and wait."""
+    """Delete the objects of manifests (-f) and of their inventory, last wave first, and wait.
+
+    With -f, the objects recorded in the inventory of the same -f paths are deleted too,
+    so objects that left the manifests but were kept with `apply --no-prune` go as well.
+    """
+    from deployer.cluster.inventory import default_name
     from deployer.engine.apply import destroy
 
     if not files and not inventory:
@@ -343,7 +365,7 @@ def destroy_cmd(
     with progress_view(output) as progress:
         deleted = destroy(
             cluster,
-            inventory_name=inventory,
+            inventory_name=inventory or default_name(files),
             manifests=manifests,
             namespace=namespace,
             inventory_namespace=inventory_namespace,

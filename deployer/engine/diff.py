@@ -140,8 +140,8 @@ def prune_diffs(
 ) -> list[tuple[Entry, str]]:
     """Return (entry, deletion diff) for each live inventory object a prune would delete.
 
-    These are the inventory's objects that are not among `manifests`, as `apply
-    --inventory` with prune sees them. An inventory that does not exist yet prunes nothing.
+    These are the inventory's objects that are not among `manifests`, as the next apply
+    with prune sees them. An inventory that does not exist yet prunes nothing.
     Objects with only generateName are never among the manifests, so the ones an earlier
     apply created show as pruned, as apply then deletes them.
     """

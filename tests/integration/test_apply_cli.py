@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+
+from deployer.cluster.inventory import default_name
+from tests.conftest import kubectl
 
 pytestmark = pytest.mark.cluster
 
@@ -166,3 +170,74 @@ def test_diff_inventory_lists_pruned_objects(
     assert f"--- live/ConfigMap {namespace}/extra" in done.stdout
     assert "-  SIZE: '2'" in done.stdout
     assert "settings" not in done.stdout
+
+
+def test_dry_run_counts_only_checked_objects(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    # A quota of no pods makes the stand-in namespace reject the Pod for its own reasons.
+    kubectl(kubeconfig, "create", "quota", "no-pods", "--hard=pods=0", "-n", namespace)
+    fresh = f"fresh-{uuid.uuid4().hex[:6]}"
+    path = tmp_path / "new.yaml"
+    path.write_text(
+        f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {fresh}}}\n---\n"
+        f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {fresh}}}\n---\n"
+        f"apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: {fresh}}}\n"
+        "spec: {containers: [{name: web, image: nginx}]}\n"
+    )
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    done = _deployer("apply", "-f", str(path), "--dry-run=server", *common)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last == (
+        "dry run passed for 2 of 3 object(s); 1 could not be checked (NotChecked above); "
+        "nothing written"
+    )
+    assert f"Pod {fresh}/web  Applied  NotChecked: stand-in namespace {namespace}" in done.stdout
+    assert "exceeded quota" in done.stdout
+    as_json = _deployer("apply", "-f", str(path), "--dry-run=server", "-o", "json", *common)
+    result = json.loads(as_json.stdout.splitlines()[-1])
+    assert (result["objects"], result["dryRun"], result["notChecked"]) == (3, 2, 1)
+    assert kubectl(kubeconfig, "get", "namespace", fresh, check=False).returncode != 0
+
+
+def test_apply_records_default_inventory_and_prunes(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "a.yaml").write_text(CONFIG.split("---")[0])
+    (folder / "b.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {SIZE: '2'}\n"
+    )
+    (folder / "c.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\ndata: {SIZE: '3'}\n"
+    )
+    name = default_name([str(folder)])
+    applied = _deployer("apply", "-f", str(folder), *common)
+    assert applied.returncode == 0, applied.stderr
+    assert f"0 pruned; inventory {name} in namespace {namespace}" in applied.stdout
+    (folder / "b.yaml").unlink()
+
+    diffed = _deployer("diff", "-f", str(folder), *common)
+    assert diffed.returncode == 1, diffed.stderr
+    assert "0 of 2 object(s) differ, 1 would be pruned" in diffed.stderr
+    assert f"--- live/ConfigMap {namespace}/extra" in diffed.stdout
+
+    pruned = _deployer("apply", "-f", str(folder) + "/", *common)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "1 pruned" in pruned.stdout
+    (folder / "c.yaml").unlink()
+    no_prune = _deployer("apply", "-f", str(folder), "--no-prune", *common)
+    assert no_prune.returncode == 0, no_prune.stderr
+    assert "0 pruned" in no_prune.stdout
+    listed = kubectl(kubeconfig, "get", "configmap", "-n", namespace, "-o", "name").stdout.split()
+    assert "configmap/extra" not in listed
+    assert "configmap/kept" in listed
+
+    destroyed = _deployer("destroy", "-f", str(folder), *common)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert "deleted 2 object(s)" in destroyed.stdout
+    listed = kubectl(kubeconfig, "get", "configmap", "-n", namespace, "-o", "name").stdout.split()
+    assert listed == ["configmap/kube-root-ca.crt"]
