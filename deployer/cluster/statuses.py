@@ -88,6 +88,8 @@ UNDECODABLE_PHRASES = (
     "failed to convert",
     "unable to convert unstructured",
     "quantities must match",
+    # Server-side apply answers an unknown field or a wrong type in the body this way.
+    "failed to create typed patch object",
 )
 
 

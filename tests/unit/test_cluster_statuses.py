@@ -236,6 +236,18 @@ def test_unconvertible_body_500_is_not_retried() -> None:
     assert "quantities must match" in str(error)
 
 
+def test_typed_patch_500_is_not_retried() -> None:
+    transport = Transport(api_client=None)
+    message = (
+        "failed to create typed patch object (ns/c; /v1, Kind=ConfigMap): "
+        ".data.RETRIES: expected string, got &value.valueUnstructured{Value:3}"
+    )
+    failure = _api_exception(500, message)
+    error = transport.classify(failure, subject="ConfigMap ns/c", secret=False, applying=True)
+    assert isinstance(error, ApiError)
+    assert "data.RETRIES" in str(error)
+
+
 def test_other_500_is_retried() -> None:
     transport = Transport(api_client=None)
     failure = _api_exception(500, "etcdserver: request timed out")
