@@ -153,3 +153,35 @@ def test_failed_loop_item_leaves_every_item_running(kubeconfig: str, namespace: 
     for name in children[1:]:
         assert nodes[name]["phase"] == "Succeeded"
     assert len(run_pods(kubeconfig, namespace, record["name"])) == 4
+
+
+NESTED_TYPO = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: nested-typo-
+spec:
+  entrypoint: say
+  templates:
+  - name: say
+    container:
+      image: busybox:1.36
+      command: [echo, hi]
+      resources:
+        limit:
+          cpu: 100m
+"""
+
+
+def test_unknown_nested_pod_field_fails_the_step(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    workflow = tmp_path / "nested-typo.yaml"
+    workflow.write_text(NESTED_TYPO)
+    done = deployer(kubeconfig, "submit", str(workflow), "-n", namespace, "-o", "json")
+    record = json.loads(done.stdout)
+    root = record["nodes"][record["root"]]
+    assert done.returncode == 1
+    assert root["phase"] == "Error"
+    assert "resources.limit" in root["message"]
+    assert run_pods(kubeconfig, namespace, record["name"]) == []

@@ -151,10 +151,9 @@ class ClusterExecutor:
         name, namespace = meta["name"], meta["namespace"]
         watcher = self._watcher(namespace)
         try:
-            # TODO: create pods with fieldValidation=Strict once Cluster.create takes it. The
-            # parser checks only a container's own keys, and the API server drops an unknown
-            # nested key (such as `resources.limit`) with a warning instead of failing.
-            self._cluster.create(pod)
+            # Strict: the parser checks only a container's own keys, and without it the API
+            # server drops an unknown nested key (such as `resources.limit`) with a warning.
+            self._cluster.create(pod, strict=True)
         except ApiError as failed:
             if failed.status != 409:
                 return PodResult(
