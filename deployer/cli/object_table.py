@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 
 from rich.table import Table
+from rich.text import Text
 
 from deployer.cli.progress import STATE_STYLES, object_name
 from deployer.model.events import ObjectEvent
@@ -43,13 +44,15 @@ class ObjectTable:
             events = list(self.events.values())
         for event in events:
             run, task = split_step(event.step or "")
+            # Text cells, so rich prints brackets in names and messages instead of
+            # reading them as markup.
             table.add_row(
-                run,
-                task,
-                object_name(event.ref),
-                event.state.value,
-                event.reason,
-                event.message,
+                Text(run),
+                Text(task),
+                Text(object_name(event.ref)),
+                Text(event.state.value),
+                Text(event.reason),
+                Text(event.message),
                 style=STATE_STYLES.get(event.state),
             )
         return table

@@ -6,6 +6,8 @@ Three views of the same ObjectEvent stream:
 - waves are numbered from 1 in every view, as in `deployer plan`;
 - live: a rich table redrawn in place, used when stdout is a terminal.
 Messages come from readiness rules and API errors, which never carry Secret data.
+Rich reads `[...]` in plain strings as markup, so every name, reason and message goes
+into rich tables as a `Text`, which rich prints as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.objects import ObjectRef
@@ -119,13 +122,12 @@ class LiveView:
         for column in ("wave", "object", "state", "reason", "message"):
             table.add_column(column, overflow="fold" if column == "message" else "ellipsis")
         for event in self.rows.values():
-            style = STATE_STYLES.get(event.state, "")
             table.add_row(
                 "" if event.wave is None else str(wave_number(event.wave)),
-                object_name(event.ref),
-                f"[{style}]{event.state.value}[/]" if style else event.state.value,
-                event.reason,
-                event.message,
+                Text(object_name(event.ref)),
+                Text(event.state.value, style=STATE_STYLES.get(event.state, "")),
+                Text(event.reason),
+                Text(event.message),
             )
         return table
 

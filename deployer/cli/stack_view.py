@@ -15,7 +15,9 @@ from typing import Any
 import click
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from deployer.cli.object_table import ObjectTable, split_step
 from deployer.cli.progress import event_line
@@ -126,7 +128,7 @@ class LiveTasks:
             table.add_column(column)
         for run, task, phase, message in self.rows.values():
             style = {"Succeeded": "green", "Failed": "bold red", "Error": "bold red"}.get(phase)
-            table.add_row(run, task, phase, message, style=style)
+            table.add_row(Text(run), Text(task), Text(phase), Text(message), style=style)
         return table
 
 
@@ -140,9 +142,9 @@ def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
     problems: list[str] = []
     for row in summary:
         table.add_row(
-            row["workflow"],
-            row["run"],
-            row["phase"],
+            Text(row["workflow"]),
+            Text(row["run"]),
+            Text(row["phase"]),
             str(row["waves"]),
             f"{row['tasks_done']}/{row['tasks']}",
             str(row["objects"]),
@@ -151,4 +153,4 @@ def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
         problems.extend(row["not_ready"])
     console.print(table)
     for problem in problems:
-        console.print(f"not ready: {problem}")
+        console.print(f"not ready: {escape(problem)}")
