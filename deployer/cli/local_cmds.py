@@ -42,7 +42,13 @@ def build_cmd() -> None:
 
 @local_group.command("up")
 @click.argument("name", default="default", callback=_cluster_name)
-@click.option("--nodes", default=3, show_default=True, help="Number of simulated nodes.")
+@click.option(
+    "--nodes",
+    default=3,
+    show_default=True,
+    type=click.IntRange(1, local.MAX_NODES),
+    help="Number of simulated nodes, each admitting 1,000 pods.",
+)
 @click.option("--timeout", default=180.0, show_default=True, help="Seconds to wait for start-up.")
 def up_cmd(name: str, nodes: int, timeout: float) -> None:
     """Start the cluster NAME (default: default) and wait until it is ready."""

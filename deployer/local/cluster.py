@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import json
 import logging
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -20,13 +22,20 @@ from pathlib import Path
 
 from deployer.errors import LocalClusterError
 from deployer.local import build, paths, pki, processes
-from deployer.local.api import Api
+from deployer.local.api import Api, ApiUnreachable
 
 log = logging.getLogger(__name__)
 
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 POD_CIDR = "10.244.0.0/16"
+# Each simulated node gets a /22 of POD_CIDR (1,024 addresses), enough for the 1,000 pods
+# a node admits (`pods` capacity in kwok-stages.yaml), so the /16 has room for 64 nodes.
+NODE_POD_PREFIX = 22
+MAX_NODES = 64
+# A port picked as free can be taken by another process before our component listens on
+# it. `up` then stops what it started and picks fresh ports, this many attempts in all.
+START_ATTEMPTS = 3
 STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
 # Order matters: processes start in this order and stop in reverse.
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -57,6 +66,15 @@ class LocalCluster:
         """Which of the cluster's processes still run."""
         marker = str(self.folder)
         return {name: processes.is_alive(pid, marker=marker) for name, pid in self.pids.items()}
+
+
+class PortTaken(LocalClusterError):
+    """A component of a starting cluster exited because one of its ports was in use."""
+
+    def __init__(self, message: str, *, component: str, port: int | None) -> None:
+        self.component = component
+        self.port = port
+        super().__init__(message)
 
 
 def _state_file(name: str) -> Path:
@@ -103,9 +121,12 @@ def up(
     """Start a local cluster, or return it if it already runs.
 
     Returns once /readyz is ok, every simulated node is Ready and the `default`
-    ServiceAccount exists. Builds the binaries first if they are not cached.
+    ServiceAccount exists. Builds the binaries first if they are not cached. If a port
+    is taken between picking it and starting its component, starts again on fresh
+    ports, up to START_ATTEMPTS times within `timeout`.
     """
     check_name(name)
+    check_nodes(nodes)
     with _cluster_lock(name):
         return _up_locked(name, nodes=nodes, report=report, timeout=timeout)
 
@@ -136,8 +157,52 @@ def _up_locked(name: str, *, nodes: int, report: Report, timeout: float) -> Loca
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     token = pki.write_pki(folder / "pki", service_ip=SERVICE_IP)
-    etcd_client, etcd_peer, apiserver = processes.free_ports(3)
-    cluster = LocalCluster(
+    deadline = time.monotonic() + timeout
+    used_ports: set[int] = set()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        cluster = _new_cluster(name, folder, nodes=nodes, avoid=used_ports)
+        used_ports.update(cluster.ports.values())
+        _write_kubeconfig(cluster, token)
+        api = Api(
+            cluster.server, ca_file=folder / "pki" / "ca.crt", token=token, logs=_logs(cluster)
+        )
+        try:
+            _start_all(cluster, api, report=report, deadline=deadline)
+        except PortTaken as error:
+            _stop_processes(cluster)
+            if attempt == START_ATTEMPTS:
+                raise PortTaken(
+                    f"{error}\ngave up after {START_ATTEMPTS} attempts, each on fresh ports;"
+                    f" find the process that keeps taking ports on {processes.LOOPBACK}"
+                    " (for example with `ss -ltnp`) and try again",
+                    component=error.component,
+                    port=error.port,
+                ) from error
+            port = error.port or "(not in its log)"
+            report(
+                f"{error.component} of cluster {name} could not listen on port {port}:"
+                f" another process took it after it was picked; starting again on fresh"
+                f" ports (attempt {attempt + 1} of {START_ATTEMPTS})"
+            )
+            _clear_failed_attempt(cluster, attempt)
+        except BaseException as error:
+            outcome = "was interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            report(
+                f"start-up of cluster {name} {outcome}; stopping what was started"
+                f" (logs in {_logs(cluster)})"
+            )
+            _stop_processes(cluster)
+            raise
+        else:
+            _save(cluster, started=True)
+            return cluster
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _new_cluster(name: str, folder: Path, *, nodes: int, avoid: set[int]) -> LocalCluster:
+    """Describe a cluster about to start, on free ports other than those in `avoid`."""
+    etcd_client, etcd_peer, apiserver = processes.free_ports(3, avoid=avoid)
+    return LocalCluster(
         name=name,
         folder=folder,
         server=f"https://{processes.LOOPBACK}:{apiserver}",
@@ -145,20 +210,19 @@ def _up_locked(name: str, *, nodes: int, report: Report, timeout: float) -> Loca
         nodes=nodes,
         started_at=time.time(),
     )
-    _write_kubeconfig(cluster, token)
-    api = Api(cluster.server, ca_file=folder / "pki" / "ca.crt", token=token)
-    try:
-        _start_all(cluster, api, report=report, timeout=timeout)
-    except BaseException as error:
-        outcome = "was interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
-        report(
-            f"start-up of cluster {name} {outcome}; stopping what was started"
-            f" (logs in {folder / 'logs'})"
-        )
-        _stop_processes(cluster)
-        raise
-    _save(cluster, started=True)
-    return cluster
+
+
+def _clear_failed_attempt(cluster: LocalCluster, attempt: int) -> None:
+    """Keep a failed start's logs aside and drop its etcd data, which names its ports."""
+    logs = _logs(cluster)
+    if logs.is_dir():
+        logs.rename(logs.with_name(f"logs-attempt-{attempt}"))
+    shutil.rmtree(cluster.folder / "etcd", ignore_errors=True)
+    cluster.pids.clear()
+
+
+def _logs(cluster: LocalCluster) -> Path:
+    return cluster.folder / "logs"
 
 
 def is_ready(cluster: LocalCluster) -> bool:
@@ -173,8 +237,16 @@ def check_name(name: str) -> None:
         raise LocalClusterError(f"invalid cluster name {name!r}: use letters, digits, '-' and '_'")
 
 
-def _start_all(cluster: LocalCluster, api: Api, *, report: Report, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+def check_nodes(nodes: int) -> None:
+    """Raise LocalClusterError unless `nodes` simulated nodes fit in the pod address range."""
+    if not 1 <= nodes <= MAX_NODES:
+        raise LocalClusterError(
+            f"invalid node count {nodes}: use 1 to {MAX_NODES}, because each node takes a"
+            f" /{NODE_POD_PREFIX} of the pod range {POD_CIDR}"
+        )
+
+
+def _start_all(cluster: LocalCluster, api: Api, *, report: Report, deadline: float) -> None:
     report(f"starting etcd on port {cluster.ports['etcd']}")
     _launch(cluster, "etcd", _etcd_command(cluster))
     report(f"starting kube-apiserver on {cluster.server}")
@@ -195,31 +267,74 @@ def _start_all(cluster: LocalCluster, api: Api, *, report: Report, timeout: floa
 
 
 def _launch(cluster: LocalCluster, name: str, command: list[str]) -> None:
-    cluster.pids[name] = processes.start(command, log_file=cluster.folder / "logs" / f"{name}.log")
+    try:
+        cluster.pids[name] = processes.start(command, log_file=_logs(cluster) / f"{name}.log")
+    except OSError as error:
+        raise LocalClusterError(
+            f"starting {name} of cluster {cluster.name} ({command[0]}) failed: {error};"
+            " rebuild the binaries with `deployer local build`"
+        ) from error
     _save(cluster)
 
 
+# Go's net package reports a taken port as `listen tcp 127.0.0.1:PORT: bind: address
+# already in use` (etcd and kube-apiserver both log that line before they exit).
+_BIND_FAILURE = re.compile(r"listen tcp [\d.]+:(\d+): bind: " + processes.ADDRESS_IN_USE)
+
+
 def _wait(check: Callable[[], bool], cluster: LocalCluster, what: str, deadline: float) -> None:
+    """Poll `check` until it returns True, and fail early when a process of the cluster exits.
+
+    ApiUnreachable from `check` counts as "not yet", because the API server may drop a
+    connection while it starts. The timeout error names the last such failure.
+    """
+    unreachable: ApiUnreachable | None = None
     while time.monotonic() < deadline:
-        dead = [n for n, alive in cluster.alive().items() if not alive]
-        if dead:
-            tail = _log_tail(cluster, dead[0])
-            raise LocalClusterError(
-                f"{dead[0]} of cluster {cluster.name} exited while waiting for {what}:\n{tail}"
-            )
-        if check():
-            return
+        _raise_if_exited(cluster, what)
+        try:
+            if check():
+                return
+        except ApiUnreachable as error:
+            unreachable = error
         time.sleep(0.25)
+    last = f"; last error: {unreachable}" if unreachable else ""
     raise LocalClusterError(
-        f"timed out waiting for {what} on cluster {cluster.name};"
-        f" see the logs in {cluster.folder / 'logs'}"
+        f"timed out waiting for {what} on cluster {cluster.name}{last};"
+        f" see the logs in {_logs(cluster)}"
     )
 
 
-def _log_tail(cluster: LocalCluster, name: str, lines: int = 15) -> str:
+def _raise_if_exited(cluster: LocalCluster, what: str) -> None:
+    """Raise PortTaken or LocalClusterError if a process of the cluster has exited."""
+    dead = [n for n, alive in cluster.alive().items() if not alive]
+    for name in dead:
+        log_text = _log_text(cluster, name)
+        if processes.ADDRESS_IN_USE in log_text:
+            found = _BIND_FAILURE.search(log_text)
+            port = int(found.group(1)) if found else None
+            raise PortTaken(
+                f"{name} of cluster {cluster.name} exited while waiting for {what}: port"
+                f" {port if port else '(not in its log)'} on {processes.LOOPBACK} is already"
+                f" in use:\n{_tail(log_text)}",
+                component=name,
+                port=port,
+            )
+    if dead:
+        raise LocalClusterError(
+            f"{dead[0]} of cluster {cluster.name} exited while waiting for {what}:\n"
+            f"{_tail(_log_text(cluster, dead[0]))}"
+        )
+
+
+def _log_text(cluster: LocalCluster, name: str) -> str:
     try:
-        text = (cluster.folder / "logs" / f"{name}.log").read_text(errors="replace")
+        return (_logs(cluster) / f"{name}.log").read_text(errors="replace")
     except OSError:
+        return ""
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    if not text:
         return "  (no log)"
     return "\n".join("  " + line for line in text.splitlines()[-lines:])
 
@@ -355,8 +470,14 @@ def _node_body(index: int) -> dict[str, object]:
                 "type": "kwok",
             },
         },
-        "spec": {"podCIDR": f"10.244.{index}.0/24"},
+        "spec": {"podCIDR": _node_pod_cidr(index)},
     }
+
+
+def _node_pod_cidr(index: int) -> str:
+    """Return the pod range of node `index`: the index-th /22 of POD_CIDR."""
+    network = ipaddress.ip_network(POD_CIDR)
+    return str(list(network.subnets(new_prefix=NODE_POD_PREFIX))[index])
 
 
 def _register_nodes(api: Api, count: int) -> None:
@@ -439,7 +560,7 @@ def _provisioned_volume_folders(cluster: LocalCluster) -> list[Path]:
         token = (cluster.folder / "pki" / "tokens.csv").read_text().split(",", 1)[0]
         api = Api(cluster.server, ca_file=cluster.folder / "pki" / "ca.crt", token=token)
         code, body = api.request("GET", "/api/v1/persistentvolumes", timeout=3.0)
-    except OSError:
+    except (OSError, ApiUnreachable):
         return []
     if code != 200 or not isinstance(body, dict):
         return []

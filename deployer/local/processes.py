@@ -10,7 +10,12 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from deployer.errors import LocalClusterError
+
 LOOPBACK = "127.0.0.1"
+# Error text that Go programs (etcd, kube-apiserver) log when a port they bind is in use.
+ADDRESS_IN_USE = "address already in use"
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 
 
 def port_is_free(port: int) -> bool:
@@ -24,28 +29,60 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def ephemeral_ports() -> range:
+    """Return the local ports Linux gives to outgoing connections, or an empty range.
+
+    Read from /proc/sys/net/ipv4/ip_local_port_range (32768 to 60999 by default).
+    """
+    try:
+        low, high = (int(part) for part in EPHEMERAL_RANGE_FILE.read_text().split())
+    except (OSError, ValueError):
+        return range(0)
+    return range(low, high + 1)
+
+
 def free_ports(
     count: int, *, start: int = 20000, end: int = 40000, avoid: Iterable[int] = ()
 ) -> list[int]:
     """Pick `count` free loopback ports, skipping ports in use and those in `avoid`.
 
     Candidates start at a pseudo-random offset so parallel clusters rarely race for the
-    same port; each candidate is checked by binding it.
+    same port. Ports in the kernel's ephemeral range come last, because the kernel gives
+    them to outgoing connections at any moment. Each candidate is checked by binding it.
+    Nothing reserves a port after it is picked, so another process can still take it
+    before ours listens on it. Callers detect that from the component's log
+    (`ADDRESS_IN_USE`) and pick again.
+
+    Raises LocalClusterError when the range has too few free ports or no socket can be
+    opened.
     """
     taken = set(avoid)
     span = end - start
     offset = (os.getpid() * 7919 + time.monotonic_ns() // 1000) % span
+    ephemeral = ephemeral_ports()
+    candidates = [start + (offset + step * 13) % span for step in range(span)]
+    candidates.sort(key=lambda port: port in ephemeral)  # stable, so the order stays mixed
     chosen: list[int] = []
-    for step in range(span):
-        port = start + (offset + step * 13) % span
+    for port in candidates:
         if port in taken or port + 1 in taken:
             continue
-        if port_is_free(port):
+        try:
+            free = port_is_free(port)
+        except OSError as error:  # socket() itself failed, e.g. too many open files
+            raise LocalClusterError(
+                f"checking whether port {port} on {LOOPBACK} is free failed: {error};"
+                " free some file descriptors or raise the limit (ulimit -n) and try again"
+            ) from error
+        if free:
             chosen.append(port)
             taken.add(port)
             if len(chosen) == count:
                 return chosen
-    raise OSError(f"no {count} free ports between {start} and {end} on {LOOPBACK}")
+    raise LocalClusterError(
+        f"found only {len(chosen)} of {count} free TCP ports between {start} and {end}"
+        f" on {LOOPBACK}; stop what listens there (other local clusters are listed by"
+        " `deployer local status`) and try again"
+    )
 
 
 def start(command: Sequence[str], *, log_file: Path) -> int:

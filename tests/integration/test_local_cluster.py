@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from deployer.errors import LocalClusterError
 from deployer.local import cluster as local
 from deployer.local import helm_binary, processes
 from tests.conftest import kubectl
@@ -332,3 +335,78 @@ def test_down_stops_processes_and_frees_ports(tmp_path: Path) -> None:
     assert all(processes.port_is_free(port) for port in cluster.ports.values())
     assert local.status(name) is None
     assert not folder.exists()
+
+
+class PortThief:
+    """Stand-in for `processes.free_ports` that returns real free ports and then listens on
+    one of them, as another process does that takes a port between the pick and the start.
+
+    `times` is how many picks lose a port; later picks are left alone.
+    """
+
+    def __init__(self, index: int, times: int) -> None:
+        self.index = index
+        self.times = times
+        self.pick = processes.free_ports
+        self.held: list[socket.socket] = []
+
+    def __call__(self, count: int, **kwargs: Any) -> list[int]:
+        ports = self.pick(count, **kwargs)
+        if len(self.held) < self.times:
+            holder = socket.socket()
+            holder.bind((processes.LOOPBACK, ports[self.index]))
+            holder.listen()
+            self.held.append(holder)
+        return ports
+
+    @property
+    def taken(self) -> list[int]:
+        return [holder.getsockname()[1] for holder in self.held]
+
+    def release(self) -> None:
+        for holder in self.held:
+            holder.close()
+
+
+# Ports as `up` picks them: etcd's client port, its peer port, kube-apiserver's port.
+@pytest.mark.parametrize(("component", "index"), [("etcd", 0), ("kube-apiserver", 2)])
+def test_port_taken_after_pick_gets_fresh_ports(
+    monkeypatch: pytest.MonkeyPatch, component: str, index: int
+) -> None:
+    name = f"pytest-port-{component}-{os.getpid()}"
+    thief = PortThief(index, times=1)
+    monkeypatch.setattr(processes, "free_ports", thief)
+    lines: list[str] = []
+    try:
+        cluster = local.up(name, nodes=1, report=lines.append)
+        [taken] = thief.taken
+        assert taken not in cluster.ports.values()
+        assert all(cluster.alive().values())
+        assert _node_count(cluster) == 1
+        retried = [line for line in lines if f"could not listen on port {taken}" in line]
+        assert retried, lines
+        assert "attempt 2 of 3" in retried[0]
+        earlier_log = cluster.folder / "logs-attempt-1" / f"{component}.log"
+        assert processes.ADDRESS_IN_USE in earlier_log.read_text()
+    finally:
+        thief.release()
+        local.down(name)
+
+
+def test_port_taken_every_time_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"pytest-port-always-{os.getpid()}"
+    thief = PortThief(0, times=local.START_ATTEMPTS)
+    monkeypatch.setattr(processes, "free_ports", thief)
+    try:
+        with pytest.raises(LocalClusterError) as raised:
+            local.up(name, nodes=1, report=lambda _line: None)
+        message = str(raised.value)
+        assert f"port {thief.taken[-1]} on 127.0.0.1 is already in use" in message
+        assert f"gave up after {local.START_ATTEMPTS} attempts" in message
+        assert len(thief.taken) == local.START_ATTEMPTS
+        recorded = local.status(name)
+        assert recorded is not None
+        assert not any(recorded.alive().values())
+    finally:
+        thief.release()
+        local.down(name)
