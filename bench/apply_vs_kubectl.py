@@ -7,7 +7,7 @@ Deployments in equal shares) into its own fresh namespace and waits until the
 Deployments are Available. The script prints both wall times and their ratio, and the
 write requests per object from the API server's `apiserver_request_total` (`count_writes`
 lists what is counted). It also prints the peak RSS of a separate `deployer apply` of
-`--rss-objects` objects.
+`--rss-objects` objects in the same equal shares, which waits for their Deployments too.
 Use a cluster that no other client writes to, since the counters are server-wide.
 """
 
@@ -74,8 +74,8 @@ def object_body(kind: str, index: int) -> dict[str, object]:
 def write_manifests(folder: Path, count: int, *, max_deployments: int | None = None) -> Path:
     """Write `count` objects, the kinds in turn, into one multi-document file.
 
-    Past `max_deployments` Deployments the remaining Deployment slots become ConfigMaps,
-    so the pods fit on the simulated nodes (3 nodes of 250 pods on the local cluster).
+    With `max_deployments`, Deployment slots past that many become ConfigMaps, for
+    clusters whose nodes admit fewer pods than the local cluster's (3 nodes of 1,000).
     """
     bodies = []
     deployments = 0
@@ -89,6 +89,11 @@ def write_manifests(folder: Path, count: int, *, max_deployments: int | None = N
     path = folder / f"objects-{count}.yaml"
     path.write_text(yaml.safe_dump_all(bodies))
     return path
+
+
+def manifest_kinds(path: Path) -> list[str]:
+    """Return the kind of each object in a file that `write_manifests` wrote."""
+    return [str(body["kind"]) for body in yaml.safe_load_all(path.read_text())]
 
 
 def kubectl_command() -> str:
@@ -259,8 +264,11 @@ def main() -> None:
     parser.add_argument(
         "--rss-deployments",
         type=int,
-        default=250,
-        help="Maximum Deployments among the --rss-objects; the rest of their share are ConfigMaps.",
+        default=None,
+        help=(
+            "Maximum Deployments among the --rss-objects, the rest of their share being"
+            " ConfigMaps (default: no maximum, a quarter of the objects are Deployments)."
+        ),
     )
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark namespaces.")
     args = parser.parse_args()
@@ -285,10 +293,13 @@ def main() -> None:
         )
         rss_namespace = fresh_namespace(args.kubeconfig, "rss")
         namespaces.append(rss_namespace)
+        rss_started = time.monotonic()
         rss = peak_rss_mb(deployer_apply(args.kubeconfig, rss_path, rss_namespace))
+        rss_seconds = time.monotonic() - rss_started
+        deployments = manifest_kinds(rss_path).count("Deployment")
         print(
-            f"peak RSS, {args.rss_objects} objects ({args.rss_deployments} Deployments): "
-            f"{rss:.0f} MB (target < 150)"
+            f"peak RSS, {args.rss_objects} objects ({deployments} Deployments): "
+            f"{rss:.0f} MB (target < 150), apply took {rss_seconds:.1f} s"
         )
 
     if not args.keep:
