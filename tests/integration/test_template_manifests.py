@@ -123,7 +123,7 @@ def test_manifests_unknown_field_is_rejected(
         {"paths": ["x.yaml"], "path": "typo"}, _context(cluster, namespace, tmp_path)
     )
     assert result.phase == "Error"
-    assert "unknown field(s) path" in result.message
+    assert "not supported: manifests.path (did you mean paths?)" in result.message
 
 
 def _applied(kubeconfig: str, namespace: str, names: tuple[str, ...]) -> dict[str, Any]:

@@ -638,6 +638,9 @@ spec:
 def helm_stack(folder: Path, values: str) -> Path:
     """Write a stack whose one entry gives Helm values to HELM_WORKFLOW's templates."""
     (folder / "wf.yaml").write_text(HELM_WORKFLOW)
+    # Validation checks that the chart and manifest paths exist beside the workflow.
+    (folder / "chart").mkdir()
+    (folder / "config.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n")
     file = folder / "stack.yaml"
     file.write_text(
         "apiVersion: deployer.dev/v1alpha1\nkind: Stack\nspec:\n"

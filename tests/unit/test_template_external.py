@@ -77,7 +77,7 @@ def test_list_of_external_services() -> None:
         (_service(port=80, addresses=["db.internal"]), "is not an IP address"),
         (_service(port=80, addresses=["192.0.2.1", "2001:db8::1"]), "mix IPv4 and IPv6"),
         (_service(port=80, ports=[{"port": 81}], addresses=["192.0.2.1"]), "not both"),
-        (_service(port=80, addresses=["192.0.2.1"], selector={"app": "x"}), "unknown field"),
+        (_service(port=80, addresses=["192.0.2.1"], selector={"app": "x"}), "not supported"),
         ({"endpoint": {}}, "must be {service: {...}}"),
     ],
 )

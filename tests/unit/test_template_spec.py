@@ -30,7 +30,7 @@ def _context(**fields: Any) -> TemplateContext:
 def test_unknown_field_lists_supported_ones() -> None:
     with pytest.raises(WorkflowError) as raised:
         Spec("helm", {"chart": "x", "valuesFile": "a.yaml"}, ("chart", "valuesFiles"))
-    assert "unknown field(s) valuesFile" in str(raised.value)
+    assert "not supported: helm.valuesFile (did you mean valuesFiles?)" in str(raised.value)
     assert "chart, valuesFiles" in str(raised.value)
 
 

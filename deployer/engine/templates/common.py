@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import logging
 import re
@@ -30,12 +31,15 @@ class Spec:
     def __init__(self, kind: str, body: Mapping[str, Any], known: Iterable[str]) -> None:
         self.kind = kind
         self.body = body
-        known_fields = set(known)
+        known_fields = sorted(set(known))
         unknown = sorted(str(key) for key in body if key not in known_fields)
         if unknown:
+            named = []
+            for key in unknown:
+                close = difflib.get_close_matches(key, known_fields, n=1)
+                named.append(f"{kind}.{key}" + (f" (did you mean {close[0]}?)" if close else ""))
             raise WorkflowError(
-                f"{kind} template: unknown field(s) {', '.join(unknown)}; "
-                f"supported fields are {', '.join(sorted(known_fields))}"
+                f"not supported: {', '.join(named)}; supported fields are {', '.join(known_fields)}"
             )
 
     def string(self, key: str, *, default: str | None = None) -> str | None:

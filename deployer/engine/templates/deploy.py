@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from deployer.cluster import inventory as inventories
@@ -15,11 +16,17 @@ from deployer.engine.targets import Target
 from deployer.engine.templates.common import describe_refs
 from deployer.engine.templates.outputs import resolve_outputs
 from deployer.engine.waiter import Waiter
-from deployer.errors import ReadinessTimeout
+from deployer.errors import ConflictError, ReadinessTimeout
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
+# The start of the apply engine's advice line in a ConflictError, and its step form.
+CLI_CONFLICT_ADVICE = "Rerun with --force-conflicts"
+STEP_CONFLICT_ADVICE = (
+    "Set forceConflicts: true in this step's {kind} template to take these fields over, "
+    "or remove them from the manifest."
+)
 
 
 def with_namespace(
@@ -37,6 +44,7 @@ def apply_step(
     namespace: str,
     inventory: str,
     timeout: float,
+    force_conflicts: bool = False,
 ) -> TemplateResult:
     """Apply a step's manifests in waves under its inventory and read its outputs.
 
@@ -49,8 +57,10 @@ def apply_step(
         timeout_seconds=timeout,
         dry_run=ctx.dry_run,
         cancel=ctx.stop,
+        force_conflicts=force_conflicts,
     )
-    result = apply_manifests(ctx.cluster, resolved, options=options, progress=_tagged(ctx))
+    with step_conflict_advice(kind):
+        result = apply_manifests(ctx.cluster, resolved, options=options, progress=_tagged(ctx))
     refs = [item.ref for item in result.objects]
     if ctx.dry_run:
         return TemplateResult(phase="Succeeded", message=f"dry run: {describe_refs(refs)}")
@@ -88,10 +98,42 @@ def destroy_step(
     )
 
 
-def apply_crds(ctx: TemplateContext, manifests: Sequence[Manifest], *, timeout: float) -> None:
+def apply_crds(
+    ctx: TemplateContext,
+    manifests: Sequence[Manifest],
+    *,
+    kind: str,
+    timeout: float,
+    force_conflicts: bool = False,
+) -> None:
     """Apply CRDs with server-side apply and wait until Established, without an inventory."""
-    options = ApplyOptions(timeout_seconds=timeout, dry_run=ctx.dry_run, cancel=ctx.stop)
-    apply_manifests(ctx.cluster, list(manifests), options=options, progress=_tagged(ctx))
+    options = ApplyOptions(
+        timeout_seconds=timeout,
+        dry_run=ctx.dry_run,
+        cancel=ctx.stop,
+        force_conflicts=force_conflicts,
+    )
+    with step_conflict_advice(kind):
+        apply_manifests(ctx.cluster, list(manifests), options=options, progress=_tagged(ctx))
+
+
+@contextmanager
+def step_conflict_advice(kind: str) -> Iterator[None]:
+    """Point a conflict error's advice at the step's `forceConflicts` field.
+
+    The apply engine advises the CLI flag `--force-conflicts`, which a workflow step
+    cannot take; the step's own field does the same.
+    """
+    try:
+        yield
+    except ConflictError as conflict:
+        lines = [
+            STEP_CONFLICT_ADVICE.format(kind=kind) if line.startswith(CLI_CONFLICT_ADVICE) else line
+            for line in str(conflict).split("\n")
+        ]
+        raise ConflictError(
+            "\n".join(lines), status=conflict.status, reason=conflict.reason
+        ) from None
 
 
 def wait_step(

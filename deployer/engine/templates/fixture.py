@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
+from deployer.engine.templates import fields
 from deployer.engine.templates.common import Spec, describe_refs, guarded
 from deployer.engine.templates.external import external_objects
 from deployer.engine.templates.outputs import resolve_outputs
@@ -32,8 +33,8 @@ from deployer.readiness import evaluate, needs_pods, pod_selector
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("resources", "external", "timeout")
-RESOURCE_FIELDS = ("apiVersion", "kind", "name", "namespace")
+FIELDS = tuple(fields.FIXTURE)
+RESOURCE_FIELDS = tuple(fields.FIXTURE_RESOURCE)
 DEFAULT_TIMEOUT_SECONDS = 120.0
 # Seconds between the progress events of a step whose resource is still missing.
 MISSING_REPORT_SECONDS = 10.0

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
-from deployer.engine.templates import deploy
+from deployer.engine.templates import deploy, fields
 from deployer.engine.templates.common import Spec, describe_refs, guarded, step_path
 from deployer.engine.templates.helm_client import Helm, Release, context_of, kubeconfig_of
 from deployer.engine.templates.outputs import resolve_outputs
@@ -43,19 +43,7 @@ from deployer.sources.values import deleted_keys, merge_values, values_for_helm
 log = logging.getLogger(__name__)
 
 MAX_RELEASE_NAME = 53  # helm rejects longer release names
-FIELDS = (
-    "chart",
-    "repo",
-    "version",
-    "release",
-    "namespace",
-    "values",
-    "valuesFiles",
-    "stackValues",
-    "createNamespace",
-    "skipCrds",
-    "timeout",
-)
+FIELDS = tuple(fields.HELM)
 
 
 class HelmKind:
@@ -78,8 +66,10 @@ class HelmKind:
         location = chart_location(reader.required("chart"), base_dir=ctx.base_dir, repo=repo)
         chart = helm.chart(location, repo=repo, version=reader.string("version"))
         values = _layered_values(reader, ctx, helm.chart_values(chart))
+        force_conflicts = reader.flag("forceConflicts", default=False)
         if not reader.flag("skipCrds", default=False):
-            _apply_crds(ctx, helm.chart_crds(chart), chart=location.ref, timeout=timeout)
+            crds = helm.chart_crds(chart)
+            _apply_crds(ctx, crds, chart=location.ref, timeout=timeout, force=force_conflicts)
 
         installed, change = _install(helm, reader, ctx, chart, values, release, namespace, timeout)
         if ctx.dry_run:
@@ -146,6 +136,7 @@ def _install(
             namespace=namespace,
             timeout=timeout,
             create_namespace=reader.flag("createNamespace", default=True),
+            force_conflicts=reader.flag("forceConflicts", default=False),
             dry_run=ctx.dry_run,
         )
         change = "installed" if installed.revision == 1 else "upgraded"
@@ -227,7 +218,7 @@ def _stack_layer(value: Any) -> dict[str, Any]:
 
 
 def _apply_crds(
-    ctx: TemplateContext, crds: list[dict[str, Any]], *, chart: str, timeout: float
+    ctx: TemplateContext, crds: list[dict[str, Any]], *, chart: str, timeout: float, force: bool
 ) -> None:
     """Apply the chart's CRDs and wait until Established, before any chart template."""
     manifests = crd_manifests(crds, chart=chart)
@@ -237,9 +228,9 @@ def _apply_crds(
     prefix = f"CustomResourceDefinition(s) {names} from crds/ of chart {chart} could not be applied"
     suffix = "no chart template was applied"
     try:
-        deploy.apply_crds(ctx, manifests, timeout=timeout)
+        deploy.apply_crds(ctx, manifests, kind="helm", timeout=timeout, force_conflicts=force)
     except ApiError as failure:
-        raise ApiError(
+        raise type(failure)(
             f"{prefix}: {failure}; {suffix}", status=failure.status, reason=failure.reason
         ) from None
     except (ReadinessTimeout, ObjectFailed) as failure:

@@ -115,8 +115,13 @@ class Helm:
         timeout: float,
         create_namespace: bool,
         dry_run: bool,
+        force_conflicts: bool = False,
     ) -> Release:
-        """Run `helm upgrade --install` without `--wait` and with `--skip-crds`."""
+        """Run `helm upgrade --install` without `--wait` and with `--skip-crds`.
+
+        `force_conflicts` adds `--force-conflicts`: helm 4's server-side apply then takes
+        over fields that another field manager owns.
+        """
         revision = _run(
             self.client.install_or_upgrade_release(
                 release,
@@ -125,6 +130,7 @@ class Helm:
                 namespace=namespace,
                 create_namespace=create_namespace,
                 skip_crds=True,
+                force_conflicts=force_conflicts,
                 wait=False,
                 dry_run=dry_run,
                 timeout=f"{max(int(timeout), 1)}s",

@@ -6,21 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
-from deployer.engine.templates import deploy
+from deployer.engine.templates import deploy, fields
 from deployer.engine.templates.common import Spec, guarded, inventory_name
 from deployer.sources.jsonnet import load_jsonnet
 
-FIELDS = (
-    "main",
-    "libPaths",
-    "extVars",
-    "extCode",
-    "tlas",
-    "tlaCode",
-    "namespace",
-    "inventory",
-    "timeout",
-)
+FIELDS = tuple(fields.JSONNET)
 
 
 class JsonnetKind:
@@ -50,6 +40,7 @@ class JsonnetKind:
             namespace=reader.string("namespace") or ctx.namespace,
             inventory=inventory_name(ctx, reader.string("inventory")),
             timeout=reader.timeout(ctx, default=deploy.DEFAULT_TIMEOUT_SECONDS),
+            force_conflicts=reader.flag("forceConflicts", default=False),
         )
 
     def _destroy(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
-from deployer.engine.templates import deploy
+from deployer.engine.templates import deploy, fields
 from deployer.engine.templates.common import Spec, guarded, inventory_name
 from deployer.sources.loader import load_paths
 
-FIELDS = ("paths", "namespace", "parameters", "inventory", "timeout")
+FIELDS = tuple(fields.MANIFESTS)
 
 
 class ManifestsKind:
@@ -40,6 +40,7 @@ class ManifestsKind:
             namespace=reader.string("namespace") or ctx.namespace,
             inventory=inventory_name(ctx, reader.string("inventory")),
             timeout=reader.timeout(ctx, default=deploy.DEFAULT_TIMEOUT_SECONDS),
+            force_conflicts=reader.flag("forceConflicts", default=False),
         )
 
     def _destroy(self, spec: Mapping[str, Any], ctx: TemplateContext) -> TemplateResult:

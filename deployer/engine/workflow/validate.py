@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from deployer.engine.templates.spec_checks import template_problems
+
 # The grammar is the runner's too: numbers of seconds, or parts such as 1m30s and 500ms.
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.workflow.expr_lang import expression_variables
@@ -138,6 +140,9 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     if template.retry_strategy is not None:
         _check_retry_strategy(checker, owner, template, where)
     _check_durations(checker, owner, template, where)
+    # The kind's own fields, value types and local paths: see deployer.engine.templates.
+    for problem in template_problems(template, source_file=owner.source_file):
+        checker.report(owner, problem.line, where, problem.message)
     if template.kind == "steps":
         calls = _check_steps(checker, owner, template, names)
     elif template.kind == "dag":
