@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import yaml
@@ -24,6 +25,7 @@ from deployer.engine.templates.helm_client import Helm, Release, context_of, kub
 from deployer.engine.templates.outputs import resolve_outputs
 from deployer.errors import (
     ApiError,
+    ConflictError,
     InputError,
     ObjectFailed,
     Problem,
@@ -43,6 +45,8 @@ from deployer.sources.values import deleted_keys, merge_values, values_for_helm
 log = logging.getLogger(__name__)
 
 MAX_RELEASE_NAME = 53  # helm rejects longer release names
+# The text of helm 4's error for a server-side apply conflict in an upgrade (seen in v4.3.2).
+HELM_CONFLICT = "conflict occurred while applying object"
 FIELDS = tuple(fields.HELM)
 
 
@@ -129,16 +133,17 @@ def _install(
     if unchanged:
         installed, change = unchanged, "unchanged"
     else:
-        installed = helm.upgrade(
-            release,
-            chart,
-            values,
-            namespace=namespace,
-            timeout=timeout,
-            create_namespace=reader.flag("createNamespace", default=True),
-            force_conflicts=reader.flag("forceConflicts", default=False),
-            dry_run=ctx.dry_run,
-        )
+        with _helm_conflict_advice():
+            installed = helm.upgrade(
+                release,
+                chart,
+                values,
+                namespace=namespace,
+                timeout=timeout,
+                create_namespace=reader.flag("createNamespace", default=True),
+                force_conflicts=reader.flag("forceConflicts", default=False),
+                dry_run=ctx.dry_run,
+            )
         change = "installed" if installed.revision == 1 else "upgraded"
     log.info(
         "helm step %s: release %s/%s is at revision %d (%s, %s)",
@@ -150,6 +155,21 @@ def _install(
         change,
     )
     return installed, change
+
+
+@contextmanager
+def _helm_conflict_advice() -> Iterator[None]:
+    """Turn helm's server-side apply conflict into a ConflictError that names the fix."""
+    try:
+        yield
+    except ApiError as failure:
+        if HELM_CONFLICT not in str(failure):
+            raise
+        advice = (
+            "Set forceConflicts: true in this step's helm template to take these fields over "
+            "(helm --force-conflicts), or stop changing them outside the release."
+        )
+        raise ConflictError(f"{failure}\n{advice}", status=409, reason="Conflict") from None
 
 
 def _recover(
