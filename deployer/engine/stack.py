@@ -17,15 +17,18 @@ Parameter layering for one workflow, lowest first:
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from yaml.nodes import MappingNode, Node, ScalarNode
+
 from deployer.engine.workflow.parse import load_workflow
 from deployer.errors import InputError
 from deployer.model.workflow import Workflow
-from deployer.sources.documents import iter_documents, mapping_value, node_line, sequence_items
+from deployer.sources.documents import iter_documents, node_line, sequence_items
 
 API_VERSION = "deployer.dev/v1alpha1"
 KIND = "Stack"
@@ -46,6 +49,8 @@ class StackWorkflow:
     name: str = ""  # the entry's `name`, else the file name without its suffix
     # Helm values by helm template name, layered over that template's own values.
     values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Lines of the entry's keys, as "parameters.NAME" and "values.TEMPLATE".
+    key_lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -90,7 +95,10 @@ def find_stack(name_or_path: str, *, stacks_dirs: Sequence[Path]) -> Path:
 
 
 def load_stack(path: Path) -> Stack:
-    """Read and check a stack file; workflow paths resolve against the file's folder."""
+    """Read and check a stack file; workflow paths resolve against the file's folder.
+
+    Each InputError names the line of the offending key or list item.
+    """
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -102,31 +110,21 @@ def load_stack(path: Path) -> Stack:
             f"a stack file must contain exactly one document, found {len(documents)}", file=file
         )
     data = documents[0].data
-    line = documents[0].line
+    lines = _Lines(file, documents[0].node, documents[0].line)
     if not isinstance(data, Mapping):
-        raise InputError("a stack document must be a mapping", file=file, line=line)
-    _check_header(data, file=file, line=line)
+        raise lines.error("a stack document must be a mapping")
+    _check_header(data, lines)
 
-    spec = _mapping(data.get("spec"), "spec", file=file, line=line)
-    _check_keys(spec, _SPEC_KEYS, "spec", file=file, line=line)
-    metadata = _mapping(data.get("metadata"), "metadata", file=file, line=line)
+    spec = _mapping(data.get("spec"), "spec", lines, ("spec",))
+    _check_keys(spec, _SPEC_KEYS, "spec", lines, ("spec",))
+    metadata = _mapping(data.get("metadata"), "metadata", lines, ("metadata",))
     name = str(metadata.get("name") or path.stem)
 
     entries = spec.get("workflows")
     if not isinstance(entries, list) or not entries:
-        raise InputError("spec.workflows must be a non-empty list", file=file, line=line)
-    entry_nodes = sequence_items(
-        mapping_value(mapping_value(documents[0].node, "spec"), "workflows")
-    )
-    entry_lines = [node_line(node) for node in entry_nodes]
+        raise lines.error("spec.workflows must be a non-empty list", "spec", "workflows")
     workflows = tuple(
-        _read_entry(
-            entry,
-            index,
-            base_dir=path.parent,
-            file=file,
-            line=entry_lines[index] if index < len(entry_lines) else line,
-        )
+        _read_entry(entry, index, base_dir=path.parent, lines=lines)
         for index, entry in enumerate(entries)
     )
     _check_entry_names(workflows, file=file)
@@ -137,7 +135,9 @@ def load_stack(path: Path) -> Stack:
         file=path,
         description=str(spec.get("description") or ""),
         context=str(context) if context else None,
-        parameters=_string_map(spec.get("parameters"), "spec.parameters", file=file, line=line),
+        parameters=_string_map(
+            spec.get("parameters"), "spec.parameters", lines, ("spec", "parameters")
+        ),
         workflows=workflows,
     )
 
@@ -248,7 +248,7 @@ def resolve_parameters(stack: Stack, entry: StackWorkflow, workflow: Workflow) -
             f"workflow {entry.file.name} declares no parameter {', '.join(unknown)}; "
             f"it declares {', '.join(sorted(declared)) or 'none'}",
             file=str(stack.file),
-            line=entry.line or None,
+            line=entry.key_lines.get(f"parameters.{unknown[0]}", entry.line) or None,
         )
     resolved = {name: value for name, value in stack.parameters.items() if name in declared}
     resolved.update(entry.parameters)
@@ -289,7 +289,7 @@ def add_stack_values(
             f"{entry.label}.values: workflow {entry.file.name} has no helm template "
             f"{', '.join(unknown)}; its helm templates: {', '.join(sorted(written)) or 'none'}",
             file=str(stack.file),
-            line=entry.line or None,
+            line=entry.key_lines.get(f"values.{unknown[0]}", entry.line) or None,
         )
     templates = dict(workflow.templates)
     for name, values in entry.values.items():
@@ -310,38 +310,94 @@ def _stack_layers(own: Any, values: Mapping[str, Any]) -> list[Any]:
     return [own, layer]
 
 
-def _check_header(data: Mapping[str, Any], *, file: str, line: int) -> None:
-    _check_keys(data, _TOP_KEYS, "", file=file, line=line)
-    if data.get("apiVersion") != API_VERSION or data.get("kind") != KIND:
-        raise InputError(
-            f"not a stack: expected apiVersion {API_VERSION} and kind {KIND}, "
-            f"got {data.get('apiVersion')!r} and {data.get('kind')!r}",
-            file=file,
-            line=line,
-        )
+class _Lines:
+    """The lines of the keys and list items of one stack document, for error messages."""
+
+    def __init__(self, file: str, root: Node | None, document_line: int) -> None:
+        self.file = file
+        self.root = root
+        self.document_line = document_line
+
+    def of(self, *path: str | int) -> int:
+        """Return the line of the key or list item at `path`, else of its nearest parent.
+
+        `path` is a chain of mapping keys and list indexes, such as
+        ("spec", "workflows", 0, "file").
+        """
+        line = self.document_line
+        node = self.root
+        for step in path:
+            if isinstance(step, int):
+                items = sequence_items(node)
+                if step >= len(items):
+                    return line
+                node = items[step]
+                line = node_line(node)
+                continue
+            found = _key_and_value(node, step)
+            if found is None:
+                return line
+            key_node, node = found
+            line = node_line(key_node)
+        return line
+
+    def error(self, message: str, *path: str | int) -> InputError:
+        """Build an InputError at the line of `path` (see `of`)."""
+        return InputError(message, file=self.file, line=self.of(*path))
 
 
-def _read_entry(entry: Any, index: int, *, base_dir: Path, file: str, line: int) -> StackWorkflow:
+def _key_and_value(node: Node | None, key: str) -> tuple[Node, Node] | None:
+    """Return the key and value nodes of the string key `key` of a mapping node, if any."""
+    if not isinstance(node, MappingNode):
+        return None
+    for key_node, value_node in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return key_node, value_node
+    return None
+
+
+def _check_header(data: Mapping[str, Any], lines: _Lines) -> None:
+    _check_keys(data, _TOP_KEYS, "", lines, ())
+    for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
+        if data.get(key) != expected:
+            raise lines.error(
+                f"not a stack: expected apiVersion {API_VERSION} and kind {KIND}, "
+                f"got {data.get('apiVersion')!r} and {data.get('kind')!r}",
+                key,
+            )
+
+
+def _read_entry(entry: Any, index: int, *, base_dir: Path, lines: _Lines) -> StackWorkflow:
     where = f"spec.workflows[{index}]"
-    body = _mapping(entry, where, file=file, line=line)
-    _check_keys(body, _ENTRY_KEYS, where, file=file, line=line)
+    at = ("spec", "workflows", index)
+    body = _mapping(entry, where, lines, at)
+    _check_keys(body, _ENTRY_KEYS, where, lines, at)
     workflow_file = body.get("file")
     if not isinstance(workflow_file, str) or not workflow_file:
-        raise InputError(f"{where}.file is missing", file=file, line=line)
+        raise lines.error(f"{where}.file is missing or not a string", *at, "file")
     resolved = (base_dir / workflow_file).resolve()
     if not resolved.is_file():
-        raise InputError(f"{where}.file: workflow file not found: {resolved}", file=file, line=line)
+        raise lines.error(f"{where}.file: workflow file not found: {resolved}", *at, "file")
     name = body.get("name")
     if name is not None and (not isinstance(name, str) or not name or "." in name):
-        raise InputError(
-            f"{where}.name must be a non-empty string without dots, got {name!r}",
-            file=file,
-            line=line,
+        raise lines.error(
+            f"{where}.name must be a non-empty string without dots, got {name!r}", *at, "name"
         )
-    parameters = _string_map(body.get("parameters"), f"{where}.parameters", file=file, line=line)
-    values = _values_map(body.get("values"), f"{where}.values", file=file, line=line)
+    parameters = _string_map(
+        body.get("parameters"), f"{where}.parameters", lines, (*at, "parameters")
+    )
+    values = _values_map(body.get("values"), f"{where}.values", lines, (*at, "values"))
     return StackWorkflow(
-        file=resolved, parameters=parameters, line=line, name=name or "", values=values
+        file=resolved,
+        parameters=parameters,
+        line=lines.of(*at),
+        name=name or "",
+        values=values,
+        key_lines={
+            f"{section}.{key}": lines.of(*at, section, key)
+            for section, mapping in (("parameters", parameters), ("values", values))
+            for key in mapping
+        },
     )
 
 
@@ -358,51 +414,58 @@ def _check_entry_names(entries: Sequence[StackWorkflow], *, file: str) -> None:
             )
 
 
-def _values_map(value: Any, where: str, *, file: str, line: int) -> dict[str, dict[str, Any]]:
+def _values_map(
+    value: Any, where: str, lines: _Lines, at: tuple[str | int, ...]
+) -> dict[str, dict[str, Any]]:
     """Read `values`: a mapping from helm template name to a mapping of Helm values."""
     result: dict[str, dict[str, Any]] = {}
-    for name, values in _mapping(value, where, file=file, line=line).items():
+    for name, values in _mapping(value, where, lines, at).items():
         if not isinstance(values, Mapping):
-            raise InputError(
-                f"{where}.{name} must be a mapping of Helm values, got {values!r}",
-                file=file,
-                line=line,
+            raise lines.error(
+                f"{where}.{name} must be a mapping of Helm values, got {values!r}", *at, str(name)
             )
         result[str(name)] = copy.deepcopy(dict(values))
     return result
 
 
 def _check_keys(
-    data: Mapping[str, Any], known: frozenset[str], where: str, *, file: str, line: int
+    data: Mapping[str, Any],
+    known: frozenset[str],
+    where: str,
+    lines: _Lines,
+    at: tuple[str | int, ...],
 ) -> None:
-    unknown = sorted(str(key) for key in data if key not in known)
+    unknown = [str(key) for key in data if key not in known]
     if unknown:
         prefix = f"{where}." if where else ""
-        raise InputError(
-            f"not supported: {', '.join(prefix + key for key in unknown)}; "
-            f"supported fields are {', '.join(sorted(known))}",
-            file=file,
-            line=line,
+        named = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            named.append(prefix + key + (f" (did you mean {close[0]}?)" if close else ""))
+        raise lines.error(
+            f"not supported: {', '.join(named)}; supported fields are {', '.join(sorted(known))}",
+            *at,
+            unknown[0],
         )
 
 
-def _mapping(value: Any, where: str, *, file: str, line: int) -> Mapping[str, Any]:
+def _mapping(value: Any, where: str, lines: _Lines, at: tuple[str | int, ...]) -> Mapping[str, Any]:
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise InputError(f"{where} must be a mapping", file=file, line=line)
+        raise lines.error(f"{where} must be a mapping", *at)
     return value
 
 
-def _string_map(value: Any, where: str, *, file: str, line: int) -> dict[str, str]:
-    mapping = _mapping(value, where, file=file, line=line)
+def _string_map(value: Any, where: str, lines: _Lines, at: tuple[str | int, ...]) -> dict[str, str]:
+    mapping = _mapping(value, where, lines, at)
     result: dict[str, str] = {}
     for key, item in mapping.items():
         if isinstance(item, bool | dict | list) or item is None:
-            raise InputError(
+            raise lines.error(
                 f'{where}.{key} must be a string (quote values such as "true"), got {item!r}',
-                file=file,
-                line=line,
+                *at,
+                str(key),
             )
         result[str(key)] = str(item)
     return result

@@ -508,7 +508,7 @@ def test_stack_rejects_undeclared_entry_parameter(tmp_path: Path) -> None:
     (entry,) = stack.workflows
     with pytest.raises(InputError, match="declares no parameter nope") as caught:
         resolve_parameters(stack, entry, load_workflow(entry.file))
-    assert caught.value.line == 5
+    assert caught.value.line == 6  # the line of `parameters: {nope: x}`
 
 
 def test_stack_rejects_unknown_override(tmp_path: Path) -> None:
@@ -679,7 +679,7 @@ def test_stack_values_reject_non_helm_template(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="has no helm template config, nope") as raised:
         add_stack_values(stack, entry, prepared.workflow, prepared.document)
     assert "its helm templates: traced, web" in str(raised.value)
-    assert raised.value.line == 5
+    assert raised.value.line == 7  # the line of `config:`, the first unknown name
 
 
 def test_stack_values_must_be_mappings(tmp_path: Path) -> None:
