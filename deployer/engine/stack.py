@@ -25,9 +25,9 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from deployer.engine.workflow.parse import load_workflow
-from deployer.errors import InputError
-from deployer.model.workflow import Workflow
+from deployer.engine.workflow.parse import load_with_templates, load_workflow
+from deployer.errors import InputError, WorkflowError
+from deployer.model.workflow import Template, Workflow
 from deployer.sources.documents import iter_documents, node_line, sequence_items
 
 API_VERSION = "deployer.dev/v1alpha1"
@@ -140,6 +140,38 @@ def load_stack(path: Path) -> Stack:
         ),
         workflows=workflows,
     )
+
+
+def entrypoint_dag(workflow: Workflow) -> Template:
+    """Return a stack workflow's entrypoint template, which must be a dag template.
+
+    `down` and `status` find each task's objects through the tasks of that DAG. Raises
+    WorkflowError naming the file, the line and the fix for an entrypoint of any other
+    kind.
+    """
+    name = workflow.entrypoint or ""
+    template = workflow.templates.get(name)
+    if template is None:
+        raise WorkflowError(
+            f"{workflow.source_file}:{workflow.line}: entrypoint template {name!r} not found; "
+            "set spec.entrypoint to the workflow's dag template"
+        )
+    if template.kind != "dag":
+        raise WorkflowError(
+            f"{workflow.source_file}:{template.line}: entrypoint {name} is a {template.kind} "
+            "template, but a stack workflow's entrypoint must be a dag template, because "
+            "`deployer down` and `status` find each task's objects through its tasks. Make "
+            "the entrypoint a dag whose tasks call the other templates, or run this workflow "
+            "with `deployer submit` instead of in a stack."
+        )
+    return template
+
+
+def check_entrypoints(stack: Stack) -> None:
+    """Raise WorkflowError for the first workflow of the stack whose entrypoint is no dag."""
+    for entry in stack.workflows:
+        workflow, _ = load_with_templates(entry.file)
+        entrypoint_dag(workflow)
 
 
 def load_stack_workflows(stack: Stack) -> list[Workflow]:

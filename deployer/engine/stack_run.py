@@ -20,7 +20,9 @@ from deployer.engine.stack import (
     Stack,
     StackWorkflow,
     add_stack_values,
+    check_entrypoints,
     effective_parameters,
+    entrypoint_dag,
     resolve_parameters,
 )
 from deployer.engine.workflow import scope
@@ -79,8 +81,10 @@ def up_stack(
 
     `listeners` receive node changes and `progress` the object events of every run.
     Objects of earlier waves and workflows stay in place, so `deployer retry RUN` can
-    continue the failed run.
+    continue the failed run. A workflow whose entrypoint is no dag template fails the
+    stack before the first workflow runs.
     """
+    check_entrypoints(stack)
     runs: list[WorkflowRun] = []
     for entry in stack.workflows:
         started = time.monotonic()
@@ -133,6 +137,7 @@ def down_stack(
     """
     from deployer.engine.templates import KINDS
 
+    check_entrypoints(stack)
     done: list[TaskStatus] = []
     for entry in reversed(stack.workflows):
         workflow, templates = load_with_templates(entry.file)
@@ -201,11 +206,7 @@ def _deployer_tasks(
 
     A task with `templateRef` is looked up in `templates`, the WorkflowTemplates by name.
     """
-    entry = workflow.templates.get(workflow.entrypoint or "")
-    if entry is None or entry.kind != "dag":
-        raise WorkflowError(
-            f"{workflow.source_file}: a stack workflow's entrypoint must be a dag template"
-        )
+    entry = entrypoint_dag(workflow)
     tasks = {task.name: task for task in entry.dag}
     ordered: list[str] = []
 
