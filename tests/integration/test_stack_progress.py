@@ -72,10 +72,13 @@ def test_up_summary_names_failed_and_unrun_tasks(kubeconfig: str, namespace: str
     ]
     assert failed, done.stdout
     assert "CrashLoopBackOff" in failed[0]
-    assert (
-        f"not ready: crashloop-workflow.yaml task after-app: not run, because run {run} "
-        "stopped after a failure"
-    ) in lines
+    # The runner records a task that a failure kept from starting as Omitted, with the cause.
+    omitted = (
+        "not ready: crashloop-workflow.yaml task after-app Omitted: not started: task 'app' "
+        "failed and the DAG starts no task after a failure"
+    )
+    assert any(line.startswith(omitted) for line in lines), done.stdout
+    assert f"[{run}] after-app  Omitted" in "\n".join(lines)
     assert not any("task settings" in line for line in lines if line.startswith("not ready:"))
 
 
