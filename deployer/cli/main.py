@@ -29,7 +29,12 @@ COMMAND_MODULES: tuple[str, ...] = (
 @click.version_option(__version__, "--version", prog_name="deployer")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.option("-v", "--verbose", count=True, help="More log output (repeat for debug logs).")
-@click.option("-q", "--quiet", is_flag=True, help="Only errors.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print only errors and the command's one-line result: no progress, no warnings.",
+)
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", help="Log line format."
 )
@@ -38,6 +43,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int, quiet: bool, log_format: 
     """Bring whole application stacks up on Kubernetes, wave by wave, and know they are up."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    ctx.obj["quiet"] = quiet  # read by the progress views (deployer.cli.progress)
     level = (
         logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     )

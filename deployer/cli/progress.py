@@ -5,6 +5,7 @@ Three views of the same ObjectEvent stream:
 - json: one JSON object per line, for CI (`-o json`);
 - waves are numbered from 1 in every view, as in `deployer plan`;
 - live: a rich table redrawn in place, used when stdout is a terminal.
+With `deployer -q` no view prints anything (see `quiet_requested`).
 Messages come from readiness rules and API errors, which never carry Secret data.
 Rich reads `[...]` in plain strings as markup, so every name, reason and message goes
 into rich tables as a `Text`, which rich prints as it is.
@@ -19,12 +20,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+import click
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from deployer.model.events import ObjectEvent, ProgressSink
+from deployer.model.events import ObjectEvent, ProgressSink, discard
 from deployer.model.objects import ObjectRef
 from deployer.model.status import State
 
@@ -36,6 +38,21 @@ STATE_STYLES = {
     State.TERMINATING: "magenta",
     State.DELETED: "dim",
 }
+
+
+def quiet_requested() -> bool:
+    """Tell whether `deployer -q` was given, so that only errors and results are printed.
+
+    Progress sinks check it when they are made, so commands need not pass it on. Call it
+    in the command's thread: click keeps its context per thread.
+    NOTE: `submit`, `retry` and `resume` print node lines through the LinePrinter of
+    deployer.cli.workflow_cmds, which does not check it yet.
+    """
+    context = click.get_current_context(silent=True)
+    if context is None:
+        return False
+    settings = context.find_root().obj
+    return isinstance(settings, dict) and bool(settings.get("quiet"))
 
 
 def object_name(ref: ObjectRef) -> str:
@@ -134,8 +151,14 @@ class LiveView:
 
 @contextmanager
 def progress_view(output: str, *, stream: TextIO | None = None) -> Iterator[ProgressSink]:
-    """Yield the sink for `output` ("text" or "json"); text is live on a terminal."""
+    """Yield the sink for `output` ("text" or "json"); text is live on a terminal.
+
+    With `deployer -q` the sink drops every event.
+    """
     stream = stream or sys.stdout
+    if quiet_requested():
+        yield discard
+        return
     if output == "json":
         yield JsonView(stream)
         return

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from rich.table import Table
 
+from deployer.cli.progress import quiet_requested
 from deployer.cli.stack_view import (
     LiveTasks,
     ObjectPrinter,
@@ -145,8 +146,10 @@ def down_command(
     started = time.monotonic()
     prefixes = down_prefixes(loaded, ClusterRecordStore(cluster).list_runs())
 
+    quiet = quiet_requested()  # read here: click's context is not visible in other threads
+
     def report(status: stack_run.TaskStatus) -> None:
-        if status.phase != "Skipped":
+        if status.phase != "Skipped" and not quiet:
             prefix = prefixes.get(status.workflow, status.workflow)
             click.echo(f"[{prefix}] {status.task}  Deleted  {status.message}")
 

@@ -5,6 +5,8 @@ On a terminal `LiveTasks` redraws a table of tasks and one of objects. Elsewhere
 state change. Object events come from the apply engine through the runner, which masks
 secret parameter values. Their messages come from readiness rules and API errors, which
 carry no Secret data.
+
+With `deployer -q` these views print nothing, and `print_summary` prints one line.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from deployer.cli.object_table import ObjectTable, split_step
-from deployer.cli.progress import event_line
+from deployer.cli.progress import event_line, quiet_requested
 from deployer.model.events import ObjectEvent
 from deployer.model.run import DONE_PHASES, NodeRecord
 
@@ -43,13 +45,14 @@ def output_console() -> Console:
 class TaskPrinter:
     """Print one line whenever a deployer-kind task of a run changes phase."""
 
-    def __init__(self, workflow: str) -> None:
+    def __init__(self, workflow: str, *, quiet: bool = False) -> None:
         self.workflow = workflow
+        self.quiet = quiet
         self.seen: dict[str, str] = {}
         self.lock = threading.Lock()
 
     def __call__(self, node: NodeRecord) -> None:
-        if node.type not in TASK_NODE_TYPES:
+        if node.type not in TASK_NODE_TYPES or self.quiet:
             return
         with self.lock:
             if self.seen.get(node.id) == node.phase:
@@ -66,10 +69,12 @@ class StackPrinter:
 
     def __init__(self) -> None:
         self.printers: dict[str, TaskPrinter] = {}
+        # Read here, because the runner calls from threads where click's context is unset.
+        self.quiet = quiet_requested()
 
     def __call__(self, node: NodeRecord) -> None:
         run = node.name.split(".", 1)[0]
-        printer = self.printers.setdefault(run, TaskPrinter(run))
+        printer = self.printers.setdefault(run, TaskPrinter(run, quiet=self.quiet))
         printer(node)
 
 
@@ -78,8 +83,11 @@ class ObjectPrinter:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.quiet = quiet_requested()  # see StackPrinter
 
     def __call__(self, event: ObjectEvent) -> None:
+        if self.quiet:
+            return
         run, task = split_step(event.step or "")
         with self.lock:
             click.echo(f"[{run}] {task}  {event_line(event)}")
@@ -89,24 +97,27 @@ class LiveTasks:
     """Tables of every task of the stack's runs and of their objects, redrawn in place.
 
     Used when stdout is a terminal. Call it with node changes, and `on_object` with the
-    runs' object events.
+    runs' object events. With `deployer -q` it draws nothing.
     """
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str, str, str, str]] = {}
         self.objects = ObjectTable()
         self.lock = threading.Lock()
+        self.quiet = quiet_requested()  # see StackPrinter
         self.live = Live(self._render(), console=Console(highlight=False), refresh_per_second=4)
 
     def __enter__(self) -> LiveTasks:
-        self.live.__enter__()
+        if not self.quiet:
+            self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.live.__exit__(None, None, None)
+        if not self.quiet:
+            self.live.__exit__(None, None, None)
 
     def __call__(self, node: NodeRecord) -> None:
-        if node.type not in TASK_NODE_TYPES:
+        if node.type not in TASK_NODE_TYPES or self.quiet:
             return
         run = node.name.split(".", 1)[0]
         message = node.message if node.phase in DONE_PHASES else ""
@@ -115,6 +126,8 @@ class LiveTasks:
             self.live.update(self._render())
 
     def on_object(self, event: ObjectEvent) -> None:
+        if self.quiet:
+            return
         self.objects(event)
         with self.lock:
             self.live.update(self._render())
@@ -133,13 +146,26 @@ class LiveTasks:
 
 
 def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
-    """Print one row per workflow run, then every object or task that is not ready."""
+    """Print one row per workflow run, then every object or task that is not ready.
+
+    With `deployer -q` the table is one line instead: the time and each run's phase.
+    """
     console = output_console()
+    if quiet_requested():
+        runs = ", ".join(f"{row['run']} {row['phase']}" for row in summary)
+        console.print(Text(f"stack up: {seconds:.1f} s, {len(summary)} run(s): {runs}"))
+    else:
+        console.print(_summary_table(summary, seconds=seconds))
+    for row in summary:
+        for problem in row["not_ready"]:
+            console.print(f"not ready: {escape(problem)}")
+
+
+def _summary_table(summary: list[dict[str, Any]], *, seconds: float) -> Table:
     table = Table(title=f"stack up: {seconds:.1f} s")
     for column in ("workflow", "run", "phase", "waves", "tasks", "objects", "seconds"):
         # Fold rather than cut names, because the run name is what `deployer retry` takes.
         table.add_column(column, overflow="fold")
-    problems: list[str] = []
     for row in summary:
         table.add_row(
             Text(row["workflow"]),
@@ -150,7 +176,4 @@ def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
             str(row["objects"]),
             f"{row['seconds']:.1f}",
         )
-        problems.extend(row["not_ready"])
-    console.print(table)
-    for problem in problems:
-        console.print(f"not ready: {escape(problem)}")
+    return table
