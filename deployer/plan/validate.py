@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from deployer.errors import Problem
@@ -51,6 +54,18 @@ POD_METADATA_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Written:
+    """The text in the file of the non-string keys and values of a manifest's string maps.
+
+    Both are keyed by the field path built from the loaded body, such as `data.True`
+    for the key `on` in `data`. `keys` gives the written key and its line.
+    """
+
+    values: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    keys: Mapping[str, tuple[str, int]] = dataclasses.field(default_factory=dict)
+
+
 def static_problems(manifests: Sequence[Manifest]) -> list[Problem]:
     """Return every problem found in `manifests` without a cluster, in input order."""
     problems: list[Problem] = []
@@ -62,7 +77,7 @@ def static_problems(manifests: Sequence[Manifest]) -> list[Problem]:
 
 def _check(manifest: Manifest) -> Iterator[tuple[str, str]]:
     kind = (manifest.group, manifest.kind)
-    text = _scalar_text(manifest)
+    text = _written(manifest)
     yield from name_problems(manifest)
     for field in ("labels", "annotations"):
         path = ("metadata", field)
@@ -85,11 +100,14 @@ def _check(manifest: Manifest) -> Iterator[tuple[str, str]]:
         yield from _pod_spec_problems(manifest.body, spec_path, text)
 
 
-def _scalar_text(manifest: Manifest) -> Mapping[str, str]:
+def _written(manifest: Manifest) -> Written:
     # The YAML loader (deployer.sources.loader.LoadedManifest) keeps the text of non-string
-    # values in string-map fields; other manifests have none.
-    text = getattr(manifest, "scalar_text", None)
-    return text if isinstance(text, Mapping) else {}
+    # keys and values in string-map fields; other manifests have none.
+    values = getattr(manifest, "scalar_text", None)
+    keys = getattr(manifest, "key_text", None)
+    return Written(
+        values if isinstance(values, Mapping) else {}, keys if isinstance(keys, Mapping) else {}
+    )
 
 
 def _get(body: Any, path: Sequence[str]) -> Any:
@@ -101,9 +119,9 @@ def _get(body: Any, path: Sequence[str]) -> Any:
 
 
 def _string_map(
-    body: Mapping[str, Any], path: Sequence[str], text: Mapping[str, str], *, secret: bool
+    body: Mapping[str, Any], path: Sequence[str], text: Written, *, secret: bool
 ) -> Iterator[tuple[str, str]]:
-    """Check that the field at `path`, if set, maps keys to strings."""
+    """Check that the field at `path`, if set, maps string keys to strings."""
     values = _get(body, path)
     dotted = ".".join(path)
     if values is None:
@@ -112,9 +130,41 @@ def _string_map(
         yield dotted, f"must be a mapping of strings, got {_describe(values, secret=secret)}"
         return
     for key, value in values.items():
+        loaded = f"{dotted}.{key}"
+        display_path = loaded
+        if not isinstance(key, str):
+            written = text.keys.get(loaded)
+            if written:
+                display_path = f"{dotted}.{written[0]} (line {written[1]})"
+            if _key_changes(key, written):
+                yield display_path, _not_a_string_key(key, written)
         if not isinstance(value, str):
-            field = f"{dotted}.{key}"
-            yield field, _not_a_string(value, text.get(field), secret=secret)
+            yield display_path, _not_a_string(value, text.values.get(loaded), secret=secret)
+
+
+def _key_changes(key: Any, written: tuple[str, int] | None) -> bool:
+    """Tell whether a key that YAML read as a boolean, number or null reaches the server
+    spelled otherwise than in the file.
+
+    The body is sent as JSON, which writes such keys as text: True as `true`, 420 (from
+    `0644`) as `420`. A key such as `80` arrives as written. Without the written text,
+    only boolean and null keys count as changed.
+    """
+    if written is None:
+        return key is None or isinstance(key, bool)
+    sent = next(iter(json.loads(json.dumps({key: 0}))))
+    return bool(sent != written[0])
+
+
+def _not_a_string_key(key: Any, written: tuple[str, int] | None) -> str:
+    """Return the message for a key that YAML read as a boolean, number or null.
+
+    Keys are never secret, so the message shows the key as written.
+    """
+    read_as = "null" if key is None else f"the {_describe(key, secret=False)}"
+    if written is None:
+        return f"the key is read as {read_as}; quote it, spelled as in the file"
+    return f'the key {written[0]} is read as {read_as}; quote it: "{written[0]}"'
 
 
 def _not_a_string(value: Any, written: str | None, *, secret: bool) -> str:
@@ -150,7 +200,7 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _data_problems(manifest: Manifest, text: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+def _data_problems(manifest: Manifest, text: Written) -> Iterator[tuple[str, str]]:
     secret = manifest.kind == "Secret"
     for field in ("data", "stringData", "binaryData"):
         if field == "stringData" and not secret:
@@ -206,9 +256,7 @@ def _number_field(mapping: Mapping[str, Any], key: str, path: str) -> Iterator[t
         yield f"{path}.{key}", f'must be a number, got string "{value}"; remove the quotes'
 
 
-def _selector_problems(
-    body: Mapping[str, Any], text: Mapping[str, str]
-) -> Iterator[tuple[str, str]]:
+def _selector_problems(body: Mapping[str, Any], text: Written) -> Iterator[tuple[str, str]]:
     path = ("spec", "selector", "matchLabels")
     yield from _string_map(body, path, text, secret=False)
     selector = _get(body, path)
@@ -226,7 +274,7 @@ def _selector_problems(
 
 
 def _pod_spec_problems(
-    body: Mapping[str, Any], spec_path: Sequence[str], text: Mapping[str, str]
+    body: Mapping[str, Any], spec_path: Sequence[str], text: Written
 ) -> Iterator[tuple[str, str]]:
     spec = _get(body, spec_path)
     if not isinstance(spec, Mapping):

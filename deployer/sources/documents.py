@@ -181,6 +181,15 @@ def iter_documents(
         loader.dispose()
 
 
+def scalar_value(node: ScalarNode) -> Any:
+    """Construct the Python value of one scalar node, such as True for the key `on`."""
+    loader = LineLoader("")
+    try:
+        return loader.construct_object(node)
+    finally:
+        loader.dispose()
+
+
 def mapping_value(node: Node | None, key: str) -> Node | None:
     """Return the value node under the string key `key` of a mapping node, if any."""
     if not isinstance(node, MappingNode):

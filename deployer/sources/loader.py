@@ -29,11 +29,13 @@ from deployer.errors import InputError, RenderError
 from deployer.model.objects import Manifest, Source
 from deployer.sources import jinja
 from deployer.sources.documents import (
+    MERGE_TAG,
     STR_TAG,
     Document,
     iter_documents,
     mapping_value,
     node_line,
+    scalar_value,
     sequence_items,
 )
 
@@ -45,9 +47,9 @@ _ARGO_KIND = re.compile(
 )
 GLOB_CHARACTERS = frozenset("*?[")
 
-# Fields that Kubernetes types as string maps. For a non-string value in one of them the
-# loader keeps the text as written (`on`, `0644`), so that deployer.plan.validate can name
-# exactly what to quote. The check itself, per kind, lives in deployer.plan.validate.
+# Fields that Kubernetes types as string maps. For a non-string key or value in one of
+# them the loader keeps the text as written (`on`, `0644`), so that deployer.plan.validate
+# can name exactly what to quote. The check itself, per kind, lives in deployer.plan.validate.
 STRING_MAP_FIELDS: tuple[tuple[str, ...], ...] = (
     ("metadata", "labels"),
     ("metadata", "annotations"),
@@ -68,13 +70,16 @@ STRING_MAP_FIELDS: tuple[tuple[str, ...], ...] = (
 
 @dataclass
 class LoadedManifest(Manifest):
-    """A Manifest with the written text of non-string values in string-map fields.
+    """A Manifest with the written text of non-string keys and values in string-map fields.
 
-    `scalar_text` maps a field path such as `data.FEATURE` to the text in the file (`on`).
-    The loader returns this subclass only for objects that have such values.
+    Both map a field path, built from the loaded body, to the text in the file.
+    `scalar_text` maps `data.FEATURE` to the value's text (`on`), and `key_text` maps
+    `data.True`, the path of the key `on`, to the key's text and line (`on`, 7). The
+    loader returns this subclass only for objects that have such keys or values.
     """
 
     scalar_text: Mapping[str, str] = field(default_factory=dict)
+    key_text: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
 
 def load_paths(
@@ -200,7 +205,7 @@ def _document_manifests(document: Document, file: str, line_map: list[int]) -> l
     if _is_list(body):
         return _list_items(body, document, file, line_map)
     source = Source(file, document.line, document.index)
-    return [_make_manifest(body, document.node, source)]
+    return [_make_manifest(body, document.node, source, line_map)]
 
 
 def _check_object(data: Any, *, file: str, line: int, where: str) -> None:
@@ -246,25 +251,34 @@ def _list_items(
         line = node_line(node, line_map) if node is not None else document.line
         where = f"item {position} of the {body['kind']} in document index {document.index}"
         _check_object(item, file=file, line=line, where=where)
-        manifests.append(_make_manifest(item, node, Source(file, line, document.index)))
+        source = Source(file, line, document.index)
+        manifests.append(_make_manifest(item, node, source, line_map))
     return manifests
 
 
-def _make_manifest(body: dict[str, Any], node: Node | None, source: Source) -> Manifest:
-    scalar_text = _non_string_text(body, node)
-    if scalar_text:
-        return LoadedManifest(body=body, source=source, scalar_text=scalar_text)
+def _make_manifest(
+    body: dict[str, Any], node: Node | None, source: Source, line_map: list[int]
+) -> Manifest:
+    scalar_text, key_text = _non_string_text(body, node, line_map)
+    if scalar_text or key_text:
+        return LoadedManifest(body=body, source=source, scalar_text=scalar_text, key_text=key_text)
     return Manifest(body=body, source=source)
 
 
-def _non_string_text(body: Mapping[str, Any], node: Node | None) -> dict[str, str]:
-    """Return the written text of non-string values in STRING_MAP_FIELDS, by field path."""
-    found: dict[str, str] = {}
+def _non_string_text(
+    body: Mapping[str, Any], node: Node | None, line_map: list[int]
+) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
+    """Return the written text of non-string values and keys in STRING_MAP_FIELDS.
+
+    Values map to their text, keys to their text and line, both by field path.
+    """
+    values_found: dict[str, str] = {}
+    keys_found: dict[str, tuple[str, int]] = {}
     for path in STRING_MAP_FIELDS:
         values = _get_path(body, path)
         if not isinstance(values, Mapping):
             continue
-        if all(isinstance(v, str) for v in values.values()):
+        if all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
             continue
         map_node = node
         for key in path:
@@ -272,9 +286,16 @@ def _non_string_text(body: Mapping[str, Any], node: Node | None) -> dict[str, st
         if not isinstance(map_node, MappingNode):
             continue  # the mapping came in through a `<<` merge key
         for key_node, value_node in map_node.value:
+            if not isinstance(key_node, ScalarNode) or key_node.tag == MERGE_TAG:
+                continue
+            string_key = key_node.tag == STR_TAG
+            loaded = key_node.value if string_key else scalar_value(key_node)
+            field_path = ".".join((*path, str(loaded)))
+            if not string_key:
+                keys_found[field_path] = (str(key_node.value), node_line(key_node, line_map))
             if isinstance(value_node, ScalarNode) and value_node.tag != STR_TAG:
-                found[".".join((*path, str(key_node.value)))] = str(value_node.value)
-    return found
+                values_found[field_path] = str(value_node.value)
+    return values_found, keys_found
 
 
 def _get_path(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
