@@ -85,6 +85,9 @@ def make_environment() -> SandboxedEnvironment:
 
 _ENVIRONMENT = make_environment()
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined")
+# Added to errors that literal braces from another template language can cause, such
+# as a Prometheus alert's `{{ $labels.instance }}`.
+RAW_HINT = "If the braces are literal text, wrap them in {% raw %}...{% endraw %}"
 
 
 @dataclass(frozen=True)
@@ -112,10 +115,14 @@ def render_lines(text: str, *, file: str, parameters: Mapping[str, Any]) -> Rend
             _ENVIRONMENT, code, _ENVIRONMENT.make_globals(None)
         )
         return _render_traced(template, text, parameters)
+    except jinja2.TemplateAssertionError as exc:
+        # A well-formed template that names an unknown filter or test: not a brace problem.
+        raise RenderError(
+            f"invalid Jinja2 template: {_sentence(exc.message)}", file=file, line=exc.lineno
+        ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise RenderError(
-            f"invalid Jinja2 template: {exc.message}; to keep literal braces, wrap them in "
-            "{% raw %}...{% endraw %}",
+            f"invalid Jinja2 template: {_sentence(exc.message)}. {RAW_HINT}",
             file=file,
             line=exc.lineno,
         ) from None
@@ -125,7 +132,9 @@ def render_lines(text: str, *, file: str, parameters: Mapping[str, Any]) -> Rend
         ) from None
     except jinja2.TemplateError as exc:
         raise RenderError(
-            f"template rendering failed: {exc.message}", file=file, line=_template_line(exc, file)
+            f"template rendering failed: {_sentence(exc.message)}",
+            file=file,
+            line=_template_line(exc, file),
         ) from None
     except Exception as exc:  # the template is user code and can raise anything
         raise RenderError(
@@ -193,14 +202,20 @@ def _failure_message(exc: Exception) -> str:
     return f"template rendering failed: {type(exc).__name__}: {exc}"
 
 
+def _sentence(message: str | None) -> str:
+    """Return a Jinja2 message without its final period, so that more text can follow."""
+    return (message or "unknown error").rstrip().removesuffix(".")
+
+
 def _undefined_message(message: str) -> str:
     match = _UNDEFINED_NAME.search(message)
     if match is None:
-        return f"undefined value in template: {message}"
+        # An attribute or key missing from a parameter's value: the braces are Jinja2's.
+        return f"undefined value in template: {_sentence(message)}"
     name = match.group(1)
     return (
         f'undefined parameter "{name}"; pass it as a parameter or give a default in the '
-        f"template: {{{{ {name} | default(...) }}}}"
+        f"template: {{{{ {name} | default(...) }}}}. {RAW_HINT}"
     )
 
 

@@ -192,3 +192,41 @@ def test_code_line_lookup_matches_jinja() -> None:
     for code_line in code_lines:
         expected = template.get_corresponding_lineno(code_line)
         assert _template_line_of_code(template.debug_info, code_line) == expected, code_line
+
+
+def _render_error(text: str, **parameters: object) -> str:
+    with pytest.raises(RenderError) as caught:
+        load_text(text, file="t.yaml", parameters=parameters)
+    return str(caught.value)
+
+
+def test_unknown_filter_error_has_no_brace_hint() -> None:
+    message = _render_error("a: '{{ x | nofilter }}'\n", x=1)
+    assert message == "t.yaml:1: invalid Jinja2 template: No filter named 'nofilter'"
+
+
+def test_unknown_test_error_has_no_brace_hint() -> None:
+    message = _render_error("a: '{{ x is nosuchtest }}'\n", x=1)
+    assert message == "t.yaml:1: invalid Jinja2 template: No test named 'nosuchtest'"
+
+
+def test_brace_syntax_error_suggests_raw_block() -> None:
+    message = _render_error("a: '{{ $labels.instance }}'\n")
+    assert message == (
+        "t.yaml:1: invalid Jinja2 template: unexpected char '$' at 7. If the braces are "
+        "literal text, wrap them in {% raw %}...{% endraw %}"
+    )
+
+
+def test_undefined_name_suggests_raw_block() -> None:
+    message = _render_error("a: '{{ value }}'\n")
+    assert message.endswith(
+        "{{ value | default(...) }}. If the braces are literal text, wrap them in "
+        "{% raw %}...{% endraw %}"
+    )
+    assert ".;" not in message
+
+
+def test_missing_attribute_has_no_brace_hint() -> None:
+    message = _render_error("a: '{{ x.y }}'\n", x="text")
+    assert message == "t.yaml:1: undefined value in template: 'str object' has no attribute 'y'"
