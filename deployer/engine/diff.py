@@ -20,7 +20,7 @@ import yaml
 from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
-from deployer.errors import ApiError
+from deployer.errors import ApiError, ConflictError, ImmutableFieldError
 from deployer.model.objects import Manifest
 
 SERVER_FIELDS = ("managedFields", "resourceVersion", "generation", "uid", "creationTimestamp")
@@ -116,17 +116,27 @@ def diff_manifests(
     namespace: str | None = None,
     force: bool = False,
 ) -> list[tuple[Manifest, str]]:
-    """Return (manifest, diff) for every object whose applied form differs from the live one."""
+    """Return (manifest, diff) for every object whose applied form differs from the live one.
+
+    Conflicts with other field managers and immutable-field changes are raised after
+    every object was dry-run, all in one error, as apply reports them.
+    """
     resolved = prepare.resolve_namespaces(
         cluster, manifests, namespace or cluster.default_namespace
     )
     changed = []
+    rejected: list[ApiError] = []
     for manifest in resolved:
-        text = object_diff(
-            str(manifest.ref), _live(cluster, manifest), _desired(cluster, manifest, force)
-        )
+        try:
+            desired = _desired(cluster, manifest, force)
+        except (ConflictError, ImmutableFieldError) as failure:
+            rejected.append(failure)
+            continue
+        text = object_diff(str(manifest.ref), _live(cluster, manifest), desired)
         if text:
             changed.append((manifest, text))
+    if rejected:
+        raise prepare.joined_conflicts(rejected)
     return changed
 
 

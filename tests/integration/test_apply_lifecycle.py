@@ -192,6 +192,26 @@ def test_conflicts_list_every_object(cluster: Cluster, kubeconfig: str, namespac
     assert "secret/token" not in _names(kubeconfig, "secret", namespace)
 
 
+def test_diff_lists_every_conflict(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
+    for name in ("settings", "limits"):
+        kubectl(kubeconfig, "create", "configmap", name, "-n", namespace, "--from-literal=SIZE=1")
+    text = (
+        STACK.replace("COLOR: blue", "SIZE: '3'")
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: limits}\ndata: {SIZE: '2'}\n"
+    )
+    with pytest.raises(ConflictError) as raised:
+        diff_manifests(cluster, load_text(text, file="stack.yaml"), namespace=namespace)
+    message = str(raised.value)
+    assert message.startswith("2 object(s) cannot be applied as written:")
+    assert f"ConfigMap {namespace}/settings: server-side apply conflicts" in message
+    assert f"ConfigMap {namespace}/limits: server-side apply conflicts" in message
+    assert message.count("--force-conflicts") == 1
+    forced = diff_manifests(
+        cluster, load_text(text, file="stack.yaml"), namespace=namespace, force=True
+    )
+    assert {manifest.name for manifest, _ in forced} >= {"settings", "limits"}
+
+
 @pytest.fixture
 def crd_group(kubeconfig: str) -> Iterator[str]:
     group = f"t{uuid.uuid4().hex[:8]}.example.com"
