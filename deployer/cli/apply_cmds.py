@@ -98,6 +98,44 @@ def load(files: Sequence[str], parameters: dict[str, str]) -> list[Manifest]:
     return load_paths(list(files), parameters=parameters)
 
 
+def check_offline(manifests: Sequence[Manifest], namespace: str | None = None) -> Any:
+    """Build the plan and run every check that needs no cluster, as apply runs them.
+
+    Returns the plan. Raises PlanError or ValidationError, so that `plan` and `template`
+    fail where apply would fail before it writes anything.
+    """
+    from deployer.engine.prepare import offline_problems
+    from deployer.errors import ValidationError
+    from deployer.plan import build_plan
+
+    plan = build_plan(manifests, default_namespace=namespace)
+    problems = offline_problems(list(plan.manifests()))
+    if problems:
+        raise ValidationError(problems)
+    return plan
+
+
+def inventory_name(
+    inventory: str | None,
+    files: Sequence[str],
+    namespace: str | None,
+    parameters: dict[str, str],
+) -> str:
+    """Return `--inventory`, else the default name of these -f, -n and -p arguments.
+
+    The values of parameters whose names look secret (password, token, ...) are left
+    out of the default name: they could be guessed back from its digest, and a changed
+    password is no new instance.
+    """
+    from deployer.cluster.inventory import default_name
+    from deployer.engine.workflow.record import looks_secret
+
+    if inventory:
+        return inventory
+    hashed = {key: MASK if looks_secret(key) else value for key, value in parameters.items()}
+    return default_name(files, namespace=namespace, parameters=hashed)
+
+
 def output_option(command: F) -> F:
     """Add `-o/--output text|json` to a command."""
     return click.option(
@@ -179,14 +217,15 @@ def _print_summary(output: str, summary: dict[str, Any]) -> None:
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for readiness.")
 @click.option(
     "--inventory",
-    help="Name under which to record what was applied (default: derived from the -f paths).",
+    help="Name of this instance, under which to record what was applied "
+    "(default: derived from -f, -n and -p).",
 )
 @click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
 @click.option(
     "--prune/--no-prune",
-    default=True,
-    show_default=True,
-    help="Delete the inventory's objects that left the manifests.",
+    default=None,
+    help="Delete the inventory's objects that left the manifests (default: yes, but a prune "
+    "that deletes a Namespace or over half of the inventory needs --prune).",
 )
 @output_option
 def apply_cmd(
@@ -202,7 +241,7 @@ def apply_cmd(
     wait: bool,
     inventory: str | None,
     inventory_namespace: str | None,
-    prune: bool,
+    prune: bool | None,
     output: str,
 ) -> None:
     """Apply manifests in dependency waves and wait until every object is ready.
@@ -210,7 +249,6 @@ def apply_cmd(
     Records what was applied in an inventory in the cluster, and prunes the objects that
     an earlier apply recorded there and that left the manifests.
     """
-    from deployer.cluster.inventory import default_name
     from deployer.engine.apply import ApplyOptions, apply_manifests
 
     options = ApplyOptions(
@@ -220,9 +258,10 @@ def apply_cmd(
         wait=wait,
         timeout_seconds=timeout,
         wave_timeout_seconds=wave_timeout,
-        inventory=inventory or default_name(files),
+        inventory=inventory_name(inventory, files, namespace, parameters),
         inventory_namespace=inventory_namespace,
-        prune=prune,
+        prune=prune is not False,
+        guard_prune=prune is None,
     )
     try:
         manifests = load(files, parameters)
@@ -242,7 +281,6 @@ def apply_cmd(
 @click.option("-n", "--namespace", help="Namespace for objects without one.")
 def plan_cmd(files: Sequence[str], parameters: dict[str, str], namespace: str | None) -> None:
     """Print the waves an apply would use, with sources and dependencies. No cluster needed."""
-    from deployer.plan import build_plan
     from deployer.plan.describe import format_plan
 
     manifests = load(files, parameters)
@@ -254,16 +292,20 @@ def plan_cmd(files: Sequence[str], parameters: dict[str, str], namespace: str | 
                 f"Argo Workflows installed, use `deployer submit {file}`",
                 err=True,
             )
-    plan = build_plan(manifests, default_namespace=namespace)
-    click.echo(format_plan(plan))
+    click.echo(format_plan(check_offline(manifests, namespace)))
 
 
 @click.command("template")
 @source_options()
 @click.option("--show-secrets", is_flag=True, help="Print Secret values instead of ***.")
 def template_cmd(files: Sequence[str], parameters: dict[str, str], show_secrets: bool) -> None:
-    """Print the rendered objects as YAML documents; Secret values are masked by default."""
-    bodies = [manifest.body for manifest in load(files, parameters)]
+    """Print the rendered objects as YAML documents; Secret values are masked by default.
+
+    Fails, and prints nothing, when the objects would fail apply's offline checks.
+    """
+    manifests = load(files, parameters)
+    check_offline(manifests)
+    bodies = [manifest.body for manifest in manifests]
     if not show_secrets:
         bodies = [mask_secrets(body) for body in bodies]
     click.echo(yaml.safe_dump_all(bodies, sort_keys=False), nl=False)
@@ -275,7 +317,7 @@ def template_cmd(files: Sequence[str], parameters: dict[str, str], show_secrets:
 @click.option("--force-conflicts", is_flag=True, help="Diff as if conflicts were taken over.")
 @click.option(
     "--inventory",
-    help="Inventory whose objects a prune would delete (default: derived from the -f paths).",
+    help="Inventory whose objects a prune would delete (default: derived from -f, -n and -p).",
 )
 @click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
 @click.option(
@@ -301,7 +343,6 @@ def diff_cmd(
     when nothing differs and 1 when any object differs or would be pruned, like kubectl
     diff.
     """
-    from deployer.cluster.inventory import default_name
     from deployer.engine.diff import diff_manifests, prune_diffs
 
     del exit_code  # kept so that scripts passing it still run
@@ -311,7 +352,7 @@ def diff_cmd(
     pruned = prune_diffs(
         cluster,
         manifests,
-        inventory_name=inventory or default_name(files),
+        inventory_name=inventory_name(inventory, files, namespace, parameters),
         inventory_namespace=inventory_namespace,
         namespace=namespace,
     )
@@ -332,7 +373,8 @@ def diff_cmd(
 @cluster_options
 @click.option(
     "--inventory",
-    help="Delete every object stored in this inventory (default with -f: derived from the paths).",
+    help="Delete every object stored in this inventory (default with -f: derived from -f, -n "
+    "and -p).",
 )
 @click.option("--inventory-namespace", help="Namespace of the inventory (default: -n's).")
 @click.option(
@@ -352,10 +394,10 @@ def destroy_cmd(
 ) -> None:
     """Delete the objects of manifests (-f) and of their inventory, last wave first, and wait.
 
-    With -f, the objects recorded in the inventory of the same -f paths are deleted too,
-    so objects that left the manifests but were kept with `apply --no-prune` go as well.
+    With -f, the objects recorded in the inventory of the same -f, -n and -p arguments are
+    deleted too, so objects that left the manifests but were kept with `apply --no-prune`
+    go as well.
     """
-    from deployer.cluster.inventory import default_name
     from deployer.engine.apply import destroy
 
     if not files and not inventory:
@@ -365,7 +407,7 @@ def destroy_cmd(
     with progress_view(output) as progress:
         deleted = destroy(
             cluster,
-            inventory_name=inventory or default_name(files),
+            inventory_name=inventory_name(inventory, files, namespace, parameters),
             manifests=manifests,
             namespace=namespace,
             inventory_namespace=inventory_namespace,

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -49,16 +49,30 @@ class Entry:
         return group, self.kind, self.namespace, self.name
 
 
-def default_name(paths: Sequence[str]) -> str:
-    """Derive the inventory name for a set of `-f` arguments, taken as the user wrote them.
+def default_name(
+    paths: Sequence[str],
+    *,
+    namespace: str | None = None,
+    parameters: Mapping[str, str] | None = None,
+) -> str:
+    """Derive the inventory name for a set of `-f` arguments, `-n` and `-p` parameters.
 
     The name is a slug of the first path plus 10 hex digits of a SHA-256 over every path,
     normalised with `os.path.normpath` and sorted, so `-f ./app/ -f db.yaml` and
     `-f db.yaml -f app` give the same name. Paths are not resolved, so the same relative
     paths from another folder also give the same name.
+
+    A namespace or parameters (names and values, in any order) go into the digest too, so
+    `-p ns=t1` and `-p ns=t2` record two instances in two inventories. Without either,
+    the name is that of the paths alone.
     """
     normalised = sorted({os.path.normpath(path) for path in paths})
-    digest = hashlib.sha256("\n".join(normalised).encode()).hexdigest()[:10]
+    text = "\n".join(normalised)
+    if namespace or parameters:
+        # A path cannot contain NUL, so the paths and the JSON cannot run into each other.
+        instance = {"namespace": namespace or "", "parameters": sorted((parameters or {}).items())}
+        text += "\0" + json.dumps(instance, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:10]
     slug = re.sub(r"[^a-z0-9]+", "-", (normalised[0] if normalised else "").lower())
     slug = slug.strip("-")[:40].strip("-")
     return f"{slug}-{digest}" if slug else digest

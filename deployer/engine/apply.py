@@ -1,9 +1,9 @@
 """Carry out a plan: validate everything, then apply wave by wave and wait for readiness.
 
 Steps of `apply_manifests`:
-1. Fill in default namespaces, then run `build_plan`, `static_problems`, the annotation
-   checks, a dry run of the inventory write and a dry run of every object (see
-   prepare.py). Any problem raises ValidationError and nothing is written.
+1. Fill in default namespaces, then run `build_plan`, the offline checks, a dry run of
+   the inventory write, the prune guard and a dry run of every object (see prepare.py
+   and prune.py). Any problem raises ValidationError and nothing is written.
 2. Per wave, apply every object in parallel, then wait through watches (see waiter.py).
    After a wave with CRDs, discovery is read again so the next wave can use the kinds.
 3. With an inventory name, prune what left the manifests, then store the inventory.
@@ -29,6 +29,7 @@ from deployer.engine import prepare
 from deployer.engine.deletion import delete_in_reverse, entry_ref
 from deployer.engine.interrupted import interrupted_message
 from deployer.engine.prepare import NOT_CHECKED, SCHEMA, STAND_IN, Check
+from deployer.engine.prune import planned_entries, risky_prune_problems
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
@@ -39,7 +40,6 @@ from deployer.model.plan import Plan, Wave
 from deployer.model.status import State, Status
 from deployer.plan import build_plan
 from deployer.plan.graph import manifest_label
-from deployer.plan.validate import static_problems
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ class ApplyOptions:
     inventory: str | None = None  # store what was written under this name, and prune with it
     inventory_namespace: str | None = None  # where the inventory lives; None: `namespace`
     prune: bool = True  # with `inventory`: delete objects that left the manifests
+    # Stop before the first write when the prune would delete a Namespace or most of the
+    # inventory (see deployer.engine.prune). The CLI sets it unless --prune was given.
+    guard_prune: bool = False
     parallelism: int = 16  # concurrent requests; at most the cluster's pool size (32)
     cancel: threading.Event | None = None  # set it to end a readiness wait early
 
@@ -96,18 +99,25 @@ def _key(manifest: Manifest) -> tuple[str, str, str | None, str]:
 
 
 def validate(
-    cluster: Cluster, plan: Plan, *, options: ApplyOptions, stand_ins: Sequence[str]
+    cluster: Cluster,
+    plan: Plan,
+    *,
+    options: ApplyOptions,
+    stand_ins: Sequence[str],
+    previous: Sequence[Entry] = (),
 ) -> dict[Key, Check]:
-    """Run the static checks, the inventory check and the dry run of every object.
+    """Run the static checks, the inventory checks and the dry run of every object.
 
     `stand_ins` are the namespaces to dry-run objects in whose namespace the plan creates.
+    `previous` are the entries of the inventory that the prune compares with the plan.
     Returns how each object was checked (see prepare.Check), by object key.
     """
     ordered = list(plan.manifests())
-    problems: list[Problem] = list(static_problems(ordered))
-    problems += prepare.annotation_problems(ordered)
+    problems: list[Problem] = prepare.offline_problems(ordered)
     flagged = {problem.object for problem in problems}
     problems += _inventory_problems(cluster, plan, options, stand_ins[0])
+    if options.inventory and options.prune and options.guard_prune:
+        problems += risky_prune_problems(options.inventory, plan, previous)
 
     def already_flagged(manifest: Manifest) -> bool:
         return manifest_label(manifest) in flagged
@@ -135,12 +145,7 @@ def _inventory_problems(
     """
     if not options.inventory:
         return []
-    planned = [
-        Entry(wave.index, m.api_version, m.kind, m.namespace, m.name)
-        for wave in plan.waves
-        for m in wave.manifests
-        if m.name
-    ]
+    planned = planned_entries(plan)
     if any(
         e.kind == "Namespace" and e.api_version == "v1" and e.name == namespace for e in planned
     ):
@@ -172,7 +177,10 @@ def apply_manifests(
         prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
     )
     stand_ins = list(dict.fromkeys([store_in, namespace, "default"]))
-    dry = validate(cluster, plan, options=options, stand_ins=stand_ins)
+    previous: list[Entry] = []
+    if options.inventory:
+        previous = inventory.read(cluster, options.inventory, store_in) or []
+    dry = validate(cluster, plan, options=options, stand_ins=stand_ins, previous=previous)
     result = ApplyResult(inventory=options.inventory, inventory_namespace=store_in)
     if options.dry_run:
         result.objects = _dry_run_results(plan, dry, progress)
@@ -186,9 +194,6 @@ def apply_manifests(
                 "%s not validated before the first write: %s", manifest.describe(), check.note
             )
 
-    previous: list[Entry] = []
-    if options.inventory:
-        previous = inventory.read(cluster, options.inventory, store_in) or []
     written: list[Target] = []
     pruned: list[Entry] = []
     running = 0  # index of the wave being applied; len(plan.waves) while pruning
@@ -425,12 +430,7 @@ def destroy(
         plan = build_plan(
             prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
         )
-        entries += [
-            Entry(wave.index, m.api_version, m.kind, m.namespace, m.name)
-            for wave in plan.waves
-            for m in wave.manifests
-            if m.name
-        ]
+        entries += planned_entries(plan)
     store_in = inventory_namespace or namespace
     if inventory_name:
         stored = inventory.read(cluster, inventory_name, store_in)

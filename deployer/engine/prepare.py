@@ -44,6 +44,7 @@ from deployer.errors import (
 from deployer.model.objects import ANNOTATION_PREFIX, Manifest
 from deployer.plan.crd_schema import custom_resource_problems, defines_kind
 from deployer.plan.graph import manifest_label, object_label
+from deployer.plan.validate import static_problems
 from deployer.readiness import validate_annotations
 
 log = logging.getLogger(__name__)
@@ -400,6 +401,22 @@ def joined_conflicts(errors: Sequence[ApiError]) -> ApiError:
     if first is not None:
         return ConflictError(message, status=first.status, reason=first.reason)
     return ImmutableFieldError(message, status=errors[0].status, reason=errors[0].reason)
+
+
+def offline_problems(manifests: Sequence[Manifest]) -> list[Problem]:
+    """Return every problem that can be found without a cluster, as `plan` and apply find them.
+
+    These are the static checks (deployer.plan.validate), the deployer.dev annotations,
+    and custom resources checked against the schema of a CRD in the same set.
+    """
+    problems = static_problems(manifests)
+    problems += annotation_problems(manifests)
+    crds = PlannedNames.of(manifests).crds
+    for manifest in manifests:
+        crd = crds.get((manifest.group, manifest.kind))
+        if crd is not None:
+            problems += custom_resource_problems(manifest, crd) or []
+    return problems
 
 
 def annotation_problems(manifests: Sequence[Manifest]) -> list[Problem]:

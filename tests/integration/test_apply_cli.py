@@ -214,7 +214,7 @@ def test_apply_records_default_inventory_and_prunes(
     (folder / "c.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept}\ndata: {SIZE: '3'}\n"
     )
-    name = default_name([str(folder)])
+    name = default_name([str(folder)], namespace=namespace)
     applied = _deployer("apply", "-f", str(folder), *common)
     assert applied.returncode == 0, applied.stderr
     assert f"0 pruned; inventory {name} in namespace {namespace}" in applied.stdout
@@ -241,3 +241,140 @@ def test_apply_records_default_inventory_and_prunes(
     assert "deleted 2 object(s)" in destroyed.stdout
     listed = kubectl(kubeconfig, "get", "configmap", "-n", namespace, "-o", "name").stdout.split()
     assert listed == ["configmap/kube-root-ca.crt"]
+
+
+INSTANCE = """
+apiVersion: v1
+kind: Namespace
+metadata: {name: "{{ ns }}"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: "{{ ns }}"}
+data: {COLOR: blue}
+"""
+
+
+def test_other_parameter_value_keeps_first_instance(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    folder = tmp_path / "app"
+    folder.mkdir()
+    (folder / "app.yaml").write_text(INSTANCE)
+    first, second = f"{namespace}-a", f"{namespace}-b"
+    try:
+        one = _deployer("apply", "-f", str(folder), "-p", f"ns={first}", *common)
+        assert one.returncode == 0, one.stderr
+        two = _deployer("apply", "-f", str(folder), "-p", f"ns={second}", *common)
+        assert two.returncode == 0, two.stderr
+        assert "0 pruned" in two.stdout
+        first_name = default_name([str(folder)], namespace=namespace, parameters={"ns": first})
+        second_name = default_name([str(folder)], namespace=namespace, parameters={"ns": second})
+        assert f"inventory {first_name} in namespace {namespace}" in one.stdout
+        assert f"inventory {second_name} in namespace {namespace}" in two.stdout
+        listed = kubectl(kubeconfig, "get", "configmap", "-n", first, "-o", "name").stdout
+        assert "configmap/settings" in listed.split()
+
+        destroyed = _deployer("destroy", "-f", str(folder), "-p", f"ns={first}", *common)
+        assert destroyed.returncode == 0, destroyed.stderr
+        assert "deleted 2 object(s)" in destroyed.stdout
+        kept = kubectl(kubeconfig, "get", "configmap", "-n", second, "-o", "name").stdout
+        assert "configmap/settings" in kept.split()
+    finally:
+        kubectl(kubeconfig, "delete", "namespace", first, second, "--wait=false", check=False)
+
+
+def test_prune_of_namespace_needs_explicit_prune(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace, "--inventory", "guarded"]
+    extra = f"{namespace}-x"
+    path = tmp_path / "app.yaml"
+    path.write_text(INSTANCE)
+    try:
+        applied = _deployer("apply", "-f", str(path), "-p", f"ns={extra}", *common)
+        assert applied.returncode == 0, applied.stderr
+        path.write_text(CONFIG.split("---")[0])
+
+        stopped = _deployer("apply", "-f", str(path), *common)
+        assert stopped.returncode == 1
+        assert "nothing was applied" in stopped.stderr
+        assert f"the prune would delete Namespace {extra} and everything in it" in stopped.stderr
+        assert "Pass --prune to delete them, or --no-prune to keep them" in stopped.stderr
+        listed = kubectl(kubeconfig, "get", "configmap", "-n", namespace, "-o", "name").stdout
+        assert "configmap/settings" not in listed.split()
+
+        kept = _deployer("apply", "-f", str(path), "--no-prune", *common)
+        assert kept.returncode == 0, kept.stderr
+        assert "0 pruned" in kept.stdout
+        assert kubectl(kubeconfig, "get", "namespace", extra).returncode == 0
+
+        pruned = _deployer("apply", "-f", str(path), "--prune", *common)
+        assert pruned.returncode == 0, pruned.stderr
+        assert "2 pruned" in pruned.stdout
+        gone = kubectl(kubeconfig, "get", "namespace", extra, check=False)
+        assert gone.returncode != 0
+    finally:
+        kubectl(kubeconfig, "delete", "namespace", extra, "--wait=false", check=False)
+
+
+def test_prune_of_most_objects_needs_explicit_prune(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    folder = tmp_path / "app"
+    folder.mkdir()
+    for name in ("a", "b", "c"):
+        (folder / f"{name}.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\ndata: {{K: v}}\n"
+        )
+    applied = _deployer("apply", "-f", str(folder), *common)
+    assert applied.returncode == 0, applied.stderr
+    (folder / "b.yaml").unlink()
+    (folder / "c.yaml").unlink()
+
+    dry = _deployer("apply", "-f", str(folder), "--dry-run=server", *common)
+    assert dry.returncode == 1
+    assert "the prune would delete 2 of its 3 objects" in dry.stderr
+    stopped = _deployer("apply", "-f", str(folder), *common)
+    assert stopped.returncode == 1
+    assert f"ConfigMap {namespace}/b, ConfigMap {namespace}/c." in stopped.stderr
+    pruned = _deployer("apply", "-f", str(folder), "--prune", *common)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "2 pruned" in pruned.stdout
+
+
+def test_quiet_apply_prints_only_result(kubeconfig: str, namespace: str, stack: str) -> None:
+    common = ["--kubeconfig", kubeconfig, "-n", namespace]
+    applied = _deployer("-q", "apply", "-f", stack, *common)
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stderr == ""
+    lines = applied.stdout.splitlines()
+    assert len(lines) == 1, applied.stdout
+    assert lines[0].startswith("applied 2 object(s) in ")
+    as_json = _deployer("-q", "apply", "-f", stack, "-o", "json", *common)
+    assert as_json.returncode == 0, as_json.stderr
+    assert [json.loads(line)["type"] for line in as_json.stdout.splitlines()] == ["result"]
+    destroyed = _deployer("-q", "destroy", "-f", stack, *common)
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert destroyed.stdout == "deleted 2 object(s)\n"
+
+
+def test_quiet_apply_failure_prints_only_error(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "job.yaml"
+    # The ConfigMap is applied and ready before the Job's pod fails.
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {A: b}\n---\n"
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: migrate}\nspec:\n"
+        "  backoffLimit: 0\n  template:\n    metadata:\n"
+        "      annotations: {deployer.dev/sim: fail}\n    spec:\n      restartPolicy: Never\n"
+        "      containers: [{name: migrate, image: busybox}]\n"
+    )
+    done = _deployer("-q", "apply", "-f", str(path), "--kubeconfig", kubeconfig, "-n", namespace)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: ")
+    assert "BackoffLimitExceeded" in done.stderr

@@ -41,3 +41,83 @@ def test_plan_of_workflow_suggests_submit(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "is an Argo Workflow object" in result.stderr
     assert f"use `deployer submit {path}`" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "template"])
+def test_offline_commands_run_static_checks(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "flags.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: flags}\ndata: {x: 1}\n")
+    result = _deployer(tmp_path, command, "-f", str(path))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: 1 problem(s)")
+    assert f"ConfigMap flags ({path}:1): data.x: must be a string" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "template"])
+def test_offline_commands_check_annotations(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "slow.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: slow\n"
+        '  annotations: {deployer.dev/timeout: "5 minutes"}\ndata: {x: "1"}\n'
+    )
+    result = _deployer(tmp_path, command, "-f", str(path))
+    assert result.returncode == 1
+    assert "invalid duration '5 minutes'" in result.stderr
+
+
+CRD_AND_RESOURCE = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: gadgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Gadget, plural: gadgets}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          properties:
+            spec:
+              type: object
+              properties: {size: {type: integer}}
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: {name: g, namespace: default}
+spec: {size: big}
+"""
+
+
+def test_plan_checks_custom_resource_against_crd(tmp_path: Path) -> None:
+    path = tmp_path / "gadget.yaml"
+    path.write_text(CRD_AND_RESOURCE)
+    result = _deployer(tmp_path, "plan", "-f", str(path))
+    assert result.returncode == 1
+    assert "Gadget.example.com default/g" in result.stderr
+    assert "spec.size" in result.stderr
+
+
+def test_template_reports_dependency_cycle(tmp_path: Path) -> None:
+    path = tmp_path / "cycle.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: default\n"
+        "  annotations: {deployer.dev/depends-on: ConfigMap/b}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: default\n"
+        "  annotations: {deployer.dev/depends-on: ConfigMap/a}\n"
+    )
+    result = _deployer(tmp_path, "template", "-f", str(path))
+    assert result.returncode == 1
+    assert "dependency cycle" in result.stderr
+
+
+def test_valid_template_still_prints_objects(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {x: '1'}\n")
+    result = _deployer(tmp_path, "template", "-f", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "name: ok" in result.stdout
