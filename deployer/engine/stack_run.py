@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deployer.cluster import inventory
 from deployer.engine.kinds import TemplateContext
@@ -36,6 +36,9 @@ from deployer.model.status import State
 from deployer.model.workflow import DEPLOYER_KINDS, Task, Template, Workflow
 from deployer.readiness.rules import evaluate
 from deployer.readiness.selection import needs_pods, pod_selector
+
+if TYPE_CHECKING:
+    from deployer.engine.workflow.submit import Prepared
 
 
 @dataclass
@@ -79,16 +82,17 @@ def up_stack(
 ) -> list[WorkflowRun]:
     """Run the stack's workflows in order, stopping after the first that does not succeed.
 
-    `listeners` receive node changes and `progress` the object events of every run.
-    Objects of earlier waves and workflows stay in place, so `deployer retry RUN` can
-    continue the failed run. A workflow whose entrypoint is no dag template fails the
-    stack before the first workflow runs.
+    Every workflow is loaded and validated first, so a bad one (an invalid template, an
+    undeclared parameter, an entrypoint that is no dag template) fails the stack before
+    the first workflow runs. `listeners` receive node changes and `progress` the object
+    events of every run. Objects of earlier waves and workflows stay in place, so
+    `deployer retry RUN` can continue the failed run.
     """
-    check_entrypoints(stack)
+    prepared = [prepare_workflow(stack, entry) for entry in stack.workflows]
     runs: list[WorkflowRun] = []
-    for entry in stack.workflows:
+    for entry, (workflow, parameters) in zip(stack.workflows, prepared, strict=True):
         started = time.monotonic()
-        record = run_workflow(cluster, stack, entry, listeners=listeners, progress=progress)
+        record = run_workflow(cluster, workflow, parameters, listeners=listeners, progress=progress)
         run = WorkflowRun(entry=entry, record=record, seconds=time.monotonic() - started)
         runs.append(run)
         if not run.succeeded:
@@ -96,27 +100,34 @@ def up_stack(
     return runs
 
 
-def run_workflow(
-    cluster: Any,
-    stack: Stack,
-    entry: StackWorkflow,
-    *,
-    listeners: Sequence[NodeListener] = (),
-    progress: ProgressSink = discard,
-) -> RunRecord:
-    """Run one workflow of the stack as `deployer submit` would and return its record.
+def prepare_workflow(stack: Stack, entry: StackWorkflow) -> tuple[Prepared, dict[str, str]]:
+    """Load and validate one workflow of the stack; return it with its parameters.
 
-    The entry's Helm values go into the workflow's helm templates first. The record
+    The entry's Helm values go into the workflow's helm templates. The record of the run
     keeps the Workflow document, with those values, and the WorkflowTemplates it calls,
     so `deployer retry` can rebuild the run from the record alone.
     """
     from deployer.engine.workflow import submit
 
     workflow, _ = load_with_templates(entry.file)
+    entrypoint_dag(workflow)
     parameters = resolve_parameters(stack, entry, workflow)
     prepared = submit.prepare(entry.file, parameters=parameters)
     with_values, document = add_stack_values(stack, entry, prepared.workflow, prepared.document)
-    prepared = replace(prepared, workflow=with_values, document=document)
+    return replace(prepared, workflow=with_values, document=document), parameters
+
+
+def run_workflow(
+    cluster: Any,
+    prepared: Prepared,
+    parameters: Mapping[str, str],
+    *,
+    listeners: Sequence[NodeListener] = (),
+    progress: ProgressSink = discard,
+) -> RunRecord:
+    """Run one prepared workflow of the stack as `deployer submit` would; return its record."""
+    from deployer.engine.workflow import submit
+
     return submit.run_workflow(
         cluster,
         prepared,

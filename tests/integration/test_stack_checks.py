@@ -1,4 +1,4 @@
-"""A stack workflow whose entrypoint is no dag template fails `up` before anything runs."""
+"""Stack workflows that fail their checks stop `up` and `down` before anything runs."""
 
 from __future__ import annotations
 
@@ -104,3 +104,18 @@ def test_steps_entrypoint_fails_down_before_any_delete(
     assert down.returncode == 1, down.stdout + down.stderr
     assert "entrypoint main is a steps template" in down.stderr
     assert _config_exists(kubeconfig, namespace), "down deleted objects of a rejected stack"
+
+
+def test_invalid_later_workflow_fails_up_before_any_run(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    stack = _write(tmp_path, "stack.yaml", "first.yaml", "broken.yaml")
+    broken = FIRST.replace("paths: [config.yaml]", "path: [config.yaml]")
+    (tmp_path / "broken.yaml").write_text(broken)
+
+    up = deployer(kubeconfig, "up", stack, "-p", f"namespace={namespace}")
+
+    assert up.returncode == 1, up.stdout + up.stderr
+    problem = "template config: not supported: manifests.path (did you mean paths?)"
+    assert f"{tmp_path / 'broken.yaml'}:16: {problem}" in up.stderr
+    assert not _config_exists(kubeconfig, namespace), "the first workflow ran"
