@@ -1,9 +1,9 @@
-"""Start, stop and inspect local clusters: etcd, kube-apiserver, kube-controller-manager,
+"""Start, stop and restart local clusters: etcd, kube-apiserver, kube-controller-manager,
 kube-scheduler and kwok on 127.0.0.1, each cluster with its own folder and ports.
 
-A cluster's folder (`<home>/clusters/<name>/`) holds its etcd data, keys, logs, the
-written kubeconfig and `state.json` with the ports and pids, so `down` and `status` work
-from any process.
+`up` of a cluster that was started before keeps its data: it starts again only the
+components that are not running, on the existing etcd data, keys and kubeconfig. A
+cluster starts afresh only when it has no etcd data yet, or when the caller asks for it.
 """
 
 from __future__ import annotations
@@ -11,61 +11,61 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
-import json
 import logging
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from deployer.errors import LocalClusterError
-from deployer.local import build, paths, pki, processes
+from deployer.local import build, components, paths, pki, processes
 from deployer.local.api import Api, ApiUnreachable
+from deployer.local.components import POD_CIDR, SERVICE_IP, STAGES_FILE
+from deployer.local.health import admin_token, check, unrecorded
+from deployer.local.state import PROCESS_ORDER, READY_MARK, LocalCluster, list_names, load, save
+
+__all__ = [
+    "DEFAULT_NODES",
+    "MAX_NODES",
+    "POD_CIDR",
+    "PROCESS_ORDER",
+    "SERVICE_IP",
+    "STAGES_FILE",
+    "START_ATTEMPTS",
+    "LocalCluster",
+    "PortTaken",
+    "check_name",
+    "check_nodes",
+    "down",
+    "is_ready",
+    "list_names",
+    "load",
+    "status",
+    "up",
+]
 
 log = logging.getLogger(__name__)
 
-SERVICE_CIDR = "10.96.0.0/16"
-SERVICE_IP = "10.96.0.1"
-POD_CIDR = "10.244.0.0/16"
 # Each simulated node gets a /22 of POD_CIDR (1,024 addresses), enough for the 1,000 pods
 # a node admits (`pods` capacity in kwok-stages.yaml), so the /16 has room for 64 nodes.
 NODE_POD_PREFIX = 22
 MAX_NODES = 64
+DEFAULT_NODES = 3
 # A port picked as free can be taken by another process before our component listens on
 # it. `up` then stops what it started and picks fresh ports, this many attempts in all.
 START_ATTEMPTS = 3
-STAGES_FILE = Path(__file__).with_name("kwok-stages.yaml")
-# Order matters: processes start in this order and stop in reverse.
-PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# Seconds to wait for the recorded port of a stopped component to become free, before
+# `up` moves the component to another port.
+PORT_RELEASE_WAIT = 3.0
+# The components that reach the API server through the kubeconfig, and so must start
+# again when its address changes.
+API_CLIENTS = ("kube-controller-manager", "kube-scheduler", "kwok")
 Report = Callable[[str], None]
 # The controller manager's host-path provisioner creates volume folders here.
 HOSTPATH_ROOT = "/tmp/hostpath_pv"
-READY_MARK = "ready"  # file in the cluster folder, written once `up` has finished
-
-
-@dataclass
-class LocalCluster:
-    """A local cluster as recorded in its state file."""
-
-    name: str
-    folder: Path
-    server: str
-    ports: dict[str, int] = field(default_factory=dict)
-    pids: dict[str, int] = field(default_factory=dict)
-    nodes: int = 3
-    started_at: float = 0.0
-    already_running: bool = False
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.folder / "kubeconfig"
-
-    def alive(self) -> dict[str, bool]:
-        """Which of the cluster's processes still run."""
-        marker = str(self.folder)
-        return {name: processes.is_alive(pid, marker=marker) for name, pid in self.pids.items()}
+# Files a cluster needs to start again on its existing data.
+KEY_FILES = ("ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "sa.key", "sa.pub", "tokens.csv")
 
 
 class PortTaken(LocalClusterError):
@@ -77,58 +77,36 @@ class PortTaken(LocalClusterError):
         super().__init__(message)
 
 
-def _state_file(name: str) -> Path:
-    return paths.cluster_dir(name) / "state.json"
-
-
-def load(name: str) -> LocalCluster | None:
-    """Read a cluster's recorded state, or None if it was never started."""
-    try:
-        raw = json.loads(_state_file(name).read_text())
-    except (OSError, ValueError):
-        return None
-    raw["folder"] = Path(raw["folder"])
-    raw.pop("already_running", None)
-    return LocalCluster(**raw)
-
-
-def _save(cluster: LocalCluster, *, started: bool = False) -> None:
-    """Write the state file; `started` also marks the cluster as ready for use."""
-    if started:
-        (cluster.folder / READY_MARK).write_text(f"{time.time()}\n")
-    data = asdict(cluster)
-    data["folder"] = str(cluster.folder)
-    data.pop("already_running")
-    _state_file(cluster.name).write_text(json.dumps(data, indent=2) + "\n")
-
-
-def list_names() -> list[str]:
-    """Names of every cluster that has a state file."""
-    root = paths.clusters_dir()
-    if not root.is_dir():
-        return []
-    return sorted(p.parent.name for p in root.glob("*/state.json"))
-
-
 def status(name: str) -> LocalCluster | None:
-    """The recorded cluster, or None; check `.alive()` for its processes."""
+    """Return the recorded cluster, or None; `health.check` reports which of its processes run."""
     return load(name)
 
 
 def up(
-    name: str = "default", *, nodes: int = 3, report: Report = log.info, timeout: float = 180.0
+    name: str = "default",
+    *,
+    nodes: int | None = None,
+    fresh: bool = False,
+    report: Report = log.info,
+    timeout: float = 180.0,
 ) -> LocalCluster:
-    """Start a local cluster, or return it if it already runs.
+    """Start a local cluster, start again what is not running of one, or return it if it runs.
 
     Returns once /readyz is ok, every simulated node is Ready and the `default`
-    ServiceAccount exists. Builds the binaries first if they are not cached. If a port
-    is taken between picking it and starting its component, starts again on fresh
-    ports, up to START_ATTEMPTS times within `timeout`.
+    ServiceAccount exists. A cluster started before keeps its etcd data, keys and
+    kubeconfig. It starts afresh only when it has no etcd data yet, or with `fresh`,
+    which first discards the cluster with all its objects. `nodes` (default 3) applies
+    to a new cluster only. Builds the binaries first if they are not cached. If a port is
+    taken between picking it and starting its component, starts again on fresh ports, up
+    to START_ATTEMPTS times within `timeout` seconds.
+
+    Raises LocalClusterError when a cluster with etcd data cannot start again on it.
     """
     check_name(name)
-    check_nodes(nodes)
+    if nodes is not None:
+        check_nodes(nodes)
     with _cluster_lock(name):
-        return _up_locked(name, nodes=nodes, report=report, timeout=timeout)
+        return _up_locked(name, nodes=nodes, fresh=fresh, report=report, timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -143,15 +121,73 @@ def _cluster_lock(name: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _up_locked(name: str, *, nodes: int, report: Report, timeout: float) -> LocalCluster:
+def _up_locked(
+    name: str, *, nodes: int | None, fresh: bool, report: Report, timeout: float
+) -> LocalCluster:
+    folder = paths.cluster_dir(name)
+    if fresh and folder.exists():
+        report(f"discarding cluster {name} with all its objects, as requested; starting it afresh")
+        _discard(name)
     existing = load(name)
-    if existing is not None and is_ready(existing):
-        existing.already_running = True
-        return existing
+    if existing is None and _has_etcd_data(folder):
+        raise LocalClusterError(
+            f"cluster {name} has etcd data in {folder / 'etcd'} but no state.json, so it"
+            f" cannot start again on it; to discard the data and start afresh, run"
+            f" `deployer local up {name} --fresh`"
+        )
     if existing is not None:
-        report(f"cluster {name} was stopped, broken or never finished starting; starting it afresh")
-        _down_locked(name, remove=True)
+        health = check(existing)
+        if health.running:
+            _report_kept_nodes(existing, nodes, report)
+            existing.already_running = True
+            return existing
+        missing = _missing_files(existing.folder)
+        if not missing:
+            return _restart(existing, health.down, nodes=nodes, report=report, timeout=timeout)
+        if _has_etcd_data(folder):
+            raise LocalClusterError(
+                f"cluster {name} cannot start again on its data, because {', '.join(missing)}"
+                f" {'is' if len(missing) == 1 else 'are'} missing in {folder}; its etcd data"
+                f" is kept. To discard it and start afresh, run `deployer local up {name} --fresh`"
+            )
+        report(
+            f"cluster {name} has no etcd data, so it holds no objects to keep (its first start"
+            " was stopped before etcd wrote any); starting it afresh"
+        )
+        _discard(name)
+    elif folder.exists():
+        _discard(name)  # a start stopped before it wrote state.json: no data to keep
+    return _start_fresh(name, nodes=nodes or DEFAULT_NODES, report=report, timeout=timeout)
 
+
+def _has_etcd_data(folder: Path) -> bool:
+    return (folder / "etcd" / "member").is_dir()
+
+
+def _missing_files(folder: Path) -> list[str]:
+    """List the files a restart needs that are missing from the cluster folder."""
+    needed = [Path("pki") / key for key in KEY_FILES]
+    missing = [str(path) for path in needed if not (folder / path).is_file()]
+    if not _has_etcd_data(folder):
+        missing.append("etcd/member")
+    return missing
+
+
+def _discard(name: str) -> None:
+    """Stop the cluster's processes, recorded or not, and remove its folder."""
+    if not _down_locked(name, remove=True):
+        shutil.rmtree(paths.cluster_dir(name), ignore_errors=True)
+
+
+def _report_kept_nodes(cluster: LocalCluster, nodes: int | None, report: Report) -> None:
+    if nodes is not None and nodes != cluster.nodes:
+        report(
+            f"cluster {cluster.name} keeps its {cluster.nodes} simulated nodes: the node count"
+            f" applies to a new cluster only; start it afresh with --fresh to change it"
+        )
+
+
+def _start_fresh(name: str, *, nodes: int, report: Report, timeout: float) -> LocalCluster:
     build.ensure_built(report=report)
     folder = paths.cluster_dir(name)
     shutil.rmtree(folder, ignore_errors=True)
@@ -162,41 +198,170 @@ def _up_locked(name: str, *, nodes: int, report: Report, timeout: float) -> Loca
     for attempt in range(1, START_ATTEMPTS + 1):
         cluster = _new_cluster(name, folder, nodes=nodes, avoid=used_ports)
         used_ports.update(cluster.ports.values())
-        _write_kubeconfig(cluster, token)
-        api = Api(
-            cluster.server, ca_file=folder / "pki" / "ca.crt", token=token, logs=_logs(cluster)
-        )
+        components.write_kubeconfig(cluster, token)
+        api = Api(cluster.server, ca_file=folder / "pki" / "ca.crt", token=token, logs=cluster.logs)
         try:
-            _start_all(cluster, api, report=report, deadline=deadline)
+            _start_all(cluster, api, PROCESS_ORDER, report=report, deadline=deadline)
         except PortTaken as error:
             _stop_processes(cluster)
-            if attempt == START_ATTEMPTS:
-                raise PortTaken(
-                    f"{error}\ngave up after {START_ATTEMPTS} attempts, each on fresh ports;"
-                    f" find the process that keeps taking ports on {processes.LOOPBACK}"
-                    " (for example with `ss -ltnp`) and try again",
-                    component=error.component,
-                    port=error.port,
-                ) from error
-            port = error.port or "(not in its log)"
-            report(
-                f"{error.component} of cluster {name} could not listen on port {port}:"
-                f" another process took it after it was picked; starting again on fresh"
-                f" ports (attempt {attempt + 1} of {START_ATTEMPTS})"
-            )
+            _raise_if_last_attempt(error, attempt)
+            _report_port_retry(cluster, error, attempt, report)
             _clear_failed_attempt(cluster, attempt)
         except BaseException as error:
             outcome = "was interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
             report(
                 f"start-up of cluster {name} {outcome}; stopping what was started"
-                f" (logs in {_logs(cluster)})"
+                f" (logs in {cluster.logs})"
             )
             _stop_processes(cluster)
             raise
         else:
-            _save(cluster, started=True)
+            save(cluster, started=True)
             return cluster
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _raise_if_last_attempt(error: PortTaken, attempt: int) -> None:
+    if attempt == START_ATTEMPTS:
+        raise PortTaken(
+            f"{error}\ngave up after {START_ATTEMPTS} attempts, each on fresh ports;"
+            f" find the process that keeps taking ports on {processes.LOOPBACK}"
+            " (for example with `ss -ltnp`) and try again",
+            component=error.component,
+            port=error.port,
+        ) from error
+
+
+def _report_port_retry(
+    cluster: LocalCluster, error: PortTaken, attempt: int, report: Report
+) -> None:
+    port = error.port or "(not in its log)"
+    report(
+        f"{error.component} of cluster {cluster.name} could not listen on port {port}:"
+        f" another process took it after it was picked; starting again on fresh"
+        f" ports (attempt {attempt + 1} of {START_ATTEMPTS})"
+    )
+
+
+def _restart(
+    cluster: LocalCluster, down: list[str], *, nodes: int | None, report: Report, timeout: float
+) -> LocalCluster:
+    """Start the cluster's stopped components again on its data, and wait until it is ready.
+
+    Components that run stay untouched unless one they connect to moves to another port.
+    A failure stops what this call started and keeps the data.
+    """
+    name = cluster.name
+    build.ensure_built(report=report)
+    deadline = time.monotonic() + timeout
+    # Until this restart finishes, the cluster is not ready, even if every process runs.
+    (cluster.folder / READY_MARK).unlink(missing_ok=True)
+    _report_kept_nodes(cluster, nodes, report)
+    if down:
+        verb, pronoun = ("is", "it") if len(down) == 1 else ("are", "them")
+        report(
+            f"cluster {name}: {_names(down)} {verb} not running; starting {pronoun} again on"
+            " the cluster's existing data (objects, keys and kubeconfig are kept)"
+        )
+    else:
+        report(f"cluster {name}: every process runs; waiting for it to become ready")
+    token = admin_token(cluster.folder)
+    _stop_unrecorded(cluster, report=report)
+    taken_ports: set[int] = set()
+    for attempt in range(1, START_ATTEMPTS + 1):
+        started = _plan_restart(cluster, down, taken_ports=taken_ports, report=report)
+        components.write_kubeconfig(cluster, token)
+        api = Api(
+            cluster.server,
+            ca_file=cluster.folder / "pki" / "ca.crt",
+            token=token,
+            logs=cluster.logs,
+        )
+        try:
+            _start_all(cluster, api, started, report=report, deadline=deadline)
+        except PortTaken as error:
+            _stop_processes(cluster, started)
+            _raise_if_last_attempt(error, attempt)
+            _report_port_retry(cluster, error, attempt, report)
+            taken_ports.update([error.port] if error.port else _ports_of(cluster, error.component))
+            down = check(cluster).down
+        except BaseException as error:
+            outcome = "was interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
+            report(
+                f"restart of cluster {name} {outcome}; stopping what it started"
+                f" (logs in {cluster.logs})"
+            )
+            _stop_processes(cluster, started)
+            if isinstance(error, LocalClusterError):
+                raise LocalClusterError(
+                    f"{error}\nthe data of cluster {name} is kept in {cluster.folder}; if etcd"
+                    f" cannot use it, `deployer local up {name} --fresh` discards it and"
+                    " starts afresh"
+                ) from error
+            raise
+        else:
+            cluster.kept_data = True
+            cluster.restarted = list(started)
+            save(cluster, started=True)
+            return cluster
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _names(items: Iterable[str]) -> str:
+    return ", ".join(items)
+
+
+def _ports_of(cluster: LocalCluster, component: str) -> list[int]:
+    keys = ("etcd", "etcd-peer") if component == "etcd" else (component,)
+    return [cluster.ports[key] for key in keys if key in cluster.ports]
+
+
+def _plan_restart(
+    cluster: LocalCluster, down: list[str], *, taken_ports: set[int], report: Report
+) -> list[str]:
+    """Return the components to start, in start order, and stop those of them that run.
+
+    A component whose port is in use, or in `taken_ports`, moves to a free port, and what
+    connects to it starts again with it: kube-apiserver follows etcd's client port, and
+    the API clients read kube-apiserver's address from the kubeconfig.
+    """
+    start = set(down)
+    if "etcd" in start:
+        _move_if_taken(cluster, "etcd-peer", taken_ports, report)
+        if _move_if_taken(cluster, "etcd", taken_ports, report):
+            start.add("kube-apiserver")
+    if "kube-apiserver" in start:
+        # A running kube-apiserver listens on its own port, so stop it before checking the port.
+        _stop_processes(cluster, ["kube-apiserver"])
+        if _move_if_taken(cluster, "kube-apiserver", taken_ports, report):
+            start.update(API_CLIENTS)
+    ordered = [name for name in PROCESS_ORDER if name in start]
+    _stop_processes(cluster, ordered)
+    for name in ordered:
+        cluster.pids.pop(name, None)
+    return ordered
+
+
+def _move_if_taken(cluster: LocalCluster, key: str, taken_ports: set[int], report: Report) -> bool:
+    """Give `key` (a component or `etcd-peer`) a free port if its own is in use.
+
+    Returns True if the port changed.
+    """
+    port = cluster.ports[key]
+    # Sockets of a process that was just killed can hold its port for a moment.
+    if port not in taken_ports and _port_released(port, wait=PORT_RELEASE_WAIT):
+        return False
+    [free] = processes.free_ports(1, avoid=taken_ports | set(cluster.ports.values()))
+    cluster.ports[key] = free
+    if key == "kube-apiserver":
+        cluster.server = f"https://{processes.LOOPBACK}:{free}"
+        report(
+            f"port {port} of kube-apiserver is in use by another process; it moves to"
+            f" {cluster.server}, and the kubeconfig {cluster.kubeconfig} is rewritten"
+        )
+    else:
+        report(f"port {port} of {key} is in use by another process; it moves to port {free}")
+    return True
 
 
 def _new_cluster(name: str, folder: Path, *, nodes: int, avoid: set[int]) -> LocalCluster:
@@ -214,21 +379,17 @@ def _new_cluster(name: str, folder: Path, *, nodes: int, avoid: set[int]) -> Loc
 
 def _clear_failed_attempt(cluster: LocalCluster, attempt: int) -> None:
     """Keep a failed start's logs aside and drop its etcd data, which names its ports."""
-    logs = _logs(cluster)
+    logs = cluster.logs
     if logs.is_dir():
         logs.rename(logs.with_name(f"logs-attempt-{attempt}"))
     shutil.rmtree(cluster.folder / "etcd", ignore_errors=True)
     cluster.pids.clear()
-
-
-def _logs(cluster: LocalCluster) -> Path:
-    return cluster.folder / "logs"
+    cluster.log_starts.clear()
 
 
 def is_ready(cluster: LocalCluster) -> bool:
-    """True if every process runs and the `up` that started the cluster finished."""
-    alive = cluster.alive()
-    return bool(alive) and all(alive.values()) and (cluster.folder / READY_MARK).exists()
+    """True if every component runs, /readyz is ok and the last `up` of the cluster finished."""
+    return check(cluster).running
 
 
 def check_name(name: str) -> None:
@@ -246,14 +407,26 @@ def check_nodes(nodes: int) -> None:
         )
 
 
-def _start_all(cluster: LocalCluster, api: Api, *, report: Report, deadline: float) -> None:
-    report(f"starting etcd on port {cluster.ports['etcd']}")
-    _launch(cluster, "etcd", _etcd_command(cluster))
-    report(f"starting kube-apiserver on {cluster.server}")
-    _launch(cluster, "kube-apiserver", _apiserver_command(cluster))
+def _start_all(
+    cluster: LocalCluster,
+    api: Api,
+    names: Iterable[str],
+    *,
+    report: Report,
+    deadline: float,
+) -> None:
+    """Start the components in `names`, then wait until the API, nodes and defaults are ready."""
+    names = list(names)
+    if "etcd" in names:
+        report(f"starting etcd on port {cluster.ports['etcd']}")
+        _launch(cluster, "etcd")
+    if "kube-apiserver" in names:
+        report(f"starting kube-apiserver on {cluster.server}")
+        _launch(cluster, "kube-apiserver")
     _wait(lambda: api.ready(), cluster, "kube-apiserver to report /readyz ok", deadline)
-    for name in ("kube-controller-manager", "kube-scheduler", "kwok"):
-        _launch(cluster, name, _component_command(cluster, name))
+    for name in API_CLIENTS:
+        if name in names:
+            _launch(cluster, name)
     _register_nodes(api, cluster.nodes)
     report(f"waiting for {cluster.nodes} simulated nodes and the default ServiceAccount")
     _wait(
@@ -266,15 +439,26 @@ def _start_all(cluster: LocalCluster, api: Api, *, report: Report, deadline: flo
     _create_storage_class(api)
 
 
-def _launch(cluster: LocalCluster, name: str, command: list[str]) -> None:
+def _launch(cluster: LocalCluster, name: str) -> None:
+    """Start one component, marking in its log where this start's output begins.
+
+    Logs are appended to, so they keep the output of earlier runs; `_log_text` reads only
+    this start's part.
+    """
+    command = components.command(cluster, name)
+    log_file = cluster.logs / f"{name}.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("a") as handle:
+        handle.write(f"---- {time.strftime('%Y-%m-%d %H:%M:%S')} deployer local up starts {name}\n")
+    cluster.log_starts[name] = log_file.stat().st_size
     try:
-        cluster.pids[name] = processes.start(command, log_file=_logs(cluster) / f"{name}.log")
+        cluster.pids[name] = processes.start(command, log_file=log_file)
     except OSError as error:
         raise LocalClusterError(
             f"starting {name} of cluster {cluster.name} ({command[0]}) failed: {error};"
             " rebuild the binaries with `deployer local build`"
         ) from error
-    _save(cluster)
+    save(cluster)
 
 
 # Go's net package reports a taken port as `listen tcp 127.0.0.1:PORT: bind: address
@@ -300,7 +484,7 @@ def _wait(check: Callable[[], bool], cluster: LocalCluster, what: str, deadline:
     last = f"; last error: {unreachable}" if unreachable else ""
     raise LocalClusterError(
         f"timed out waiting for {what} on cluster {cluster.name}{last};"
-        f" see the logs in {_logs(cluster)}"
+        f" see the logs in {cluster.logs}"
     )
 
 
@@ -327,8 +511,11 @@ def _raise_if_exited(cluster: LocalCluster, what: str) -> None:
 
 
 def _log_text(cluster: LocalCluster, name: str) -> str:
+    """Return what the component logged since this call last started it."""
     try:
-        return (_logs(cluster) / f"{name}.log").read_text(errors="replace")
+        with (cluster.logs / f"{name}.log").open(errors="replace") as handle:
+            handle.seek(cluster.log_starts.get(name, 0))
+            return handle.read()
     except OSError:
         return ""
 
@@ -337,120 +524,6 @@ def _tail(text: str, lines: int = 15) -> str:
     if not text:
         return "  (no log)"
     return "\n".join("  " + line for line in text.splitlines()[-lines:])
-
-
-def _etcd_command(cluster: LocalCluster) -> list[str]:
-    client = f"http://{processes.LOOPBACK}:{cluster.ports['etcd']}"
-    peer = f"http://{processes.LOOPBACK}:{cluster.ports['etcd-peer']}"
-    return [
-        str(build.binary(build.ETCD, "etcd")),
-        f"--name={cluster.name}",
-        f"--data-dir={cluster.folder / 'etcd'}",
-        f"--listen-client-urls={client}",
-        f"--advertise-client-urls={client}",
-        f"--listen-peer-urls={peer}",
-        f"--initial-advertise-peer-urls={peer}",
-        f"--initial-cluster={cluster.name}={peer}",
-        "--unsafe-no-fsync",
-        "--log-level=warn",
-    ]
-
-
-def _apiserver_command(cluster: LocalCluster) -> list[str]:
-    pki_dir = cluster.folder / "pki"
-    return [
-        str(build.binary(build.KUBERNETES, "kube-apiserver")),
-        f"--etcd-servers=http://{processes.LOOPBACK}:{cluster.ports['etcd']}",
-        f"--bind-address={processes.LOOPBACK}",
-        f"--secure-port={cluster.ports['kube-apiserver']}",
-        f"--cert-dir={pki_dir}",
-        f"--tls-cert-file={pki_dir / 'apiserver.crt'}",
-        f"--tls-private-key-file={pki_dir / 'apiserver.key'}",
-        f"--client-ca-file={pki_dir / 'ca.crt'}",
-        f"--token-auth-file={pki_dir / 'tokens.csv'}",
-        "--authorization-mode=RBAC",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        f"--service-account-key-file={pki_dir / 'sa.pub'}",
-        f"--service-account-signing-key-file={pki_dir / 'sa.key'}",
-        f"--service-cluster-ip-range={SERVICE_CIDR}",
-        "--endpoint-reconciler-type=none",
-        "--allow-privileged=true",
-        "--profiling=false",
-        "--v=0",
-    ]
-
-
-def _component_command(cluster: LocalCluster, name: str) -> list[str]:
-    kubeconfig = str(cluster.kubeconfig)
-    pki_dir = cluster.folder / "pki"
-    if name == "kwok":
-        return [
-            str(build.binary(build.KWOK, "kwok")),
-            f"--kubeconfig={kubeconfig}",
-            "--manage-all-nodes=true",
-            f"--cidr={POD_CIDR}",
-            f"--config={STAGES_FILE}",
-        ]
-    binary = build.binary(build.KUBERNETES, name)
-    common = [
-        str(binary),
-        f"--kubeconfig={kubeconfig}",
-        f"--bind-address={processes.LOOPBACK}",
-        "--secure-port=0",
-        "--leader-elect=false",
-        # The default client limit (20 requests/s) makes controllers, not the tools under
-        # test, the bottleneck once hundreds of objects arrive at once.
-        "--kube-api-qps=200",
-        "--kube-api-burst=400",
-        "--v=0",
-    ]
-    if name == "kube-controller-manager":
-        return [
-            *common,
-            f"--service-account-private-key-file={pki_dir / 'sa.key'}",
-            f"--root-ca-file={pki_dir / 'ca.crt'}",
-            f"--cluster-signing-cert-file={pki_dir / 'ca.crt'}",
-            f"--cluster-signing-key-file={pki_dir / 'ca.key'}",
-            "--use-service-account-credentials=false",
-            # Simulated nodes need no IP ranges. The node lifecycle controller lifts the
-            # not-ready taint; a long grace period keeps a late heartbeat from evicting pods.
-            "--controllers=*,-node-ipam-controller",
-            "--node-monitor-grace-period=10m",
-            # Volumes for claims of the `standard` StorageClass: folders under
-            # /tmp/hostpath_pv on this machine, removed again when their claim is deleted.
-            "--enable-hostpath-provisioner=true",
-            "--concurrent-deployment-syncs=20",
-            "--concurrent-replicaset-syncs=20",
-        ]
-    return common
-
-
-def _write_kubeconfig(cluster: LocalCluster, token: str) -> None:
-    import base64
-
-    ca = base64.b64encode((cluster.folder / "pki" / "ca.crt").read_bytes()).decode()
-    context = f"deployer-{cluster.name}"
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": context,
-                "cluster": {"server": cluster.server, "certificate-authority-data": ca},
-            }
-        ],
-        "users": [{"name": f"{context}-admin", "user": {"token": token}}],
-        "contexts": [
-            {
-                "name": context,
-                "context": {"cluster": context, "user": f"{context}-admin", "namespace": "default"},
-            }
-        ],
-        "current-context": context,
-        "preferences": {},
-    }
-    cluster.kubeconfig.write_text(json.dumps(config, indent=2) + "\n")
-    cluster.kubeconfig.chmod(0o600)
 
 
 def _node_body(index: int) -> dict[str, object]:
@@ -535,9 +608,12 @@ def down(name: str = "default", *, remove: bool = True) -> bool:
 def _down_locked(name: str, *, remove: bool) -> bool:
     cluster = load(name)
     if cluster is None:
+        folder = paths.cluster_dir(name)
+        stray = LocalCluster(name=name, folder=folder, server="")
+        _stop_unrecorded(stray, report=log.warning)
         return False
     volumes = _provisioned_volume_folders(cluster)
-    left = _stop_processes(cluster)
+    left = _stop_processes(cluster) + _stop_unrecorded(cluster, report=log.info)
     if left:
         raise LocalClusterError(
             f"processes {left} of cluster {name} did not stop; kill them by hand"
@@ -557,7 +633,7 @@ def _down_locked(name: str, *, remove: bool) -> bool:
 def _provisioned_volume_folders(cluster: LocalCluster) -> list[Path]:
     """Return the host-path folders of the cluster's provisioned volumes, if it answers."""
     try:
-        token = (cluster.folder / "pki" / "tokens.csv").read_text().split(",", 1)[0]
+        token = admin_token(cluster.folder)
         api = Api(cluster.server, ca_file=cluster.folder / "pki" / "ca.crt", token=token)
         code, body = api.request("GET", "/api/v1/persistentvolumes", timeout=3.0)
     except (OSError, ApiUnreachable):
@@ -572,10 +648,25 @@ def _provisioned_volume_folders(cluster: LocalCluster) -> list[Path]:
     return folders
 
 
-def _stop_processes(cluster: LocalCluster) -> list[int]:
+def _stop_unrecorded(cluster: LocalCluster, *, report: Report) -> list[int]:
+    """Stop the cluster's processes that state.json does not record; return pids left alive."""
+    found = unrecorded(cluster)
+    if not found:
+        return []
+    described = _names(f"{name} (pid {pid})" for pid, name in found.items())
+    report(
+        f"stopping {described} of cluster {cluster.name}: running but not recorded, as an"
+        " interrupted `deployer local up` leaves it"
+    )
+    return processes.stop(list(found), marker=str(cluster.folder))
+
+
+def _stop_processes(cluster: LocalCluster, names: Iterable[str] = PROCESS_ORDER) -> list[int]:
+    """Stop the cluster's components in `names`, last started first; return pids left alive."""
     left: list[int] = []
+    chosen = set(names)
     for name in reversed(PROCESS_ORDER):
-        pid = cluster.pids.get(name)
+        pid = cluster.pids.get(name) if name in chosen else None
         if pid is not None:
             left += processes.stop([pid], marker=str(cluster.folder))
     return left

@@ -128,6 +128,28 @@ def is_alive(pid: int, *, marker: str = "") -> bool:
     return marker.encode() in cmdline
 
 
+def find(programs: Iterable[str], *, marker: str) -> dict[int, str]:
+    """Find live processes that run one of `programs` with `marker` in their arguments.
+
+    Returns each one's pid and program name. The program is the file name of argv[0], so
+    a shell or an editor with the marker in its arguments does not match.
+    """
+    names = set(programs)
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        program = Path(args[0]).name
+        pid = int(entry.name)
+        if program in names and any(marker in arg for arg in args[1:]) and is_alive(pid):
+            found[pid] = program
+    return found
+
+
 def stop(pids: Sequence[int], *, marker: str, grace: float = 10.0) -> list[int]:
     """Send SIGTERM to each live pid, SIGKILL after `grace` seconds; return pids still alive."""
     alive = [pid for pid in pids if is_alive(pid, marker=marker)]

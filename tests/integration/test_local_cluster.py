@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
+import signal
 import socket
 import subprocess
+import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
+from deployer.cli.local_cmds import local_group
 from deployer.errors import LocalClusterError
 from deployer.local import cluster as local
 from deployer.local import helm_binary, processes
@@ -410,3 +417,237 @@ def test_port_taken_every_time_gives_up(monkeypatch: pytest.MonkeyPatch) -> None
     finally:
         thief.release()
         local.down(name)
+
+
+def _unknown_sim_pod(name: str, value: str) -> str:
+    return f"""
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {name}
+          annotations: {{deployer.dev/sim: {value}}}
+        spec: {{containers: [{{name: main, image: example.invalid/app:1}}]}}
+        """
+
+
+def test_unknown_sim_value_names_known_values(kubeconfig: str, namespace: str) -> None:
+    apply_text(kubeconfig, namespace, _unknown_sim_pod("typo", "crashlop"))
+    wait(
+        kubeconfig,
+        namespace,
+        "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}"
+        "=CreateContainerConfigError",
+        "pod/typo",
+    )
+    pod = get_json(kubeconfig, namespace, "pod/typo")
+    assert pod["status"]["phase"] == "Pending"
+    message = pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"]
+    assert '"crashlop"' in message
+    assert "deployer.dev/sim" in message
+    for known in ("unready", "crashloop", "imagepull", "fail"):
+        assert known in message
+
+
+def test_apply_fails_at_once_on_unknown_sim_value(kubeconfig: str, namespace: str) -> None:
+    from deployer.cluster import Cluster
+    from deployer.engine.apply import ApplyOptions, apply_manifests
+    from deployer.errors import ObjectFailed
+    from deployer.sources.loader import load_text
+
+    text = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: carts}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: carts}}
+  template:
+    metadata:
+      labels: {app: carts}
+      annotations: {deployer.dev/sim: crash-loop}
+    spec:
+      containers: [{name: carts, image: carts}]
+"""
+    started = time.monotonic()
+    with pytest.raises(ObjectFailed) as raised:
+        apply_manifests(
+            Cluster.connect(kubeconfig=kubeconfig),
+            load_text(text, file="test.yaml"),
+            options=ApplyOptions(namespace=namespace, timeout_seconds=300),
+        )
+    message = str(raised.value)
+    assert f"Deployment {namespace}/carts" in message
+    assert "CreateContainerConfigError" in message
+    assert 'unknown value "crash-loop" of pod annotation deployer.dev/sim' in message
+    assert time.monotonic() - started < 60
+
+
+@pytest.fixture
+def cluster_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A unique name for a cluster the test starts itself; the cluster is removed afterwards."""
+    stem = request.node.name.removeprefix("test_").replace("_", "-")[:30]
+    name = f"pytest-{stem}-{os.getpid()}"
+    yield name
+    local.down(name)
+
+
+def _kill(cluster: local.LocalCluster, *components: str) -> None:
+    """SIGKILL the given components of the cluster and wait until they are gone."""
+    for component in components:
+        pid = cluster.pids[component]
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while processes.is_alive(pid, marker=str(cluster.folder)):
+            assert time.monotonic() < deadline, f"{component} (pid {pid}) did not exit"
+            time.sleep(0.05)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+
+def _config_map_data(cluster: local.LocalCluster, name: str) -> dict[str, str]:
+    found = get_json(str(cluster.kubeconfig), "default", f"configmap/{name}")
+    return dict(found["data"])
+
+
+def _status(name: str) -> Result:
+    return CliRunner().invoke(local_group, ["status", name])
+
+
+def test_up_restarts_only_killed_kwok(cluster_name: str) -> None:
+    cluster = local.up(cluster_name, nodes=1)
+    kubeconfig = str(cluster.kubeconfig)
+    kubectl(kubeconfig, "create", "configmap", "keepme", "--from-literal=kept=yes")
+    _kill(cluster, "kwok")
+    stopped = _status(cluster_name)
+    assert stopped.exit_code == 1
+    assert f"{cluster_name}: degraded" in stopped.output
+    assert re.search(r"kwok +pid \d+ +exited", stopped.output)
+
+    lines: list[str] = []
+    again = local.up(cluster_name, report=lines.append)
+
+    assert again.kept_data
+    assert again.restarted == ["kwok"]
+    assert any("kwok is not running" in line for line in lines), lines
+    assert not any("afresh" in line for line in lines), lines
+    survivors = [name for name in local.PROCESS_ORDER if name != "kwok"]
+    assert {n: again.pids[n] for n in survivors} == {n: cluster.pids[n] for n in survivors}
+    assert again.server == cluster.server, "\n".join(lines)
+    assert _config_map_data(again, "keepme") == {"kept": "yes"}
+    assert _node_count(again) == 1
+    assert _status(cluster_name).exit_code == 0
+
+
+def test_up_after_all_processes_killed_keeps_objects(cluster_name: str) -> None:
+    """The state after a reboot: every process gone, the cluster's folder intact."""
+    cluster = local.up(cluster_name, nodes=1)
+    kubectl(str(cluster.kubeconfig), "create", "configmap", "keepme", "--from-literal=kept=yes")
+    _kill(cluster, *reversed(local.PROCESS_ORDER))
+    stopped = _status(cluster_name)
+    assert stopped.exit_code == 1
+    assert f"{cluster_name}: stopped" in stopped.output
+
+    lines: list[str] = []
+    again = local.up(cluster_name, report=lines.append)
+
+    assert again.kept_data
+    assert again.restarted == list(local.PROCESS_ORDER)
+    assert again.server == cluster.server, "\n".join(lines)
+    assert _config_map_data(again, "keepme") == {"kept": "yes"}
+    assert _node_count(again) == 1
+    assert all(again.alive().values())
+    assert _status(cluster_name).exit_code == 0
+
+
+@contextlib.contextmanager
+def _listening_on(port: int) -> Iterator[None]:
+    """Listen on `port` of the loopback address, once the killed process's sockets let go."""
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                holder.bind((processes.LOOPBACK, port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, f"port {port} stayed in use"
+                time.sleep(0.1)
+        holder.listen()
+        yield
+
+
+def test_up_moves_taken_apiserver_port(cluster_name: str) -> None:
+    cluster = local.up(cluster_name, nodes=1)
+    kubectl(str(cluster.kubeconfig), "create", "configmap", "keepme", "--from-literal=kept=yes")
+    _kill(cluster, *reversed(local.PROCESS_ORDER))
+    old_port = cluster.ports["kube-apiserver"]
+    with _listening_on(old_port):
+        lines: list[str] = []
+        again = local.up(cluster_name, report=lines.append)
+
+    assert again.ports["kube-apiserver"] != old_port
+    assert again.server != cluster.server
+    assert any(f"port {old_port} of kube-apiserver is in use" in line for line in lines), lines
+    written = json.loads(again.kubeconfig.read_text())
+    assert written["clusters"][0]["cluster"]["server"] == again.server
+    assert _config_map_data(again, "keepme") == {"kept": "yes"}
+    assert _node_count(again) == 1
+
+
+def test_status_after_killed_up_reports_components_down(cluster_name: str) -> None:
+    state_file = local.paths.cluster_dir(cluster_name) / "state.json"
+    command = [sys.executable, "-c", "from deployer.cli.main import main; main()"]
+    starting = subprocess.Popen(
+        [*command, "local", "up", cluster_name, "--nodes", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not state_file.exists():
+            assert starting.poll() is None, "`local up` ended before it recorded etcd"
+            assert time.monotonic() < deadline, "`local up` recorded no state"
+            time.sleep(0.01)
+    finally:
+        starting.kill()
+        starting.wait()
+
+    result = _status(cluster_name)
+
+    assert result.exit_code == 1
+    assert f"{cluster_name}: degraded" in result.output
+    assert re.search(r"etcd +pid \d+ +alive", result.output)
+    assert re.search(r"kwok +pid - +never started", result.output)
+    assert "the last `deployer local up` of it did not finish" in result.output
+    rows = json.loads(
+        CliRunner().invoke(local_group, ["status", cluster_name, "-o", "json"]).output
+    )
+    assert "kwok is not running" in rows[0]["problems"]
+
+    # etcd may still be creating its data folder; `up` starts afresh without one.
+    data = local.paths.cluster_dir(cluster_name) / "etcd" / "member"
+    deadline = time.monotonic() + 30
+    while not data.is_dir():
+        assert time.monotonic() < deadline, "etcd created no data folder"
+        time.sleep(0.05)
+    lines: list[str] = []
+    again = local.up(cluster_name, report=lines.append)
+    assert again.kept_data, "\n".join(lines)
+    assert "kwok" in again.restarted
+    assert _node_count(again) == 1
+    assert _status(cluster_name).exit_code == 0
+
+
+def test_up_fresh_discards_objects(cluster_name: str) -> None:
+    cluster = local.up(cluster_name, nodes=1)
+    kubectl(str(cluster.kubeconfig), "create", "configmap", "keepme", "--from-literal=kept=yes")
+    lines: list[str] = []
+
+    again = local.up(cluster_name, fresh=True, report=lines.append)
+
+    assert not again.kept_data
+    assert any("discarding cluster" in line for line in lines), lines
+    lookup = kubectl(str(again.kubeconfig), "get", "configmap", "keepme", check=False)
+    assert "NotFound" in lookup.stderr
+    marker = str(cluster.folder)
+    assert not any(processes.is_alive(pid, marker=marker) for pid in cluster.pids.values())
