@@ -17,7 +17,6 @@ from typing import Any
 import click
 from rich.console import Console, Group
 from rich.live import Live
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -35,8 +34,11 @@ PIPE_WIDTH = 1000
 
 
 def output_console() -> Console:
-    """Return a console for tables: the terminal's width, else wide enough for every cell."""
-    console = Console(highlight=False, soft_wrap=True)
+    """Return a console for tables: the terminal's width, else wide enough for every cell.
+
+    Markup is off, so names and messages from files and the cluster print as written.
+    """
+    console = Console(highlight=False, soft_wrap=True, markup=False)
     if not console.is_terminal:
         console.width = PIPE_WIDTH
     return console
@@ -158,7 +160,7 @@ def print_summary(summary: list[dict[str, Any]], *, seconds: float) -> None:
         console.print(_summary_table(summary, seconds=seconds))
     for row in summary:
         for problem in row["not_ready"]:
-            console.print(f"not ready: {escape(problem)}")
+            console.print(f"not ready: {problem}")
 
 
 def _summary_table(summary: list[dict[str, Any]], *, seconds: float) -> Table:

@@ -7,12 +7,15 @@ tag such as `[/]` raises MarkupError. Cluster and user text contains both.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from rich.console import Console, RenderableType
 
 from deployer.cli.object_table import ObjectTable
 from deployer.cli.progress import LiveView
+from deployer.cli.stack_cmds import catalog_command
 from deployer.cli.stack_view import LiveTasks, print_summary
 from deployer.cli.workflow_view import rich_tree
 from deployer.model.events import ObjectEvent
@@ -114,3 +117,32 @@ def test_run_tree_keeps_brackets() -> None:
     output = rendered(rich_tree(run))
     assert REASON in output
     assert MESSAGE in output
+
+
+CATALOG_WORKFLOW = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata:
+  generateName: shop-
+spec:
+  entrypoint: main
+  arguments:
+    parameters:
+    - name: tier
+      value: "[web]"
+      description: "pick [/] a tier"
+  templates:
+  - name: main
+    suspend: {}
+"""
+
+
+def test_catalog_keeps_brackets(tmp_path: Path) -> None:
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    (workflows / "shop.yaml").write_text(CATALOG_WORKFLOW)
+    args = ["--workflows-dir", str(workflows), "--stacks-dir", str(tmp_path / "none")]
+    result = CliRunner().invoke(catalog_command, args)
+    assert result.exit_code == 0, result.output
+    assert "[web]" in result.output
+    assert "pick [/] a tier" in result.output
