@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
+import json
 import logging
 import re
 import shutil
@@ -504,10 +505,34 @@ def _raise_if_exited(cluster: LocalCluster, what: str) -> None:
                 port=port,
             )
     if dead:
+        log_text = _log_text(cluster, dead[0])
+        cause = _fatal_message(log_text)
         raise LocalClusterError(
             f"{dead[0]} of cluster {cluster.name} exited while waiting for {what}:\n"
-            f"{_tail(_log_text(cluster, dead[0]))}"
+            + (f"  {cause}\n  ...\n" if cause else "")
+            + _tail(log_text)
         )
+
+
+# A line that says why a Go component stopped: a panic, a klog fatal line (`F1204 ...`),
+# or a zap JSON entry (etcd, kwok) at level fatal or panic.
+_FATAL_LINE = re.compile(r'^(panic: |F\d{4} )|"level":"(fatal|panic)"')
+
+
+def _fatal_message(log_text: str) -> str:
+    """Return the first fatal line of a log, a JSON entry as `msg: error`, or ""."""
+    for line in log_text.splitlines():
+        if not _FATAL_LINE.search(line):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            return line
+        if isinstance(entry, dict) and entry.get("msg"):
+            error = f": {entry['error']}" if entry.get("error") else ""
+            return f"{entry['msg']}{error}"
+        return line
+    return ""
 
 
 def _log_text(cluster: LocalCluster, name: str) -> str:

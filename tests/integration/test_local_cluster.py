@@ -651,3 +651,21 @@ def test_up_fresh_discards_objects(cluster_name: str) -> None:
     assert "NotFound" in lookup.stderr
     marker = str(cluster.folder)
     assert not any(processes.is_alive(pid, marker=marker) for pid in cluster.pids.values())
+
+
+def test_up_keeps_unreadable_etcd_data(cluster_name: str) -> None:
+    cluster = local.up(cluster_name, nodes=1)
+    _kill(cluster, *reversed(local.PROCESS_ORDER))
+    database = cluster.folder / "etcd" / "member" / "snap" / "db"
+    database.write_text("not a database\n")
+
+    with pytest.raises(LocalClusterError) as raised:
+        local.up(cluster_name, report=lambda _line: None, timeout=60)
+
+    message = str(raised.value)
+    assert "etcd of cluster" in message
+    assert "failed to open database" in message
+    assert f"`deployer local up {cluster_name} --fresh`" in message
+    assert database.read_text() == "not a database\n"
+    again = local.up(cluster_name, nodes=1, fresh=True, report=lambda _line: None)
+    assert _node_count(again) == 1

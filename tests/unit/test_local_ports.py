@@ -88,3 +88,25 @@ def test_other_exit_is_not_port_taken(tmp_path: Path) -> None:
     assert not isinstance(raised.value, cluster.PortTaken)
     assert "kwok of cluster t exited while waiting for 3 nodes to be Ready" in str(raised.value)
     assert "no such file" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("log_text", "message"),
+    [
+        (
+            '{"level":"info","msg":"starting"}\n'
+            '{"level":"panic","msg":"failed to open database","error":"invalid database"}\n'
+            "panic: failed to open database\n\ngoroutine 1 [running]:\n",
+            "failed to open database: invalid database",
+        ),
+        (
+            "I1204 17:00:11.0 server.go:1] starting\n"
+            "F1204 17:00:12.0 server.go:2] unable to load client CA file\n",
+            "F1204 17:00:12.0 server.go:2] unable to load client CA file",
+        ),
+        ("panic: runtime error\n\ngoroutine 1 [running]:\n", "panic: runtime error"),
+        ("I1204 17:00:11.0 server.go:1] starting\n", ""),
+    ],
+)
+def test_exit_message_names_fatal_line(log_text: str, message: str) -> None:
+    assert cluster._fatal_message(log_text) == message
