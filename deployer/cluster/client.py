@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from deployer.cluster import config, discovery
 from deployer.cluster.discovery import ResourceInfo
+from deployer.cluster.kube import ApiException
 from deployer.cluster.retry import Transient
 from deployer.cluster.transport import Query, Transport
 from deployer.errors import ApiError, ImmutableFieldError, InputError

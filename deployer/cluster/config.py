@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
+from deployer.cluster import kube
 from deployer.errors import ApiError
 
 POOL_SIZE = 32  # connections shared by every thread; matches the apply parallelism
@@ -57,10 +56,10 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Connec
     if not any(os.path.exists(path) for path in paths):
         # Like kubectl, a KUBECONFIG list is usable when at least one of its files exists.
         raise ApiError(f"kubeconfig {files} not found; {_where_to_fix(kubeconfig)}")
-    configuration = k8s_client.Configuration()
+    configuration = kube.Configuration()
     try:
-        contexts, active = k8s_config.list_kube_config_contexts(config_file=files)
-    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as failure:
+        contexts, active = kube.list_kube_config_contexts(config_file=files)
+    except (kube.ConfigException, OSError, yaml.YAMLError) as failure:
         raise ApiError(f"invalid kubeconfig {files}: {_reason(failure)}") from None
     names = [str(entry.get("name") or "") for entry in contexts]
     if context and context not in names:
@@ -70,13 +69,13 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Connec
             "Pass one of them with --context, or omit --context for the current one."
         )
     try:
-        k8s_config.load_kube_config(
+        kube.load_kube_config(
             config_file=files,
             context=context,
             client_configuration=configuration,
             persist_config=False,
         )
-    except (k8s_config.ConfigException, OSError, yaml.YAMLError) as failure:
+    except (kube.ConfigException, OSError, yaml.YAMLError) as failure:
         raise ApiError(f"invalid kubeconfig {files}: {_reason(failure)}") from None
 
     chosen = next((c for c in contexts if c.get("name") == context), None) if context else active
@@ -84,7 +83,7 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> Connec
     configuration.connection_pool_maxsize = POOL_SIZE
     # Retries are deployer's own (logged, with backoff), so urllib3 must not retry silently.
     configuration.retries = False
-    api_client = k8s_client.ApiClient(configuration)
+    api_client = kube.ApiClient(configuration)
     api_client.user_agent = USER_AGENT
     return Connection(
         api_client=api_client,

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from deployer.cluster import statuses
+from deployer.cluster.kube import ApiException
 from deployer.cluster.retry import Transient, run_with_retries
 from deployer.errors import ApiError
 

@@ -17,9 +17,9 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import urllib3
-from kubernetes.client.exceptions import ApiException
 
 from deployer.cluster.discovery import ResourceInfo
+from deployer.cluster.kube import ApiException
 from deployer.cluster.retry import Transient, backoff_seconds
 from deployer.errors import ApiError, ReadinessTimeout
 
