@@ -4,17 +4,22 @@ A watch starts from a list's resourceVersion, requests bookmarks, resumes from t
 version it saw when the connection ends, and lists again after 410 Gone (yielding
 DELETED for objects that vanished meanwhile). Setting the `stop` event shuts the open
 connection down, so a waiting thread returns at once instead of at the server timeout.
+`LatestEvents` queues events from watch threads for a consumer that needs only the
+newest state of each object.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
+import queue
 import threading
 import time
-from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections import OrderedDict
+from collections.abc import Generator, Hashable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import urllib3
 
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 SERVER_TIMEOUT_SECONDS = 290  # the server ends each watch request after this; we resume
 STOP_CHECK_SECONDS = 0.2  # how often the closer thread looks at the stop event
 Event = tuple[str, dict[str, Any]]
+Item = TypeVar("Item")
 
 
 class Gone(Exception):
@@ -195,6 +201,55 @@ def _stub(info: ResourceInfo, namespace: str, name: str) -> dict[str, Any]:
     if namespace:
         meta["namespace"] = namespace
     return {"apiVersion": info.api_version, "kind": info.kind, "metadata": meta}
+
+
+class LatestEvents(Generic[Item]):
+    """A FIFO queue of watch events that keeps only the newest snapshot of each object.
+
+    `put` with a key replaces a queued snapshot of the same key in place, so a consumer
+    that falls behind keeps one event per object rather than every state it went
+    through. Only snapshots replace snapshots: a deletion, or an item put without a key,
+    is queued as it comes, and a snapshot that follows a queued deletion of its object
+    is queued behind it.
+    """
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._items: OrderedDict[int, tuple[Hashable | None, Item]] = OrderedDict()
+        self._snapshot_slots: dict[Hashable, int] = {}  # key -> slot of its queued snapshot
+        self._slots = itertools.count()
+        self.replaced = 0  # snapshots dropped because a newer one replaced them
+
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._items)
+
+    def put(self, item: Item, key: Hashable | None = None, *, snapshot: bool = True) -> None:
+        """Queue `item`; with a `key` and `snapshot`, replace the key's queued snapshot."""
+        with self._ready:
+            slot = self._snapshot_slots.get(key) if key is not None and snapshot else None
+            if slot is not None:
+                self._items[slot] = (key, item)
+                self.replaced += 1
+                return
+            slot = next(self._slots)
+            self._items[slot] = (key, item)
+            if key is not None:
+                if snapshot:
+                    self._snapshot_slots[key] = slot
+                else:
+                    self._snapshot_slots.pop(key, None)
+            self._ready.notify()
+
+    def get(self, timeout: float) -> Item:
+        """Remove and return the oldest item; raise queue.Empty after `timeout` seconds."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: bool(self._items), timeout):
+                raise queue.Empty
+            slot, (key, item) = self._items.popitem(last=False)
+            if key is not None and self._snapshot_slots.get(key) == slot:
+                del self._snapshot_slots[key]
+            return item
 
 
 def wait_gone(

@@ -8,10 +8,18 @@ for the objects it touches. A FAILED verdict ends the wait at once with ObjectFa
 first deadline to pass raises ReadinessTimeout listing every object still not ready.
 Setting the optional `cancel` event ends the wait within half a second, also with
 ReadinessTimeout.
+
+To keep memory low on large waves, each watched pod and workload is cut down to the
+fields the readiness rules read as its event arrives (see readiness/projection.py), and
+queued events keep only the newest state of each object.
+NOTE: when events arrive faster than the rules run, the states in between are never
+judged. So a pod that waited in CrashLoopBackOff, and was Running again by the time its
+turn came, does not fail the wait.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import queue
 import threading
@@ -21,11 +29,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from deployer.cluster import Cluster
+from deployer.cluster.watch import LatestEvents
 from deployer.engine.targets import Key, Target
 from deployer.errors import ApiError, DeployerError, ObjectFailed, ReadinessTimeout
 from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.status import State, Status
 from deployer.readiness import evaluate, needs_pods, pod_selector
+from deployer.readiness.projection import pod_fields, workload_fields
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +43,107 @@ CANCEL_CHECK_SECONDS = 0.5  # how soon a set `cancel` event ends the wait
 WARNINGS_PER_OBJECT = 3  # latest distinct Warning events a timeout message shows per object
 StreamKey = tuple[str, str, str | None]  # apiVersion, kind, namespace
 Labels = Mapping[str, Any]
+QueuedEvent = tuple[str, Any, str, dict[str, Any]]  # role, stream or error, type, object
+LabelKey = tuple[str, str, str]  # namespace, label name, label value
+
+
+class PodCache:
+    """The pods of the watched namespaces, found by label in about constant time.
+
+    Pods are listed in the order they were first seen, as a plain dict would list them,
+    because some readiness messages name the first matching pod.
+    """
+
+    def __init__(self) -> None:
+        self.pods: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self._by_label: dict[LabelKey, set[str]] = defaultdict(set)
+        self._positions: dict[str, dict[str, int]] = defaultdict(dict)
+        self._counter = itertools.count()
+
+    def put(self, namespace: str, name: str, pod: dict[str, Any]) -> None:
+        """Store a pod's newest state; a known pod keeps its place in the order."""
+        previous = self.pods[namespace].get(name)
+        if previous is None:
+            self._positions[namespace][name] = next(self._counter)
+        else:
+            self._unindex(namespace, name, previous)
+        self.pods[namespace][name] = pod
+        for label in _label_items(namespace, _labels_of(pod)):
+            self._by_label[label].add(name)
+
+    def remove(self, namespace: str, name: str) -> None:
+        pod = self.pods[namespace].pop(name, None)
+        if pod is not None:
+            del self._positions[namespace][name]
+            self._unindex(namespace, name, pod)
+
+    def _unindex(self, namespace: str, name: str, pod: dict[str, Any]) -> None:
+        for label in _label_items(namespace, _labels_of(pod)):
+            names = self._by_label[label]
+            names.discard(name)
+            if not names:
+                del self._by_label[label]
+
+    def matching(self, namespace: str, selector: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Return the pods of `namespace` that carry every label of `selector`."""
+        pods = self.pods[namespace]
+        if not selector:
+            return list(pods.values())
+        # Start from the rarest label of the selector, then check the others.
+        names = min(
+            (self._by_label.get((namespace, key, value), set()) for key, value in selector.items()),
+            key=len,
+        )
+        positions = self._positions[namespace]
+        chosen = [name for name in names if _labels_match(selector, _labels_of(pods[name]))]
+        return [pods[name] for name in sorted(chosen, key=positions.__getitem__)]
+
+
+class WorkloadIndex:
+    """The workload targets of a wave, found by the labels of a pod in about constant time.
+
+    Each workload is filed under one label of its pod selector, or as matching every pod
+    of its namespace when the selector has no labels. A workload without a selector is
+    not filed, as no pod counts for it.
+    """
+
+    def __init__(self) -> None:
+        self._by_label: dict[LabelKey, set[Key]] = defaultdict(set)
+        self._match_all: dict[str, set[Key]] = defaultdict(set)
+        self._filed: dict[Key, tuple[str, dict[str, str]]] = {}
+
+    def file(self, target: Target) -> None:
+        """File `target` under its current pod selector, replacing an older filing."""
+        namespace = target.namespace or ""
+        selector = pod_selector(target.live)
+        filed = self._filed.get(target.key)
+        if filed == (namespace, selector):
+            return
+        if filed is not None:
+            self._unfile(target.key, *filed)
+        if selector is None:
+            return
+        self._filed[target.key] = (namespace, selector)
+        if selector:
+            key, value = min(selector.items())
+            self._by_label[(namespace, key, value)].add(target.key)
+        else:
+            self._match_all[namespace].add(target.key)
+
+    def matching(self, namespace: str, labels: Labels) -> set[Key]:
+        """Return the workloads in `namespace` whose pod selector matches `labels`."""
+        found = set(self._match_all.get(namespace, ()))
+        for label in _label_items(namespace, labels):
+            found.update(self._by_label.get(label, ()))
+        return {key for key in found if _labels_match(self._filed[key][1], labels)}
+
+    def _unfile(self, target: Key, namespace: str, selector: dict[str, str]) -> None:
+        del self._filed[target]
+        if selector:
+            key, value = min(selector.items())
+            self._by_label[(namespace, key, value)].discard(target)
+        else:
+            self._match_all[namespace].discard(target)
 
 
 class Waiter:
@@ -54,9 +165,10 @@ class Waiter:
         started = time.monotonic()
         self.deadlines = {key: started + t.timeout_seconds for key, t in self.targets.items()}
         self.wave_deadline = None if wave_timeout is None else started + wave_timeout
-        self.pods: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.pods = PodCache()
+        self.workloads = WorkloadIndex()
         self.storage_classes: dict[str, dict[str, Any]] = {}
-        self.events: queue.Queue[tuple[str, Any, str, dict[str, Any]]] = queue.Queue()
+        self.events: LatestEvents[QueuedEvent] = LatestEvents()
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -78,7 +190,10 @@ class Waiter:
         pending = set(self.targets)
         for target in self.targets.values():
             # Workloads are judged only with their pods, which the watches bring.
-            if not needs_pods(target.info.kind, target.info.group):
+            if needs_pods(target.info.kind, target.info.group):
+                target.live = workload_fields(target.live)
+                self.workloads.file(target)
+            else:
                 self._settle(pending, target, evaluate(target.live, storage_classes={}))
         return pending
 
@@ -118,9 +233,17 @@ class Waiter:
             for event_type, obj in self.cluster.watch(
                 api_version, kind, namespace, field_selector=field_selector, stop=self.stop
             ):
+                meta = obj.get("metadata") or {}
                 # managedFields is often half of an object and no readiness rule reads it.
-                (obj.get("metadata") or {}).pop("managedFields", None)
-                self.events.put((role, stream, event_type, obj))
+                meta.pop("managedFields", None)
+                if role == "pod":
+                    obj = pod_fields(obj)
+                elif role == "object":
+                    obj = workload_fields(obj)
+                key = (role, stream, meta.get("namespace"), meta.get("name"))
+                self.events.put(
+                    (role, stream, event_type, obj), key, snapshot=event_type != "DELETED"
+                )
         except DeployerError as failure:
             self.events.put(("error", failure, "", {}))
         except Exception as failure:  # a crashed watch thread must not leave the wait hanging
@@ -166,6 +289,8 @@ class Waiter:
             status = Status(State.FAILED, "Deleted", "the object was deleted while waiting")
         else:
             target.live = obj
+            if needs_pods(target.info.kind, target.info.group):
+                self.workloads.file(target)
             status = self._evaluate(target)
         self._settle(pending, target, status)
 
@@ -173,17 +298,12 @@ class Waiter:
         meta = pod.get("metadata") or {}
         namespace = str(meta.get("namespace") or "")
         if event_type == "DELETED":
-            self.pods[namespace].pop(str(meta.get("name")), None)
+            self.pods.remove(namespace, str(meta.get("name")))
         else:
-            self.pods[namespace][str(meta.get("name"))] = pod
-        labels: Labels = meta.get("labels") or {}
-        for key in list(pending):
-            target = self.targets[key]
-            if target.namespace != namespace or not needs_pods(target.info.kind, target.info.group):
-                continue
-            selector = pod_selector(target.live)
-            if selector is not None and _labels_match(selector, labels):
-                self._settle(pending, target, self._evaluate(target))
+            self.pods.put(namespace, str(meta.get("name")), pod)
+        for key in self.workloads.matching(namespace, _labels_of(pod)):
+            if key in pending:
+                self._settle(pending, self.targets[key], self._evaluate(self.targets[key]))
 
     def _on_storage_class(self, pending: set[Key], event_type: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name") or "")
@@ -199,12 +319,7 @@ class Waiter:
     def _evaluate(self, target: Target) -> Status:
         pods: list[dict[str, Any]] = []
         if needs_pods(target.info.kind, target.info.group) and target.namespace:
-            selector = pod_selector(target.live) or {}
-            pods = [
-                pod
-                for pod in self.pods[target.namespace].values()
-                if _labels_match(selector, (pod.get("metadata") or {}).get("labels") or {})
-            ]
+            pods = self.pods.matching(target.namespace, pod_selector(target.live) or {})
         return evaluate(target.live, pods=pods, storage_classes=self.storage_classes)
 
     def _settle(self, pending: set[Key], target: Target, status: Status) -> None:
@@ -283,3 +398,12 @@ def _conditions(obj: Mapping[str, Any]) -> str:
 
 def _labels_match(selector: Mapping[str, str], labels: Labels) -> bool:
     return all(str(labels.get(key)) == value for key, value in selector.items())
+
+
+def _labels_of(obj: Mapping[str, Any]) -> Labels:
+    labels = (obj.get("metadata") or {}).get("labels")
+    return labels if isinstance(labels, Mapping) else {}
+
+
+def _label_items(namespace: str, labels: Labels) -> list[LabelKey]:
+    return [(namespace, str(key), str(value)) for key, value in labels.items()]

@@ -11,7 +11,7 @@ import pytest
 
 from deployer.cluster.discovery import ResourceInfo
 from deployer.engine.targets import Target
-from deployer.engine.waiter import Waiter
+from deployer.engine.waiter import PodCache, Waiter, WorkloadIndex
 from deployer.errors import ObjectFailed, ReadinessTimeout
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest
@@ -221,3 +221,112 @@ def test_failed_verdict_from_apply_response_raises() -> None:
     with pytest.raises(ObjectFailed) as raised:
         Waiter(StandIn({}), [target], progress=lambda _event: None).run()  # type: ignore[arg-type]
     assert "NameConflict" in str(raised.value)
+
+
+def _pod(name: str, app: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "shop", "labels": {"app": app}, "uid": "u"},
+        "spec": {"containers": [{"name": "app", "image": "web:1"}], "volumes": [{"name": "v"}]},
+        "status": {"phase": "Pending", "podIP": "10.0.0.1"},
+        **fields,
+    }
+
+
+def test_waiter_keeps_cut_down_pods_and_workloads() -> None:
+    deployment = _deployment("web", ready=0)
+    deployment["spec"]["template"] = {
+        "metadata": {"labels": {"app": "web"}},
+        "spec": {"containers": [{"name": "app", "image": "web:1"}], "volumes": [{"name": "v"}]},
+    }
+    stand_in = StandIn(
+        {"Deployment": [("ADDED", deployment)], "Pod": [("ADDED", _pod("web-1", "web"))]}
+    )
+    target = _target(DEPLOYMENTS, "web", deployment, timeout=0.5)
+    waiter = Waiter(stand_in, [target], progress=lambda _event: None)  # type: ignore[arg-type]
+    with pytest.raises(ReadinessTimeout):
+        waiter.run()
+    kept = waiter.pods.pods["shop"]["web-1"]
+    assert kept["spec"] == {"containers": [{"name": "app", "image": "web:1"}]}
+    assert kept["status"] == {"phase": "Pending"}
+    assert "uid" not in kept["metadata"]
+    assert target.live["spec"]["template"]["spec"] == {
+        "containers": [{"name": "app", "image": "web:1"}]
+    }
+
+
+def test_pod_cache_lists_pods_in_first_seen_order() -> None:
+    cache = PodCache()
+    cache.put("shop", "b", _pod("b", "web"))
+    cache.put("shop", "a", _pod("a", "web"))
+    cache.put("shop", "c", _pod("c", "api"))
+    cache.put("shop", "b", _pod("b", "web", status={"phase": "Running"}))
+    names = [pod["metadata"]["name"] for pod in cache.matching("shop", {"app": "web"})]
+    assert names == ["b", "a"]
+    assert cache.matching("shop", {"app": "web"})[0]["status"] == {"phase": "Running"}
+    assert len(cache.matching("shop", {})) == 3
+
+
+def test_pod_cache_follows_label_changes_and_deletions() -> None:
+    cache = PodCache()
+    cache.put("shop", "a", _pod("a", "web"))
+    cache.put("shop", "a", _pod("a", "api"))
+    assert cache.matching("shop", {"app": "web"}) == []
+    assert [pod["metadata"]["name"] for pod in cache.matching("shop", {"app": "api"})] == ["a"]
+    cache.remove("shop", "a")
+    assert cache.matching("shop", {"app": "api"}) == []
+    assert cache.matching("other", {"app": "api"}) == []
+
+
+def test_pod_cache_needs_every_selector_label() -> None:
+    cache = PodCache()
+    both = _pod("both", "web")
+    both["metadata"]["labels"]["tier"] = "front"
+    cache.put("shop", "both", both)
+    cache.put("shop", "one", _pod("one", "web"))
+    found = cache.matching("shop", {"app": "web", "tier": "front"})
+    assert [pod["metadata"]["name"] for pod in found] == ["both"]
+
+
+def test_workload_index_finds_workloads_by_pod_labels() -> None:
+    index = WorkloadIndex()
+    web = _target(DEPLOYMENTS, "web", _deployment("web", ready=0))
+    api = _target(DEPLOYMENTS, "api", _deployment("api", ready=0))
+    every = _target(DEPLOYMENTS, "every", _deployment("every", ready=0))
+    every.live["spec"]["selector"] = {"matchExpressions": []}
+    bare = _target(DEPLOYMENTS, "bare", _deployment("bare", ready=0))
+    del bare.live["spec"]["selector"]
+    for target in (web, api, every, bare):
+        index.file(target)
+    assert index.matching("shop", {"app": "web", "other": "x"}) == {web.key, every.key}
+    assert index.matching("shop", {"app": "db"}) == {every.key}
+    assert index.matching("elsewhere", {"app": "web"}) == set()
+
+
+def test_workload_index_follows_selector_change() -> None:
+    index = WorkloadIndex()
+    target = _target(DEPLOYMENTS, "web", _deployment("web", ready=0))
+    index.file(target)
+    target.live = _deployment("web", ready=0)
+    target.live["spec"]["selector"] = {"matchLabels": {"app": "web-v2"}}
+    index.file(target)
+    assert index.matching("shop", {"app": "web"}) == set()
+    assert index.matching("shop", {"app": "web-v2"}) == {target.key}
+
+
+def test_pod_event_judges_only_matching_workloads() -> None:
+    stand_in = StandIn(
+        {
+            "Deployment": [("ADDED", _deployment(name, ready=0)) for name in ("carts", "orders")],
+            "Pod": [("ADDED", _crashing_pod("orders"))],
+        }
+    )
+    targets = [
+        _target(DEPLOYMENTS, name, _deployment(name, ready=0), timeout=300)
+        for name in ("carts", "orders")
+    ]
+    with pytest.raises(ObjectFailed) as raised:
+        Waiter(stand_in, targets, progress=lambda _event: None).run()  # type: ignore[arg-type]
+    assert "Deployment shop/orders" in str(raised.value)
+    assert targets[0].status.state is not State.FAILED

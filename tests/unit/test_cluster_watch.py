@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from deployer.cluster.discovery import ResourceInfo
-from deployer.cluster.watch import Watch
+from deployer.cluster.watch import LatestEvents, Watch
 
 CONFIGMAPS = ResourceInfo("", "v1", "ConfigMap", "configmaps", True)
 
@@ -123,3 +126,56 @@ def test_watch_bookmarks_are_not_yielded() -> None:
     bookmark = {"kind": "ConfigMap", "metadata": {"resourceVersion": "20"}}
     seen, _, _ = _run([([], "10")], [[_line("BOOKMARK", bookmark)]])
     assert seen == []
+
+
+def _drain(events: LatestEvents[str]) -> list[str]:
+    items = []
+    while len(events):
+        items.append(events.get(timeout=0))
+    return items
+
+
+def test_latest_events_replace_queued_snapshot_in_place() -> None:
+    events: LatestEvents[str] = LatestEvents()
+    events.put("a1", "a")
+    events.put("b1", "b")
+    events.put("a2", "a")
+    assert _drain(events) == ["a2", "b1"]
+    assert events.replaced == 1
+
+
+def test_latest_events_queue_snapshot_after_taken_one() -> None:
+    events: LatestEvents[str] = LatestEvents()
+    events.put("a1", "a")
+    assert events.get(timeout=0) == "a1"
+    events.put("a2", "a")
+    assert _drain(events) == ["a2"]
+    assert events.replaced == 0
+
+
+def test_latest_events_never_replace_deletions() -> None:
+    events: LatestEvents[str] = LatestEvents()
+    events.put("a1", "a")
+    events.put("a deleted", "a", snapshot=False)
+    events.put("a2", "a")
+    events.put("a3", "a")
+    assert _drain(events) == ["a1", "a deleted", "a3"]
+
+
+def test_latest_events_keep_every_item_without_key() -> None:
+    events: LatestEvents[str] = LatestEvents()
+    events.put("error 1")
+    events.put("error 2")
+    assert _drain(events) == ["error 1", "error 2"]
+
+
+def test_latest_events_get_times_out_when_empty() -> None:
+    events: LatestEvents[str] = LatestEvents()
+    with pytest.raises(queue.Empty):
+        events.get(timeout=0.05)
+
+
+def test_latest_events_wake_waiting_consumer() -> None:
+    events: LatestEvents[str] = LatestEvents()
+    threading.Timer(0.1, events.put, args=("late", "a")).start()
+    assert events.get(timeout=5) == "late"
