@@ -88,3 +88,30 @@ def test_when_message_shows_substituted_values(tmp_path: Path) -> None:
     assert broken.startswith(
         "invalid when expression '{{steps.hello.outputs.result}} ==' ('yo ==')"
     )
+
+
+def test_when_number_against_text_fails_node(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                steps:
+                - - {name: count, template: say, arguments: {parameters: [{name: msg, value: "5"}]}}
+                - - {name: compare, template: say, when: "{{steps.count.outputs.result}} > abc", arguments: {parameters: [{name: msg, value: x}]}}
+            """,
+            SAY,
+        ),
+    )
+
+    record, executor = run(path)
+
+    compare = node(record, "compare")
+    assert record.phase == "Failed"
+    assert compare.phase == "Failed"
+    assert compare.message.startswith(
+        "invalid when expression '{{steps.count.outputs.result}} > abc' ('5 > abc')"
+    )
+    assert "cannot order the number 5 and the text 'abc'" in compare.message
+    assert len(executor.pods) == 1

@@ -300,3 +300,37 @@ def test_jsonpath_rejects_unknown_syntax() -> None:
 def test_when_error_points_at_the_extra_token() -> None:
     with pytest.raises(WorkflowError, match="unexpected token at column 8"):
         evaluate_when("a == b c", resolve)
+
+
+@pytest.mark.parametrize(
+    ("expression", "number", "text"),
+    [
+        ("{{steps.count.outputs.result}} > abc", "10", "abc"),
+        ("abc < 9", "9", "abc"),
+        ("'10' >= {{steps.flip.outputs.result}}", "10", "heads"),
+        ("5 <= ''", "5", ""),
+        ("{{steps.count.outputs.result}} > {{steps.tag.outputs.result}}", "10", "2021-01-01-rc"),
+    ],
+)
+def test_when_number_against_text_is_rejected(expression: str, number: str, text: str) -> None:
+    with pytest.raises(WorkflowError) as caught:
+        evaluate_when(expression, resolve)
+
+    message = str(caught.value)
+    assert repr(expression) in message
+    assert f"cannot order the number {number} and the text {text!r}" in message
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("{{steps.count.outputs.result}} == abc", False),
+        ("{{steps.count.outputs.result}} != abc", True),
+        ("{{steps.count.outputs.result}} =~ '^1'", True),
+        ("{{steps.count.outputs.result}} !~ 'x'", True),
+        ("2021-01-01-rc > 2021-01-01", True),
+        ("10 >= 9.5", True),
+    ],
+)
+def test_when_mixed_equality_compares_text(expression: str, expected: bool) -> None:
+    assert evaluate_when(expression, resolve) is expected

@@ -6,7 +6,9 @@
 parsed first and the values of its `{{...}}` placeholders are bound afterwards as
 literals, so a value containing quotes or operators cannot change the expression.
 Two operands compare as numbers only when both are fully numeric (`"10" > "9"` holds);
-otherwise they compare as text.
+otherwise they compare as text. Ordering a number against text that is not a number
+(`5 > abc`) is an error, as Argo's govaluate rejects it too; `==` and `!=` compare such
+operands as text.
 
 `depends` combines task results: `A`, `A.Succeeded`, `A.Failed`, `A.Errored`,
 `A.Skipped`, `A.Omitted`, `A.Daemoned`, `A.AnySucceeded`, `A.AllFailed`, with
@@ -27,6 +29,7 @@ Resolve = Callable[[str], str]
 _NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
 _WHEN_OPERATORS = ("==", "!=", "<=", ">=", "=~", "!~", "&&", "||", "<", ">", "!")
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "=~", "!~"})
+_ORDERINGS = frozenset({"<", "<=", ">", ">="})
 _WORD_STOP = set(" \t\r\n()'\"=!<>&|")
 
 
@@ -279,8 +282,15 @@ class _WhenEvaluator:
                     f"{right!r}: {exc}"
                 ) from exc
             return found if op == "=~" else not found
-        if _NUMBER.match(left) and _NUMBER.match(right):
+        left_numeric, right_numeric = bool(_NUMBER.match(left)), bool(_NUMBER.match(right))
+        if left_numeric and right_numeric:
             return _ordered(op, float(left), float(right))
+        if op in _ORDERINGS and (left_numeric or right_numeric):
+            number, text = (left, right) if left_numeric else (right, left)
+            raise WorkflowError(
+                f"when expression {self.expression!r}: {op} cannot order the number {number} "
+                f"and the text {text!r}; compare two numbers or two texts, or use == or !="
+            )
         return _ordered(op, left, right)
 
 
