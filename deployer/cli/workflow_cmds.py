@@ -104,6 +104,21 @@ class LinePrinter:
             click.echo(f"{node.name}  {node.phase}" + (f"  {node.message}" if node.message else ""))
 
 
+class NamePrinter:
+    """Prints the run name once, at the first node change: the run's record exists by then."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.printed = False
+        self.lock = threading.Lock()
+
+    def __call__(self, node: NodeRecord) -> None:
+        with self.lock:
+            if not self.printed:
+                self.printed = True
+                click.echo(self.name)
+
+
 class Interrupted:
     """Ctrl-C handling of one run: the first stops the run, a second one terminates it."""
 
@@ -260,7 +275,7 @@ def submit_cmd(
     namespace: str | None,
 ) -> None:
     """Run the workflow in FILE from this client and record it in the cluster."""
-    from deployer.engine.workflow.arguments import make_run_name
+    from deployer.engine.workflow.arguments import check_run_name, make_run_name
     from deployer.engine.workflow.submit import prepare, run_workflow
 
     given = parse_parameters(parameters)
@@ -268,6 +283,7 @@ def submit_cmd(
     target = Target(kubeconfig, context, namespace)
     run_ns = namespace or prepared.workflow.namespace or target.cluster.default_namespace
     name = run_name or make_run_name(prepared.workflow)
+    check_run_name(name)
     if detach:
         from deployer.cli.workflow_detach import detach_submit
 
@@ -281,9 +297,11 @@ def submit_cmd(
             output=output,
         )
         return
+    listeners: list[Callable[[NodeRecord], None]] = []
     if output == "name":
-        click.echo(name)
-    listeners = [] if watch or output else [LinePrinter()]
+        listeners.append(NamePrinter(name))
+    elif not (watch or output):
+        listeners.append(LinePrinter())
     objects = ObjectTable()
 
     def start(keep: Callable[[Any], None]) -> RunRecord:

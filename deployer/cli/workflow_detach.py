@@ -34,7 +34,11 @@ def detach_submit(
     namespace: str,
     output: str | None,
 ) -> None:
-    """Start `deployer submit` for run `name` in a new session; return once its record exists."""
+    """Start `deployer submit` for run `name` in a new session; return once its record exists.
+
+    Raises RunExists, before starting anything, when a run of that name is recorded.
+    """
+    target.store.check_new(name)
     args = [
         sys.executable,
         "-c",
@@ -76,12 +80,19 @@ def detach_submit(
 
 
 def _wait_for_record(target: Any, name: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    """Return once run `name` has a record; raise WorkflowError if its process died first."""
+    """Return once `process` has written run `name`'s record; raise WorkflowError if it died first.
+
+    A record of that name written by another process (one that won a race for the name)
+    does not count: the background process then fails, and its output is shown.
+    """
+    from deployer.engine.workflow.liveness import client_id_of
+
+    mine = client_id_of(process.pid)
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while True:
         try:
-            target.load(name)
-            break
+            if target.load(name).client == mine:
+                break
         except WorkflowError:
             pass
         if process.poll() is not None:

@@ -135,3 +135,16 @@ def test_record_documents_rebuild_the_run_without_files(tmp_path: Path) -> None:
     ).run()
     assert record.phase == "Succeeded"
     assert node(record, "loud").result == "AGAIN"
+
+
+def test_workflow_arguments_fill_entrypoint_inputs(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow("entrypoint: say\narguments: {parameters: [{name: msg, value: hi}]}\n", SAY),
+    )
+
+    record, executor = run(path)
+
+    assert record.phase == "Succeeded"
+    assert record.nodes[record.root or ""].inputs == {"msg": "hi"}
+    assert len(executor.pods) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Mapping
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from deployer.engine.workflow.arguments import check_run_name, make_run_name
 from deployer.engine.workflow.parse import parse_workflow
 from deployer.engine.workflow.validate import validate
 from deployer.errors import WorkflowError
@@ -667,3 +669,57 @@ def test_input_default_outside_enum_is_named() -> None:
     )
 
     assert "template echo: parameter level value 'warn' is not one of its enum" in problems(text)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "message"),
+    [
+        ("{name: Bad_Name}", "metadata.name 'Bad_Name' is not a valid run name"),
+        ("{name: ends-with-dash-}", "is not a valid run name"),
+        ("{name: " + "a" * 64 + "}", "is 64 characters long; a run name has at most 63"),
+        ("{generateName: Upper-}", "metadata.generateName 'Upper-' leaves no valid run name"),
+        ("{generateName: " + "g" * 59 + "}", "is 64 characters long"),
+    ],
+)
+def test_invalid_run_name_is_named(metadata: str, message: str) -> None:
+    text = VALID.replace(
+        "metadata: {generateName: wf-, labels: {team: a}}", f"metadata: {metadata}"
+    )
+
+    reported = problems(text)
+
+    assert message in reported
+    assert "wf.yaml" in reported
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["{name: ok.name-2}", "{name: " + "a" * 63 + "}", "{generateName: " + "g" * 58 + "}"],
+)
+def test_valid_run_names_pass(metadata: str) -> None:
+    text = VALID.replace(
+        "metadata: {generateName: wf-, labels: {team: a}}", f"metadata: {metadata}"
+    )
+
+    validate(workflow_from(text))
+
+
+def test_workflow_template_run_gets_a_generated_name() -> None:
+    template = workflow_from(
+        VALID.replace("kind: Workflow", "kind: WorkflowTemplate").replace(
+            "metadata: {generateName: wf-, labels: {team: a}}", "metadata: {name: shared}"
+        )
+    )
+
+    first, second = make_run_name(template), make_run_name(template)
+
+    assert re.fullmatch(r"shared-[a-z0-9]{5}", first)
+    assert first != second
+
+
+def test_run_name_check_follows_kubernetes() -> None:
+    for name in ("Bad_Name", "a" * 64, "-x", "x.", ""):
+        with pytest.raises(WorkflowError, match="run name"):
+            check_run_name(name)
+    check_run_name("a" * 63)
+    check_run_name("hello-world-x7k2p")

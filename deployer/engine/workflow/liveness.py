@@ -20,7 +20,12 @@ STALE_SECONDS = 3 * HEARTBEAT_SECONDS
 
 def client_id() -> str:
     """Return `host:pid` of this process."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return client_id_of(os.getpid())
+
+
+def client_id_of(pid: int) -> str:
+    """Return `host:pid` of a process on this host."""
+    return f"{socket.gethostname()}:{pid}"
 
 
 def _pid_alive(pid: int) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from deployer.engine.kinds import TemplateContext, TemplateResult
 from deployer.engine.workflow.executor import ResourceRequest, ResourceResult
 from deployer.engine.workflow.pods import MAIN_CONTAINER, PodResult, pod_outcome
-from deployer.engine.workflow.record import encode_record
+from deployer.engine.workflow.record import encode_record, run_exists
 from deployer.errors import WorkflowError
 from deployer.model.run import RunRecord
 
@@ -134,12 +134,23 @@ class MemoryRecordStore:
         self.saves = 0
         self.changed = threading.Condition()
 
+    def create(self, record_data: dict[str, Any]) -> None:
+        # Like a record ConfigMap created with POST: a taken name raises RunExists.
+        with self.changed:
+            existing = self.records.get(record_data["name"])
+            if existing is not None:
+                raise run_exists(record_data["name"], existing.get("phase"))
+            self._store(record_data)
+
     def save(self, record_data: dict[str, Any]) -> None:
+        with self.changed:
+            self._store(record_data)
+
+    def _store(self, record_data: dict[str, Any]) -> None:
         # The same size limit as a record ConfigMap: RecordTooLarge above it.
         encode_record(record_data)
-        with self.changed:
-            self.records[record_data["name"]] = copy.deepcopy(record_data)
-            self.saves += 1
+        self.records[record_data["name"]] = copy.deepcopy(record_data)
+        self.saves += 1
 
     def load(self, name: str) -> RunRecord:
         if name not in self.records:

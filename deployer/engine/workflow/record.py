@@ -126,6 +126,8 @@ class Masker:
 class RecordStore(Protocol):
     """Storage of run records: the cluster in use, or an in-memory dict in unit tests."""
 
+    def create(self, record_data: dict[str, Any]) -> None: ...
+
     def save(self, record_data: dict[str, Any]) -> None: ...
 
     def load(self, name: str) -> RunRecord: ...
@@ -162,8 +164,7 @@ class ClusterRecordStore:
             )
         self._namespace_ready = True
 
-    def save(self, record_data: dict[str, Any]) -> None:
-        self._ensure_namespace()
+    def _body(self, record_data: dict[str, Any]) -> dict[str, Any]:
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -174,7 +175,36 @@ class ClusterRecordStore:
             },
         }
         body.update(encode_record(record_data))
-        self.cluster.apply(body, force=True)
+        return body
+
+    def create(self, record_data: dict[str, Any]) -> None:
+        """Store the first record of a new run; raise RunExists when that name is taken.
+
+        The ConfigMap is created with POST, which the API server rejects when one of that
+        name exists, so of two submits of one name racing each other only one starts.
+        """
+        self._ensure_namespace()
+        try:
+            self.cluster.create(self._body(record_data))
+        except ApiError as failed:
+            if failed.status != 409:
+                raise
+            raise run_exists(record_data["name"], self._phase_of(record_data["name"])) from None
+
+    def _phase_of(self, name: str) -> str | None:
+        try:
+            return self.load(name).phase
+        except (ApiError, WorkflowError):
+            return None
+
+    def check_new(self, name: str) -> None:
+        """Raise RunExists when a run of this name is recorded already."""
+        if self.cluster.get("v1", "ConfigMap", name, self.namespace) is not None:
+            raise run_exists(name, self._phase_of(name))
+
+    def save(self, record_data: dict[str, Any]) -> None:
+        self._ensure_namespace()
+        self.cluster.apply(self._body(record_data), force=True)
 
     def _get(self, name: str) -> dict[str, Any]:
         found = self.cluster.get("v1", "ConfigMap", name, self.namespace)
@@ -256,6 +286,20 @@ class ClusterRecordStore:
         return {key: base64.b64decode(value).decode() for key, value in data.items()}
 
 
+class RunExists(WorkflowError):
+    """A run of the same name is recorded already; a new run never replaces it."""
+
+
+def run_exists(name: str, phase: str | None = None) -> RunExists:
+    """Return the error for a new run whose name an existing run already uses."""
+    state = f" ({phase})" if phase else ""
+    return RunExists(
+        f"run {name} already exists{state}; a new run needs a new name: delete the old run "
+        f"with `deployer delete {name}`, or use metadata.generateName in place of "
+        "metadata.name so that every submit gets a name of its own"
+    )
+
+
 def controls_of(obj: Mapping[str, Any]) -> dict[str, str]:
     """Return the control annotations (resume, stop, terminate) set on a record ConfigMap."""
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
@@ -328,13 +372,23 @@ def record_from_configmap(obj: Mapping[str, Any]) -> RunRecord:
         raise WorkflowError(f"run record ConfigMap {name} is unreadable: {bad}") from bad
 
 
+# A run stops once no write of its record has succeeded for this many seconds, because the
+# API server is unreachable or rejects the record. Other clients count such a run as
+# abandoned after `liveness.STALE_SECONDS` without a heartbeat anyway.
+LOST_AFTER_SECONDS = 60.0
+# Attempts of one record write; each attempt is one request with the cluster client's retries.
+WRITE_ATTEMPTS = 3
+
+
 class RecordWriter:
     """Writer of one run record: on change, at most once per `interval` seconds, plus a final write.
 
     `snapshot` returns the record as a dict and must copy it under the runner's lock, as
     `NodeBook.snapshot` does. The writer masks it before each write. When the record is too
     large to store, the writer sets `too_large` to the reason, calls `on_too_large` with it
-    once, and from then on stores the record as `shrink_record` returns it.
+    once, and from then on stores the record as `shrink_record` returns it. When no write has
+    succeeded for `lost_after` seconds, it sets `lost` to the reason and calls `on_lost` with
+    it once. `failure` is the error of the latest write, or None when it succeeded.
     """
 
     def __init__(
@@ -346,6 +400,8 @@ class RecordWriter:
         interval: float = WRITE_INTERVAL_SECONDS,
         heartbeat: float | None = None,
         on_too_large: Callable[[str], None] | None = None,
+        on_lost: Callable[[str], None] | None = None,
+        lost_after: float = LOST_AFTER_SECONDS,
     ) -> None:
         self.store = store
         self.snapshot = snapshot
@@ -353,26 +409,51 @@ class RecordWriter:
         self.interval = interval
         self.heartbeat = heartbeat  # seconds between writes when nothing changes; None: no limit
         self.on_too_large = on_too_large
+        self.on_lost = on_lost
+        self.lost_after = lost_after
         self.too_large: str | None = None
+        self.lost: str | None = None
+        self.failure: str | None = None
         self.writes = 0
+        self._saved_at = time.monotonic()
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="record-writer", daemon=True)
 
+    def begin(self, *, new: bool) -> None:
+        """Store the run's first record, before anything of the run starts.
+
+        A new run's record is created, never replaced, so a run whose name is taken raises
+        RunExists; a retried run's record is replaced. Raises WorkflowError when the record
+        cannot be stored, so that no run goes on unrecorded.
+        """
+        data = self.masker.mask_data(self.snapshot())
+        try:
+            if new:
+                self.store.create(data)
+            else:
+                self.store.save(data)
+        except ApiError as failed:
+            raise WorkflowError(
+                f"run {data['name']} did not start: storing its record failed: {failed}"
+            ) from None
+        self.writes += 1
+        self._saved_at = time.monotonic()
+
     def start(self) -> None:
-        self.write()
+        """Start writing the record in the background as it changes."""
         self._thread.start()
 
     def changed(self) -> None:
         self._dirty.set()
 
     def close(self) -> None:
-        """Stop the writer thread and write the final state."""
+        """Stop the writer thread and write the final state (one attempt once `lost`)."""
         self._closed.set()
         self._dirty.set()
         if self._thread.is_alive():
             self._thread.join()
-        self.write()
+        self.write(attempts=1 if self.lost else WRITE_ATTEMPTS)
 
     def _loop(self) -> None:
         while not self._closed.is_set():
@@ -387,13 +468,13 @@ class RecordWriter:
                 log.exception("writing the run record failed")
             time.sleep(self.interval)
 
-    def write(self) -> None:
+    def write(self, *, attempts: int = WRITE_ATTEMPTS) -> None:
         """Store the current record now, shrunk once it proved too large to store whole."""
         data = self.masker.mask_data(self.snapshot())
         if self.too_large is not None:
             data = shrink_record(data)
         try:
-            self._save(data)
+            self._save(data, attempts)
         except RecordTooLarge as failure:
             if self.too_large is not None:
                 log.error("%s; even without node inputs and outputs it is not stored", failure)
@@ -402,16 +483,38 @@ class RecordWriter:
             log.error("%s; storing it without node inputs and outputs from now on", failure)
             if self.on_too_large is not None:
                 self.on_too_large(self.too_large)
-            self.write()
+            self.write(attempts=attempts)
 
-    def _save(self, data: dict[str, Any]) -> None:
-        for attempt in range(1, 4):
+    def _save(self, data: dict[str, Any], attempts: int) -> None:
+        name = data["name"]
+        for attempt in range(1, attempts + 1):
             try:
                 self.store.save(data)
-                self.writes += 1
-                return
             except ApiError as failed:
+                self.failure = str(failed)
                 log.warning(
-                    "writing run record %s failed (attempt %d/3): %s", data["name"], attempt, failed
+                    "writing run record %s failed (attempt %d/%d): %s",
+                    name,
+                    attempt,
+                    attempts,
+                    failed,
                 )
-                time.sleep(0.5 * attempt)
+                if self._check_lost(name):
+                    return  # the final write after the run stopped is the one left to try
+                if attempt < attempts:
+                    time.sleep(0.5 * attempt)
+                continue
+            self.writes += 1
+            self.failure = None
+            self._saved_at = time.monotonic()
+            return
+
+    def _check_lost(self, name: str) -> bool:
+        """Set `lost` once no write has succeeded for `lost_after` seconds; return True then."""
+        silent = time.monotonic() - self._saved_at
+        if self.lost is None and silent >= self.lost_after:
+            self.lost = f"no write of its record succeeded for {silent:.0f} s ({self.failure})"
+            log.error("run %s: %s; stopping the run", name, self.lost)
+            if self.on_lost is not None:
+                self.on_lost(self.lost)
+        return self.lost is not None

@@ -16,7 +16,7 @@ from typing import Any
 
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.workflow import dag, flow, leaves, liveness, retries, scope
-from deployer.engine.workflow.arguments import make_run_name, resolve_arguments
+from deployer.engine.workflow.arguments import check_run_name, make_run_name, resolve_arguments
 from deployer.engine.workflow.calls import (
     NODE_TYPES,
     Call,
@@ -25,8 +25,14 @@ from deployer.engine.workflow.calls import (
 )
 from deployer.engine.workflow.executor import Executor
 from deployer.engine.workflow.nodes import NodeBook, NodeListener
-from deployer.engine.workflow.record import Masker, RecordStore, RecordWriter, looks_secret
-from deployer.errors import DeployerError, WorkflowError
+from deployer.engine.workflow.record import (
+    LOST_AFTER_SECONDS,
+    Masker,
+    RecordStore,
+    RecordWriter,
+    looks_secret,
+)
+from deployer.errors import ApiError, DeployerError, WorkflowError
 from deployer.model import run as runmodel
 from deployer.model.events import ProgressSink, discard
 from deployer.model.run import NodeRecord, RunRecord
@@ -43,7 +49,11 @@ STOP_MESSAGES = {
     "terminate": "run terminated",
     "deadline": "run exceeded its activeDeadlineSeconds",
     "record": "run stopped because its record grew too large to store",
+    "lost": "run stopped because its record could not be written",
 }
+# Stop reasons that also cancel the exit handler: `lost` too, because the exit handler's
+# steps would need the cluster that cannot be reached.
+CANCELS_EXIT_HANDLER = ("terminate", "lost")
 
 
 @dataclass
@@ -59,6 +69,8 @@ class RunOptions:
     template_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     previous: RunRecord | None = None  # the record a `deployer retry` continues
     max_depth: int = MAX_DEPTH
+    # Seconds without a successful record write after which the run stops as Error.
+    record_lost_after: float = LOST_AFTER_SECONDS
     listeners: list[NodeListener] = field(default_factory=list)
     # Receives the object events of deployer-kind nodes (manifests, helm, jsonnet, fixture),
     # each tagged with its node name in `step` and with secret parameter values masked.
@@ -101,9 +113,15 @@ class Runner:
 
     def _new_record(self) -> RunRecord:
         previous = self.options.previous
-        name = (
-            previous.name if previous else (self.options.run_name or make_run_name(self.workflow))
-        )
+        if previous is not None:
+            name, source_file = previous.name, previous.source_file
+        else:
+            name = self.options.run_name or make_run_name(self.workflow)
+            check_run_name(name)
+            # Absolute, so that `deployer retry` from any folder finds the files that
+            # deployer-kind steps read relative to the workflow file.
+            source = self.workflow.source_file
+            source_file = str(Path(source).resolve()) if source else ""
         masked = sorted(k for k in self.parameters if looks_secret(k))
         for key in masked:
             self.masker.add(self.parameters[key])
@@ -111,7 +129,7 @@ class Runner:
             name=name,
             namespace=self.options.namespace,
             workflow=self.options.document,
-            source_file=self.workflow.source_file,
+            source_file=source_file,
             parameters=dict(self.parameters),
             masked=masked,
             templates=self.options.template_documents,
@@ -134,18 +152,26 @@ class Runner:
     # The run as a whole
 
     def run(self) -> RunRecord:
-        """Run the entrypoint, then the exit handler; return the final record."""
-        self.store.save_secrets(self.name, {k: self.parameters[k] for k in self.record.masked})
+        """Run the entrypoint, then the exit handler; return the final record.
+
+        Raises WorkflowError before anything runs when the run's record cannot be stored
+        (RunExists when a run of that name is recorded already), and at the end when the
+        final record could not be written.
+        """
         writer = RecordWriter(
             self.store,
             self._snapshot,
             self.masker,
             heartbeat=liveness.HEARTBEAT_SECONDS,
             on_too_large=lambda _reason: self.stop("record"),
+            on_lost=lambda _reason: self.stop("lost"),
+            lost_after=self.options.record_lost_after,
         )
-        self.book.listeners.append(lambda _node: writer.changed())
         with self.book.lock:
             self.record.phase = runmodel.RUNNING
+        writer.begin(new=self.options.previous is None)
+        self._save_secrets(writer)
+        self.book.listeners.append(lambda _node: writer.changed())
         writer.start()
         watching = threading.Event()
         controls = threading.Thread(target=self._watch_controls, args=(watching,), daemon=True)
@@ -159,21 +185,42 @@ class Runner:
             if deadline_timer is not None:
                 deadline_timer.cancel()
             watching.set()
+            if writer.lost is not None:
+                self._end_as_error(f"run stopped because {writer.lost}")
             writer.close()
             if writer.too_large is not None:
                 self._fail_for_record(writer.too_large)
                 writer.write()
             self.executor.close()
+        if writer.failure is not None:
+            raise WorkflowError(
+                f"run {self.name} ended {self.record.phase}, but writing its record failed "
+                f"({writer.failure}), so the stored record shows an earlier state; once the "
+                f"cluster can be reached, see `deployer get {self.name}`, then "
+                f"`deployer retry {self.name}`"
+            )
         return self.record
+
+    def _save_secrets(self, writer: RecordWriter) -> None:
+        """Store the values of masked parameters for a retry; end the run if that fails."""
+        values = {key: self.parameters[key] for key in self.record.masked}
+        try:
+            self.store.save_secrets(self.name, values)
+        except ApiError as failed:
+            reason = f"storing the values of its secret parameters failed: {failed}"
+            self._end_as_error(f"run did not start: {reason}")
+            writer.write()
+            raise WorkflowError(f"run {self.name} did not start: {reason}") from None
+
+    def _end_as_error(self, message: str) -> None:
+        with self.book.lock:
+            self.record.phase = runmodel.ERROR
+            self.record.message = message
+            self.record.finished = self.record.finished or runmodel.now_rfc3339()
 
     def _fail_for_record(self, reason: str) -> None:
         """End the run as Error because its record could not be stored whole."""
-        with self.book.lock:
-            self.record.phase = runmodel.ERROR
-            self.record.message = (
-                f"{reason}; the stored record keeps no node inputs, outputs or results"
-            )
-            self.record.finished = self.record.finished or runmodel.now_rfc3339()
+        self._end_as_error(f"{reason}; the stored record keeps no node inputs, outputs or results")
         log.error("run %s: %s", self.name, self.record.message)
 
     def _snapshot(self) -> dict[str, Any]:
@@ -188,7 +235,10 @@ class Runner:
             raise WorkflowError(
                 f"{self.workflow.source_file}: entrypoint {entry!r} is not a template"
             )
-        call = Call(self.name, self.name, None, template, self.workflow, {}, 0, None)
+        # As in Argo, the workflow's arguments are the entrypoint's arguments, so they fill
+        # its inputs of the same name.
+        arguments = dict(self.parameters)
+        call = Call(self.name, self.name, None, template, self.workflow, arguments, 0, None)
         root = self.invoke(call)
         with self.book.lock:
             self.record.root = root.id
@@ -196,7 +246,7 @@ class Runner:
 
     def _run_exit_handler(self, root: NodeRecord) -> NodeRecord | None:
         handler = self.workflow.on_exit
-        if not handler or self.shutdown == "terminate":
+        if not handler or self.shutdown in CANCELS_EXIT_HANDLER:
             return None
         template = self.workflow.templates.get(handler)
         if template is None:
@@ -253,14 +303,14 @@ class Runner:
     def stop(self, how: str = "stop") -> None:
         """Stop the run: running leaves end as Failed, nothing new starts.
 
-        Once the exit handler runs, only `terminate` cancels it. A stop request stays on the
-        record while the exit handler runs, and the control watch reports it again on
-        every record write.
+        Once the exit handler runs, only `terminate`, or `lost` from the record writer,
+        cancels it. A stop request stays on the record while the exit handler runs, and the
+        control watch reports it again on every record write.
         """
         with self.lock:
-            if self.shutdown == "terminate":
+            if self.shutdown in CANCELS_EXIT_HANDLER:
                 return
-            if self.exiting and how != "terminate":
+            if self.exiting and how not in CANCELS_EXIT_HANDLER:
                 return
             self.shutdown = how
         log.info("run %s: %s requested", self.name, how)

@@ -1,8 +1,9 @@
 """Check a parsed workflow before it runs, reporting every problem at once.
 
-validate finds unknown templates and templateRefs, DAG cycles (printed as a path),
-invalid `when` and `depends` expressions, unknown dependencies, missing or unknown
-arguments, enum violations, and `{{...}}` placeholders that read undefined variables.
+validate finds a metadata.name or generateName that makes no valid run name, unknown
+templates and templateRefs, DAG cycles (printed as a path), invalid `when` and `depends`
+expressions, unknown dependencies, missing or unknown arguments, enum violations, and
+`{{...}}` placeholders that read undefined variables.
 Templates may call themselves: recursion is checked at run time, by depth.
 """
 
@@ -14,6 +15,7 @@ from deployer.engine.templates.spec_checks import template_problems
 
 # The grammar is the runner's too: numbers of seconds, or parts such as 1m30s and 500ms.
 from deployer.engine.timeouts import parse_duration
+from deployer.engine.workflow.arguments import workflow_name_problem
 from deployer.engine.workflow.expr_lang import expression_variables
 from deployer.engine.workflow.expressions import parse_depends
 from deployer.engine.workflow.graph import ancestors, exit_handler_templates, find_cycle
@@ -54,6 +56,9 @@ def _check_workflow_level(
     checker: Checker, workflow: Workflow, parameters: Mapping[str, str] | None
 ) -> None:
     where = f"{workflow.kind} {workflow.display_name}"
+    name_problem = workflow_name_problem(workflow)
+    if name_problem:
+        checker.report(workflow, workflow.line, where, name_problem)
     if isinstance(workflow.active_deadline_seconds, str):
         # The runner starts the workflow's deadline timer before any substitution.
         checker.report(
