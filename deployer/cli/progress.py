@@ -45,8 +45,6 @@ def quiet_requested() -> bool:
 
     Progress sinks check it when they are made, so commands need not pass it on. Call it
     in the command's thread: click keeps its context per thread.
-    NOTE: `submit`, `retry` and `resume` print node lines through the LinePrinter of
-    deployer.cli.workflow_cmds, which does not check it yet.
     """
     context = click.get_current_context(silent=True)
     if context is None:

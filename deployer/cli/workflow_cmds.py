@@ -23,6 +23,7 @@ from rich.live import Live
 
 from deployer.cli import workflow_view as view
 from deployer.cli.object_table import ObjectTable
+from deployer.cli.progress import quiet_requested
 from deployer.cli.target import resolve_kubeconfig
 from deployer.errors import WorkflowError
 from deployer.model.run import NodeRecord, RunRecord
@@ -300,7 +301,7 @@ def submit_cmd(
     listeners: list[Callable[[NodeRecord], None]] = []
     if output == "name":
         listeners.append(NamePrinter(name))
-    elif not (watch or output):
+    elif not (watch or output or quiet_requested()):
         listeners.append(LinePrinter())
     objects = ObjectTable()
 
@@ -368,7 +369,7 @@ def retry_cmd(
     values = retry_parameters(previous, target.store)
     for control in CONTROLS:
         target.store.clear(run, control)
-    listeners = [] if watch or output else [LinePrinter()]
+    listeners = [] if watch or output or quiet_requested() else [LinePrinter()]
     objects = ObjectTable()
 
     def start(keep: Callable[[Any], None]) -> RunRecord:

@@ -102,9 +102,6 @@ def test_up_without_quiet_prints_progress(
     assert "] limits  Deleted" in down.stdout
 
 
-# TODO: `submit` prints its node lines through workflow_cmds.LinePrinter, which does not
-# read `deployer -q` yet; remove the mark once it does.
-@pytest.mark.xfail(strict=True, reason="submit's node lines ignore -q")
 def test_quiet_submit_prints_one_line(kubeconfig: str, namespace: str, stack_folder: Path) -> None:
     done = _deployer(
         kubeconfig,
