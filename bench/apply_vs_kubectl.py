@@ -202,10 +202,12 @@ def deployer_apply(kubeconfig: str, path: Path, namespace: str) -> list[str]:
 
 def peak_rss_mb(command: list[str]) -> float:
     """Run `command` under a fresh Python parent and return the child's peak RSS in MB."""
+    # The probe exits with the child's code, so a failure shows deployer's own message.
     probe = (
         "import resource, subprocess, sys\n"
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
+        "done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+        "sys.exit(done.returncode)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe, *command], capture_output=True, text=True, check=False
@@ -256,6 +258,20 @@ def compare(kubeconfig: str, folder: Path, count: int) -> tuple[dict[str, float]
     return numbers, [ours, theirs]
 
 
+def print_comparison(numbers: dict[str, float], count: int) -> None:
+    """Print the numbers that `compare` returned for `count` objects."""
+    print(f"kubectl:                  {kubectl_command()}")
+    print(f"objects:                  {count}")
+    print(f"deployer apply:           {numbers['deployer_seconds']:.1f} s")
+    print(f"kubectl apply + wait:     {numbers['kubectl_seconds']:.1f} s")
+    print(f"  last write after:       {numbers['deployer_writes_done']:.1f} s (deployer)")
+    print(f"  last write after:       {numbers['kubectl_writes_done']:.1f} s (kubectl)")
+    print(f"ratio deployer/kubectl:   {numbers['ratio']:.2f} (target <= 0.35)")
+    print(f"deployer writes/object:   {numbers['writes_per_object']:.2f} (target <= 1.1)")
+    print(f"deployer dry runs/object: {numbers['dry_runs_per_object']:.2f}")
+    print(f"kubectl writes/object:    {numbers['kubectl_writes_per_object']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kubeconfig", default=os.environ.get("DEPLOYER_TEST_KUBECONFIG"))
@@ -270,23 +286,21 @@ def main() -> None:
             " ConfigMaps (default: no maximum, a quarter of the objects are Deployments)."
         ),
     )
+    parser.add_argument(
+        "--rss-only",
+        action="store_true",
+        help="Skip the timed comparison and measure only the peak RSS of the memory run.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the benchmark namespaces.")
     args = parser.parse_args()
     if not args.kubeconfig:
         parser.error("give --kubeconfig or set DEPLOYER_TEST_KUBECONFIG")
 
+    namespaces: list[str] = []
     with tempfile.TemporaryDirectory() as folder:
-        numbers, namespaces = compare(args.kubeconfig, Path(folder), args.objects)
-        print(f"kubectl:                  {kubectl_command()}")
-        print(f"objects:                  {args.objects}")
-        print(f"deployer apply:           {numbers['deployer_seconds']:.1f} s")
-        print(f"kubectl apply + wait:     {numbers['kubectl_seconds']:.1f} s")
-        print(f"  last write after:       {numbers['deployer_writes_done']:.1f} s (deployer)")
-        print(f"  last write after:       {numbers['kubectl_writes_done']:.1f} s (kubectl)")
-        print(f"ratio deployer/kubectl:   {numbers['ratio']:.2f} (target <= 0.35)")
-        print(f"deployer writes/object:   {numbers['writes_per_object']:.2f} (target <= 1.1)")
-        print(f"deployer dry runs/object: {numbers['dry_runs_per_object']:.2f}")
-        print(f"kubectl writes/object:    {numbers['kubectl_writes_per_object']:.2f}")
+        if not args.rss_only:
+            numbers, namespaces = compare(args.kubeconfig, Path(folder), args.objects)
+            print_comparison(numbers, args.objects)
 
         rss_path = write_manifests(
             Path(folder), args.rss_objects, max_deployments=args.rss_deployments
