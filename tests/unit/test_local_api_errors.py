@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deployer.errors import DeployerError, LocalClusterError
-from deployer.local import cluster, pki, processes
+from deployer.local import bootstrap, cluster, pki, processes, startup
 from deployer.local.api import Api, ApiUnreachable
 
 
@@ -106,11 +106,11 @@ def test_ready_is_false_when_refused(ca_file: Path, closed_port: int) -> None:
 def test_startup_checks_raise_deployer_errors(ca_file: Path, closed_port: int) -> None:
     api = api_on(closed_port, ca_file)
     with pytest.raises(DeployerError, match="request GET /api/v1/nodes to kube-apiserver"):
-        cluster._nodes_ready(api)
+        bootstrap.nodes_ready(api)
     with pytest.raises(DeployerError, match="serviceaccounts/default"):
-        cluster._default_service_account(api)
+        bootstrap.default_service_account_exists(api)
     with pytest.raises(DeployerError, match="POST /api/v1/nodes"):
-        cluster._register_nodes(api, 1)
+        bootstrap.register_nodes(api, 1)
 
 
 def test_wait_retries_then_names_last_error(
@@ -121,11 +121,11 @@ def test_wait_retries_then_names_last_error(
 
     def nodes_ready() -> bool:
         calls.append(time.monotonic())
-        return cluster._nodes_ready(api) >= 1
+        return bootstrap.nodes_ready(api) >= 1
 
     local = cluster.LocalCluster(name="t", folder=tmp_path, server=api.server)
     with pytest.raises(LocalClusterError) as raised:
-        cluster._wait(nodes_ready, local, "1 node to be Ready", time.monotonic() + 1.0)
+        startup._wait(nodes_ready, local, "1 node to be Ready", time.monotonic() + 1.0)
     message = str(raised.value)
     assert len(calls) > 1
     assert "timed out waiting for 1 node to be Ready" in message

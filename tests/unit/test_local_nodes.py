@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from deployer.cli.local_cmds import local_group
 from deployer.errors import LocalClusterError
-from deployer.local import cluster
+from deployer.local import bootstrap, cluster
 
 
 def test_node_pod_ranges_fit_node_capacity() -> None:
-    ranges = [ipaddress.ip_network(cluster._node_pod_cidr(i)) for i in range(cluster.MAX_NODES)]
+    ranges = [ipaddress.ip_network(bootstrap._node_pod_cidr(i)) for i in range(cluster.MAX_NODES)]
     pod_range = ipaddress.ip_network(cluster.POD_CIDR)
     assert all(r.subnet_of(pod_range) for r in ranges)
     assert len({r.network_address for r in ranges}) == cluster.MAX_NODES

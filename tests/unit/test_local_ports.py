@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deployer.errors import LocalClusterError
-from deployer.local import cluster, processes
+from deployer.local import cluster, processes, startup
 
 
 def test_port_in_use_is_skipped() -> None:
@@ -75,7 +75,7 @@ def test_bind_failure_in_log_is_port_taken(tmp_path: Path) -> None:
     line = '{"level":"fatal","error":"listen tcp 127.0.0.1:23456: bind: address already in use"}'
     local = exited_component(tmp_path, "etcd", line)
     with pytest.raises(cluster.PortTaken) as raised:
-        cluster._raise_if_exited(local, "kube-apiserver to report /readyz ok")
+        startup._raise_if_exited(local, "kube-apiserver to report /readyz ok")
     assert raised.value.component == "etcd"
     assert raised.value.port == 23456
     assert "port 23456 on 127.0.0.1 is already in use" in str(raised.value)
@@ -84,7 +84,7 @@ def test_bind_failure_in_log_is_port_taken(tmp_path: Path) -> None:
 def test_other_exit_is_not_port_taken(tmp_path: Path) -> None:
     local = exited_component(tmp_path, "kwok", "open /x/ca.crt: no such file")
     with pytest.raises(LocalClusterError) as raised:
-        cluster._raise_if_exited(local, "3 nodes to be Ready")
+        startup._raise_if_exited(local, "3 nodes to be Ready")
     assert not isinstance(raised.value, cluster.PortTaken)
     assert "kwok of cluster t exited while waiting for 3 nodes to be Ready" in str(raised.value)
     assert "no such file" in str(raised.value)
@@ -109,4 +109,4 @@ def test_other_exit_is_not_port_taken(tmp_path: Path) -> None:
     ],
 )
 def test_exit_message_names_fatal_line(log_text: str, message: str) -> None:
-    assert cluster._fatal_message(log_text) == message
+    assert startup._fatal_message(log_text) == message
