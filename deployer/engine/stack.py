@@ -2,16 +2,11 @@
 
 A stack file (`apiVersion: deployer.dev/v1alpha1`, `kind: Stack`; see docs/stacks.md)
 names workflow files, the parameters and Helm values each one gets and optionally a
-kubeconfig context. This module loads and checks stack files, resolves each workflow's
-parameters and adds the stack's Helm values to a workflow's helm templates. It does no
-cluster I/O: `deployer.engine.stack_run` carries a loaded stack out on a cluster.
-
-Parameter layering for one workflow, lowest first:
-1. the workflow's own argument defaults;
-2. `spec.parameters` of the stack, only the names the workflow declares, so one stack
-   parameter can feed several workflows;
-3. the entry's `parameters`, each of which the workflow must declare;
-4. `-p NAME=VALUE` and `-p ENTRY.NAME=VALUE` from the command line (`with_overrides`).
+kubeconfig context. This module loads and checks stack files and the workflows they name.
+`deployer.engine.stack_parameters` resolves each workflow's parameters, and
+`deployer.engine.stack_values` adds the stack's Helm values to a workflow's helm
+templates. None of them does cluster I/O: `deployer.engine.stack_run` carries a loaded
+stack out on a cluster.
 """
 
 from __future__ import annotations
@@ -19,7 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -177,169 +172,6 @@ def check_entrypoints(stack: Stack) -> None:
 def load_stack_workflows(stack: Stack) -> list[Workflow]:
     """Parse every workflow file of a stack, in stack order."""
     return [load_workflow(entry.file) for entry in stack.workflows]
-
-
-def with_overrides(stack: Stack, overrides: Mapping[str, str]) -> Stack:
-    """Return the stack with command-line parameters over its parameter layers.
-
-    `ENTRY.NAME` sets NAME in that one workflow entry. A plain `NAME` sets NAME in every
-    workflow that declares it, and raises InputError when the stack file gives those
-    workflows different values for it, because one value would erase that difference.
-    Raises InputError for a name that no workflow of the stack (or of the entry) declares.
-    """
-    if not overrides:
-        return stack
-    loaded = list(zip(stack.workflows, load_stack_workflows(stack), strict=True))
-    labels = {entry.label: index for index, (entry, _) in enumerate(loaded)}
-    declared = {p.name for _, workflow in loaded for p in workflow.arguments}
-    plain: dict[str, str] = {}
-    scoped: dict[int, dict[str, str]] = {}
-    for key, value in overrides.items():
-        label, dot, name = key.rpartition(".")
-        if dot and label in labels and key not in declared:
-            entry, workflow = loaded[labels[label]]
-            _check_declared(stack, entry, workflow, name)
-            scoped.setdefault(labels[label], {})[name] = value
-        elif key in declared:
-            _check_unambiguous(stack, loaded, key)
-            plain[key] = value
-        else:
-            raise InputError(
-                _undeclared_message(stack, key, declared, labels), file=str(stack.file)
-            )
-    entries = tuple(
-        replace(
-            entry,
-            parameters={
-                **entry.parameters,
-                **{k: v for k, v in plain.items() if k in entry.parameters},
-                **scoped.get(index, {}),
-            },
-        )
-        for index, entry in enumerate(stack.workflows)
-    )
-    return replace(stack, parameters={**stack.parameters, **plain}, workflows=entries)
-
-
-def _check_declared(stack: Stack, entry: StackWorkflow, workflow: Workflow, name: str) -> None:
-    declared = sorted(p.name for p in workflow.arguments)
-    if name not in declared:
-        raise InputError(
-            f"-p {entry.label}.{name}: workflow {entry.file.name} declares no parameter "
-            f"{name}; it declares {', '.join(declared) or 'none'}",
-            file=str(stack.file),
-        )
-
-
-def _check_unambiguous(
-    stack: Stack, loaded: Sequence[tuple[StackWorkflow, Workflow]], name: str
-) -> None:
-    """Raise InputError when the stack gives the workflows that declare `name` different values."""
-    values = {
-        entry.label: effective_parameters(stack, entry, workflow)[name]
-        for entry, workflow in loaded
-        if workflow.argument(name) is not None
-    }
-    if len(set(values.values())) < 2:
-        return
-    given = ", ".join(f"{label}: {value}" for label, value in values.items())
-    first = next(iter(values))
-    raise InputError(
-        f"-p {name} is ambiguous: stack {stack.name} gives it a different value in each "
-        f"workflow ({given}). Set it for one workflow with -p ENTRY.{name}=VALUE, for "
-        f"example -p {first}.{name}=VALUE",
-        file=str(stack.file),
-    )
-
-
-def _undeclared_message(
-    stack: Stack, key: str, declared: set[str], labels: Mapping[str, int]
-) -> str:
-    label, dot, _ = key.rpartition(".")
-    if dot:
-        return (
-            f"-p {key}: stack {stack.name} has no workflow entry {label} and no workflow "
-            f"declares parameter {key}; entries: {', '.join(labels)}"
-        )
-    return (
-        f"no workflow of stack {stack.name} declares parameter {key}; "
-        f"declared: {', '.join(sorted(declared))}"
-    )
-
-
-def resolve_parameters(stack: Stack, entry: StackWorkflow, workflow: Workflow) -> dict[str, str]:
-    """Return the parameters to submit the workflow with: stack layer, then entry layer.
-
-    Workflow defaults are left to the runner. Raises InputError when the entry sets a
-    parameter the workflow does not declare.
-    """
-    declared = {parameter.name for parameter in workflow.arguments}
-    unknown = sorted(set(entry.parameters) - declared)
-    if unknown:
-        raise InputError(
-            f"workflow {entry.file.name} declares no parameter {', '.join(unknown)}; "
-            f"it declares {', '.join(sorted(declared)) or 'none'}",
-            file=str(stack.file),
-            line=entry.key_lines.get(f"parameters.{unknown[0]}", entry.line) or None,
-        )
-    resolved = {name: value for name, value in stack.parameters.items() if name in declared}
-    resolved.update(entry.parameters)
-    return resolved
-
-
-def effective_parameters(stack: Stack, entry: StackWorkflow, workflow: Workflow) -> dict[str, str]:
-    """Return every parameter's final value: workflow defaults under the stack's layers."""
-    values = {
-        p.name: p.value if p.value is not None else (p.default or "") for p in workflow.arguments
-    }
-    values.update(resolve_parameters(stack, entry, workflow))
-    return values
-
-
-def add_stack_values(
-    stack: Stack, entry: StackWorkflow, workflow: Workflow, document: Mapping[str, Any]
-) -> tuple[Workflow, dict[str, Any]]:
-    """Add the entry's Helm values to the workflow's helm templates, in changed copies.
-
-    Each named helm template gets the values as its top `stackValues` layer, after any
-    `stackValues` it sets itself, so they override the template's `valuesFiles` and
-    `values` and the chart's defaults, and a `null` deletes a key of those layers. The
-    document is changed too, because the run record keeps it for `deployer retry`.
-    Raises InputError for a name that is not a helm template of the workflow file.
-    """
-    copied: dict[str, Any] = copy.deepcopy(dict(document))
-    if not entry.values:
-        return workflow, copied
-    written = {
-        str(item.get("name")): item
-        for item in (copied.get("spec") or {}).get("templates") or []
-        if isinstance(item, dict) and isinstance(item.get("helm"), dict)
-    }
-    unknown = sorted(set(entry.values) - set(written))
-    if unknown:
-        raise InputError(
-            f"{entry.label}.values: workflow {entry.file.name} has no helm template "
-            f"{', '.join(unknown)}; its helm templates: {', '.join(sorted(written)) or 'none'}",
-            file=str(stack.file),
-            line=entry.key_lines.get(f"values.{unknown[0]}", entry.line) or None,
-        )
-    templates = dict(workflow.templates)
-    for name, values in entry.values.items():
-        body = dict(templates[name].body)
-        body["stackValues"] = _stack_layers(body.get("stackValues"), values)
-        templates[name] = replace(templates[name], body=body)
-        written[name]["helm"]["stackValues"] = copy.deepcopy(body["stackValues"])
-    return replace(workflow, templates=templates), copied
-
-
-def _stack_layers(own: Any, values: Mapping[str, Any]) -> list[Any]:
-    """Return the `stackValues` layers: the template's own, then the stack entry's."""
-    layer = copy.deepcopy(dict(values))
-    if own is None or own == "":
-        return [layer]
-    if isinstance(own, list):
-        return [*own, layer]
-    return [own, layer]
 
 
 class _Lines:

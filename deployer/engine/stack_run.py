@@ -16,15 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.cluster import inventory
 from deployer.engine.kinds import TemplateContext
-from deployer.engine.stack import (
-    Stack,
-    StackWorkflow,
-    add_stack_values,
-    check_entrypoints,
-    effective_parameters,
-    entrypoint_dag,
-    resolve_parameters,
-)
+from deployer.engine.stack import Stack, StackWorkflow, check_entrypoints, entrypoint_dag
+from deployer.engine.stack_parameters import effective_parameters, resolve_parameters
+from deployer.engine.stack_values import add_stack_values
 from deployer.engine.workflow import scope
 from deployer.engine.workflow.nodes import NodeListener
 from deployer.engine.workflow.parse import load_with_templates

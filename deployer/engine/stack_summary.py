@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from deployer.engine.stack import Stack, StackWorkflow, effective_parameters
+from deployer.engine.stack import Stack, StackWorkflow
+from deployer.engine.stack_parameters import effective_parameters
 from deployer.engine.stack_run import (
     TaskStatus,
     WorkflowRun,

@@ -14,14 +14,13 @@ from typing import Any
 import pytest
 import yaml
 
-from deployer.engine.stack import (
-    add_stack_values,
+from deployer.engine.stack import find_stack, load_stack
+from deployer.engine.stack_parameters import (
     effective_parameters,
-    find_stack,
-    load_stack,
     resolve_parameters,
     with_overrides,
 )
+from deployer.engine.stack_values import add_stack_values
 from deployer.engine.workflow.parse import load_workflow
 from deployer.engine.workflow.submit import prepare
 from deployer.errors import InputError

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from deployer.engine.stack import add_stack_values, load_stack, resolve_parameters
+from deployer.engine.stack import load_stack
+from deployer.engine.stack_parameters import resolve_parameters
+from deployer.engine.stack_values import add_stack_values
 from deployer.engine.workflow.parse import load_workflow
 from deployer.engine.workflow.submit import prepare
 from deployer.errors import InputError
