@@ -128,7 +128,7 @@ def inventory_name(
     password is no new instance.
     """
     from deployer.cluster.inventory import default_name
-    from deployer.engine.workflow.record import looks_secret
+    from deployer.engine.workflow.masking import looks_secret
 
     if inventory:
         return inventory

@@ -28,7 +28,8 @@ from deployer.cli.stack_view import (
 from deployer.cli.target import resolve_kubeconfig
 from deployer.engine.stack import Stack, find_stack, load_stack
 from deployer.engine.stack_parameters import with_overrides
-from deployer.engine.workflow.record import ClusterRecordStore, looks_secret
+from deployer.engine.workflow.masking import looks_secret
+from deployer.engine.workflow.record import ClusterRecordStore
 from deployer.errors import InputError, ObjectFailed
 from deployer.model.events import ProgressSink
 from deployer.model.run import NodeRecord, RunRecord

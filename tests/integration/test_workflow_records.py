@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from deployer.engine.workflow.record import LOST_AFTER_SECONDS
+from deployer.engine.workflow.record_writer import LOST_AFTER_SECONDS
 from tests.conftest import kubectl
 from tests.integration.test_workflow_basics import ENTRY, WORKFLOWS, deployer, run_pods
 from tests.integration.test_workflow_lifecycle import record_of, wait_for_node

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from deployer.engine.workflow.masking import Masker
 from deployer.engine.workflow.memory import MemoryRecordStore
-from deployer.engine.workflow.record import Masker
 from tests.unit.test_runner_scheduling import SAY, node, run, workflow, write
 
 

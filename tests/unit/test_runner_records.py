@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from deployer.engine.workflow import pods
+from deployer.engine.workflow.masking import Masker
 from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
 from deployer.engine.workflow.pods import PodResult
-from deployer.engine.workflow.record import Masker, RecordWriter
+from deployer.engine.workflow.record_writer import RecordWriter
 from deployer.model.run import NodeRecord, RunRecord
 from tests.unit.test_runner_scheduling import SAY, node, run, workflow, write
 

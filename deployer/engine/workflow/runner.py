@@ -24,14 +24,10 @@ from deployer.engine.workflow.calls import (
     deadline_after,
 )
 from deployer.engine.workflow.executor import Executor
+from deployer.engine.workflow.masking import Masker, looks_secret
 from deployer.engine.workflow.nodes import NodeBook, NodeListener
-from deployer.engine.workflow.record import (
-    LOST_AFTER_SECONDS,
-    Masker,
-    RecordStore,
-    RecordWriter,
-    looks_secret,
-)
+from deployer.engine.workflow.record import RecordStore
+from deployer.engine.workflow.record_writer import LOST_AFTER_SECONDS, RecordWriter
 from deployer.errors import ApiError, DeployerError, WorkflowError
 from deployer.model import run as runmodel
 from deployer.model.events import ProgressSink, discard
