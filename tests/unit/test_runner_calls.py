@@ -9,7 +9,8 @@ import textwrap
 from pathlib import Path
 
 from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
-from deployer.engine.workflow.runner import Runner, RunOptions
+from deployer.engine.workflow.run_options import RunOptions
+from deployer.engine.workflow.runner import Runner
 from deployer.engine.workflow.submit import prepare, prepare_retry
 from tests.unit.test_runner_scheduling import SAY, node, run, workflow, write
 

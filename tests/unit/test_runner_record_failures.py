@@ -12,7 +12,8 @@ import pytest
 from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
 from deployer.engine.workflow.parse import load_with_templates
 from deployer.engine.workflow.record import RunExists
-from deployer.engine.workflow.runner import Runner, RunOptions
+from deployer.engine.workflow.run_options import RunOptions
+from deployer.engine.workflow.runner import Runner
 from deployer.errors import ApiError, WorkflowError
 from tests.unit.test_runner_scheduling import SAY, SUSPENDING, run, workflow, write
 

@@ -16,7 +16,8 @@ import pytest
 
 from deployer.engine.workflow.memory import MemoryExecutor, MemoryRecordStore
 from deployer.engine.workflow.parse import load_with_templates
-from deployer.engine.workflow.runner import Runner, RunOptions
+from deployer.engine.workflow.run_options import RunOptions
+from deployer.engine.workflow.runner import Runner
 from deployer.errors import WorkflowError
 from deployer.model.run import RunRecord
 

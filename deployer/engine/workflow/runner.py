@@ -2,7 +2,9 @@
 
 `Runner(workflow, executor=, store=, options=).run()` resolves the arguments, runs the
 entrypoint and then the exit handler, and returns the final RunRecord. Steps and DAGs live in
-`flow`, leaves (pods, resources, deployer kinds, suspend) in `leaves`.
+`flow`, leaves (pods, resources, deployer kinds, suspend) in `leaves`. The run's settings
+and first record are in `run_options`, a template call's inputs and deadline in
+`call_inputs`.
 """
 
 from __future__ import annotations
@@ -10,34 +12,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from deployer.engine.timeouts import parse_duration
 from deployer.engine.workflow import dag, flow, leaves, liveness, retries, scope
-from deployer.engine.workflow.arguments import check_run_name, make_run_name, resolve_arguments
-from deployer.engine.workflow.calls import (
-    NODE_TYPES,
-    Call,
-    Outcome,
-    deadline_after,
-)
+from deployer.engine.workflow.arguments import resolve_arguments
+from deployer.engine.workflow.call_inputs import resolve_inputs, template_vars, with_deadline
+from deployer.engine.workflow.calls import NODE_TYPES, Call, Outcome
 from deployer.engine.workflow.executor import Executor
-from deployer.engine.workflow.masking import Masker, looks_secret
-from deployer.engine.workflow.nodes import NodeBook, NodeListener
+from deployer.engine.workflow.masking import Masker
+from deployer.engine.workflow.nodes import NodeBook
 from deployer.engine.workflow.record import RecordStore
-from deployer.engine.workflow.record_writer import LOST_AFTER_SECONDS, RecordWriter
+from deployer.engine.workflow.record_writer import RecordWriter
+from deployer.engine.workflow.run_options import RunOptions, global_vars, new_record
 from deployer.errors import ApiError, DeployerError, WorkflowError
 from deployer.model import run as runmodel
-from deployer.model.events import ProgressSink, discard
 from deployer.model.run import NodeRecord, RunRecord
 from deployer.model.workflow import Workflow
 
 log = logging.getLogger(__name__)
-
-# Template calls nested deeper than this fail, so a recursion that never stops ends clearly.
-MAX_DEPTH = 50
 
 # The message of a run, and of its nodes, that ended because of `Runner.stop(how)`, by `how`.
 STOP_MESSAGES = {
@@ -50,27 +42,6 @@ STOP_MESSAGES = {
 # Stop reasons that also cancel the exit handler: `lost` too, because the exit handler's
 # steps would need the cluster that cannot be reached.
 CANCELS_EXIT_HANDLER = ("terminate", "lost")
-
-
-@dataclass
-class RunOptions:
-    """Settings of one run besides the workflow; every field has a usable default."""
-
-    namespace: str = "default"  # where pods and objects without a namespace go
-    parameters: Mapping[str, str] = field(default_factory=dict)  # `-p NAME=VALUE` overrides
-    templates: Mapping[str, Workflow] = field(default_factory=dict)  # WorkflowTemplates by name
-    run_name: str | None = None  # None: metadata.name, else generateName + 5 characters
-    base_dir: Path = field(default_factory=Path.cwd)  # folder of the workflow file
-    document: dict[str, Any] = field(default_factory=dict)  # the Workflow document to record
-    template_documents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    previous: RunRecord | None = None  # the record a `deployer retry` continues
-    max_depth: int = MAX_DEPTH
-    # Seconds without a successful record write after which the run stops as Error.
-    record_lost_after: float = LOST_AFTER_SECONDS
-    listeners: list[NodeListener] = field(default_factory=list)
-    # Receives the object events of deployer-kind nodes (manifests, helm, jsonnet, fixture),
-    # each tagged with its node name in `step` and with secret parameter values masked.
-    progress: ProgressSink = discard
 
 
 class Runner:
@@ -93,10 +64,10 @@ class Runner:
         limit = workflow.parallelism
         self.pod_slots = threading.BoundedSemaphore(limit) if limit else None
         self.parameters = resolve_arguments(workflow, options.parameters)
-        self.record = self._new_record()
+        self.record = new_record(workflow, options, self.parameters, self.masker)
         self.book = NodeBook(self.record, previous=options.previous)
         self.book.listeners.extend(options.listeners)
-        self.globals = self._global_vars()
+        self.globals = global_vars(self.record, self.parameters)
 
     @property
     def name(self) -> str:
@@ -106,44 +77,6 @@ class Runner:
     def stop_message(self) -> str:
         """The message of a node or run that ended because the run was stopped."""
         return STOP_MESSAGES.get(self.shutdown, f"run {self.shutdown}")
-
-    def _new_record(self) -> RunRecord:
-        previous = self.options.previous
-        if previous is not None:
-            name, source_file = previous.name, previous.source_file
-        else:
-            name = self.options.run_name or make_run_name(self.workflow)
-            check_run_name(name)
-            # Absolute, so that `deployer retry` from any folder finds the files that
-            # deployer-kind steps read relative to the workflow file.
-            source = self.workflow.source_file
-            source_file = str(Path(source).resolve()) if source else ""
-        masked = sorted(k for k in self.parameters if looks_secret(k))
-        for key in masked:
-            self.masker.add(self.parameters[key])
-        return RunRecord(
-            name=name,
-            namespace=self.options.namespace,
-            workflow=self.options.document,
-            source_file=source_file,
-            parameters=dict(self.parameters),
-            masked=masked,
-            templates=self.options.template_documents,
-            attempt=previous.attempt + 1 if previous else 0,
-            client=liveness.client_id(),
-            started=runmodel.now_rfc3339(),
-        )
-
-    def _global_vars(self) -> dict[str, str]:
-        values = {
-            "workflow.name": self.record.name,
-            "workflow.namespace": self.record.namespace,
-            "workflow.uid": self.record.name,
-            "workflow.creationTimestamp": self.record.started or "",
-        }
-        for key, value in self.parameters.items():
-            values[f"workflow.parameters.{key}"] = value
-        return values
 
     # The run as a whole
 
@@ -356,7 +289,7 @@ class Runner:
             parent=call.parent,
         )
         try:
-            inputs = self._inputs(call)
+            inputs = resolve_inputs(call, self.globals, self.masker)
         except WorkflowError as bad:
             self.book.finish(node, "Error", str(bad))
             return node
@@ -373,48 +306,6 @@ class Runner:
             self.attempt(node, call, inputs, retries=None)
         return node
 
-    def _inputs(self, call: Call) -> dict[str, str]:
-        """Resolve a call's input parameters: argument, else the input's value, else default.
-
-        An input's own `value` and `default` may read the workflow's variables and
-        `{{node.name}}`; validate checks that they read nothing else.
-        """
-        values = {}
-        known = {**self.globals, "node.name": call.name}
-        for parameter in call.template.inputs:
-            value = call.arguments.get(parameter.name)
-            if value is None and parameter.value is not None:
-                value = self.substitute(parameter.value, known)
-            if value is None and parameter.default is not None:
-                value = self.substitute(parameter.default, known)
-            if value is None:
-                raise WorkflowError(
-                    f"template {call.template.name}: input parameter {parameter.name} has no value"
-                )
-            if parameter.enum and value not in parameter.enum:
-                raise WorkflowError(
-                    f"template {call.template.name}: input {parameter.name}={value!r} is not one "
-                    f"of {', '.join(parameter.enum)}"
-                )
-            if looks_secret(parameter.name):
-                self.masker.add(value)
-            values[parameter.name] = value
-        return values
-
-    def template_vars(
-        self, node: NodeRecord, inputs: Mapping[str, str], retries: int | None
-    ) -> dict[str, str]:
-        values = dict(self.globals)
-        for key, value in inputs.items():
-            values[f"inputs.parameters.{key}"] = value
-        values["inputs.parameters"] = scope.to_json(
-            [{"name": k, "value": v} for k, v in inputs.items()]
-        )
-        values["node.name"] = node.name
-        if retries is not None:
-            values["retries"] = str(retries)
-        return values
-
     def attempt(
         self, node: NodeRecord, call: Call, inputs: dict[str, str], *, retries: int | None
     ) -> None:
@@ -424,9 +315,9 @@ class Runner:
             self.book.finish(node, "Failed", f"not started: {self.stop_message}")
             return
         template = call.template
-        values = self.template_vars(node, inputs, retries)
+        values = template_vars(self.globals, node, inputs, retries)
         try:
-            call = self._with_deadline(call, values)
+            call = with_deadline(call, values)
             outcome = self._dispatch(node, call, values)
         except DeployerError as bad:
             outcome = Outcome("Failed" if isinstance(bad, WorkflowError) else "Error", str(bad))
@@ -440,28 +331,6 @@ class Runner:
             outputs=outcome.outputs,
             result=outcome.result,
             exit_code=outcome.exit_code,
-        )
-
-    def _with_deadline(self, call: Call, values: Mapping[str, str]) -> Call:
-        template = call.template
-        seconds: float | None = None
-        if template.active_deadline_seconds not in (None, ""):
-            text = self.substitute(str(template.active_deadline_seconds), values)
-            seconds = parse_duration(text, what=f"template {template.name} activeDeadlineSeconds")
-        if template.timeout:
-            text = self.substitute(template.timeout, values)
-            timeout = parse_duration(text, what=f"template {template.name} timeout")
-            seconds = timeout if seconds is None else min(seconds, timeout)
-        deadline = deadline_after(seconds, call.deadline)
-        return Call(
-            call.name,
-            call.display,
-            call.parent,
-            template,
-            call.source,
-            call.arguments,
-            call.depth,
-            deadline,
         )
 
     def _dispatch(self, node: NodeRecord, call: Call, values: dict[str, str]) -> Outcome:

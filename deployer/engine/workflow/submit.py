@@ -18,7 +18,8 @@ from deployer.engine.workflow.executor import ClusterExecutor
 from deployer.engine.workflow.nodes import NodeListener
 from deployer.engine.workflow.parse_fields import load_yaml_documents
 from deployer.engine.workflow.record import ClusterRecordStore, RecordStore
-from deployer.engine.workflow.runner import Runner, RunOptions
+from deployer.engine.workflow.run_options import RunOptions
+from deployer.engine.workflow.runner import Runner
 from deployer.engine.workflow.validate import validate
 from deployer.errors import WorkflowError
 from deployer.model.events import ProgressSink, discard
