@@ -7,13 +7,14 @@ Output parameters: the runner passes the template's `outputs.parameters` list, a
 declared and after `{{...}}` substitution, in `TemplateContext.output_parameters`. A kind
 fills `TemplateResult.outputs[name]` for each entry with `valueFrom.jsonPath` (read from
 the live object named by `valueFrom.object`, see docs/templates.md) and leaves entries
-without `jsonPath` (`value`, `valueFrom.parameter`, `expression`, ...) to the runner.
+without `jsonPath` (`value`, `valueFrom.parameter`, `expression`, ...) to the runner. It
+passes every secret output value to `TemplateContext.register_secret` before returning.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,6 +44,9 @@ class TemplateContext:
     # kinds name their inventories after it, so a later run of the same workflow prunes
     # and destroys the same objects. Empty: the kinds fall back to run_name.
     workflow_name: str = ""
+    # Called with each output value that must not be shown, such as one read from a
+    # Secret. The runner masks the value in the run's record, progress and errors.
+    register_secret: Callable[[str], None] = field(default=lambda _value: None)
 
 
 @dataclass

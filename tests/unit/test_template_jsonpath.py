@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from deployer.engine.templates import jsonpath
-from deployer.engine.templates.outputs import parse_selector
+from deployer.engine.templates.outputs import is_secret, parse_selector
 from deployer.errors import WorkflowError
+from deployer.model.objects import Manifest
 
 SERVICE: dict[str, Any] = {
     "metadata": {
@@ -72,3 +73,37 @@ def test_selector_with_group_and_namespace() -> None:
 def test_selector_rejects_bad_reference(text: str) -> None:
     with pytest.raises(WorkflowError, match="Kind/name"):
         parse_selector(text)
+
+
+@pytest.mark.parametrize("expression", ["{.data.mode", ".data.mode}"])
+def test_jsonpath_names_missing_brace(expression: str) -> None:
+    with pytest.raises(jsonpath.JsonPathError, match="is missing"):
+        jsonpath.check(expression)
+
+
+def test_jsonpath_field_names() -> None:
+    assert jsonpath.field_names("{.data.token}") == ["data", "token"]
+    assert jsonpath.field_names("{.spec.ports[0].port}") == ["spec", "ports", None, "port"]
+    assert jsonpath.field_names("{.data['db-password']}") == ["data", "db-password"]
+
+
+SECRET = Manifest(body={"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}})
+CONFIG_MAP = Manifest(body={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "db"}})
+
+
+@pytest.mark.parametrize(
+    ("name", "manifest", "path", "secret"),
+    [
+        ("tok", SECRET, "{.data.token}", True),
+        ("data", SECRET, "{.data}", True),
+        ("last", SECRET, "{.metadata.annotations.last-applied}", True),
+        ("name", SECRET, "{.metadata.name}", False),
+        ("type", SECRET, "{.type}", False),
+        ("pw", CONFIG_MAP, "{.data.password}", True),
+        ("key", CONFIG_MAP, "{.data['api-key']}", True),
+        ("db_password", CONFIG_MAP, "{.data.value}", True),
+        ("mode", CONFIG_MAP, "{.data.mode}", False),
+    ],
+)
+def test_output_secret_rule(name: str, manifest: Manifest, path: str, secret: bool) -> None:
+    assert is_secret(name, manifest, path) is secret

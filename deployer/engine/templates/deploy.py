@@ -64,9 +64,7 @@ def apply_step(
     refs = [item.ref for item in result.objects]
     if ctx.dry_run:
         return TemplateResult(phase="Succeeded", message=f"dry run: {describe_refs(refs)}")
-    outputs = resolve_outputs(
-        ctx.output_parameters, manifests=resolved, cluster=ctx.cluster, kind=kind
-    )
+    outputs = resolve_outputs(ctx, manifests=resolved, kind=kind)
     pruned = f"; pruned {describe_refs(result.pruned)}" if result.pruned else ""
     return TemplateResult(
         phase="Succeeded",

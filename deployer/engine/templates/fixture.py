@@ -71,9 +71,7 @@ class FixtureKind:
             log.info("fixture step %s attached %s", ctx.node_name, manifest.ref)
 
         found = targets + attached
-        outputs = resolve_outputs(
-            ctx.output_parameters, manifests=found, cluster=ctx.cluster, kind="fixture"
-        )
+        outputs = resolve_outputs(ctx, manifests=found, kind="fixture")
         refs = [manifest.ref for manifest in found]
         return TemplateResult(
             phase="Succeeded",

@@ -81,9 +81,7 @@ class HelmKind:
 
         manifests = _release_objects(helm, ctx, release, namespace)
         deploy.wait_step(ctx, manifests, kind="helm", timeout=timeout)
-        outputs = resolve_outputs(
-            ctx.output_parameters, manifests=manifests, cluster=ctx.cluster, kind="helm"
-        )
+        outputs = resolve_outputs(ctx, manifests=manifests, kind="helm")
         refs = [manifest.ref for manifest in manifests]
         return TemplateResult(
             phase="Succeeded",

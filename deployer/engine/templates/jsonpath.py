@@ -43,9 +43,27 @@ def format_values(values: list[Any]) -> str:
     return " ".join(value if isinstance(value, str) else json.dumps(value) for value in values)
 
 
+def check(expression: str) -> None:
+    """Raise JsonPathError when `expression` is not valid in this subset."""
+    _parse(expression)
+
+
+def field_names(expression: str) -> list[str | None]:
+    """Return the steps of a valid expression: a key's name, or None for an index,
+    wildcard or filter. `{.data.token}` gives `["data", "token"]`."""
+    return [argument if kind == "key" else None for kind, argument in _parse(expression)]
+
+
 def _parse(expression: str) -> list[tuple[str, Any]]:
     text = expression.strip()
-    if text.startswith("{") and text.endswith("}"):
+    opened, closed = text.startswith("{"), text.endswith("}")
+    if opened != closed:
+        missing = "closing '}'" if opened else "opening '{'"
+        raise JsonPathError(
+            f"invalid JSONPath {expression!r}: the {missing} is missing "
+            "(write paths like {.spec.clusterIP})"
+        )
+    if opened:
         text = text[1:-1].strip()
     text = text.removeprefix("$")
     steps: list[tuple[str, Any]] = []

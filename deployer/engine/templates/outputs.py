@@ -6,6 +6,12 @@ An entry looks like
 (`Deployment.apps/grafana`). Without a namespace, the object's namespace in the step is
 used (for a cluster-scoped object, none). `object` may be left out when the step has
 exactly one object. `valueFrom.default` is used when the path selects nothing.
+
+A value is secret when it is read from a Secret (any field except apiVersion, kind, type,
+metadata.name and metadata.namespace), or when the output parameter's name or the last
+field name of its path looks secret by the masker's rule (`password`, `token`, ...).
+Secret values are passed to `TemplateContext.register_secret`, so the run masks them
+wherever it shows them, while the steps that consume the output get the real value.
 """
 
 from __future__ import annotations
@@ -14,9 +20,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from deployer.engine.kinds import TemplateContext
 from deployer.engine.templates import jsonpath
+from deployer.engine.workflow.masking import looks_secret
 from deployer.errors import WorkflowError
 from deployer.model.objects import Manifest
+
+# Paths into a Secret whose values are not secret, as lists of field names.
+PUBLIC_SECRET_FIELDS = (
+    ["apiVersion"],
+    ["kind"],
+    ["type"],
+    ["metadata", "name"],
+    ["metadata", "namespace"],
+)
 
 
 @dataclass(frozen=True)
@@ -50,20 +67,17 @@ def parse_selector(text: str) -> ObjectSelector:
 
 
 def resolve_outputs(
-    declared: Sequence[Mapping[str, Any]],
-    *,
-    manifests: Sequence[Manifest],
-    cluster: Any,
-    kind: str,
+    ctx: TemplateContext, *, manifests: Sequence[Manifest], kind: str
 ) -> dict[str, str]:
-    """Read every jsonPath output parameter from the live objects among `manifests`.
+    """Read every jsonPath output parameter in `ctx.output_parameters` from the live
+    objects among `manifests`, and register the secret values (see the module docstring).
 
     Entries without `valueFrom.jsonPath` are skipped because the runner resolves them.
     Raises WorkflowError when an entry names an object the step does not have, or
     when the path selects nothing and no default is given.
     """
     outputs: dict[str, str] = {}
-    for entry in declared:
+    for entry in ctx.output_parameters:
         value_from = entry.get("valueFrom")
         if not isinstance(value_from, Mapping):
             continue
@@ -75,19 +89,33 @@ def resolve_outputs(
             )
         if "jsonPath" not in value_from:
             continue
+        path = str(value_from["jsonPath"])
         manifest = _pick_object(value_from.get("object"), manifests, name=name, kind=kind)
-        live = _live(cluster, manifest)
-        found = jsonpath.find(live, str(value_from["jsonPath"]))
+        live = _live(ctx.cluster, manifest)
+        found = jsonpath.find(live, path)
         if found:
             outputs[name] = jsonpath.format_values(found)
         elif "default" in value_from:
             outputs[name] = str(value_from["default"])
         else:
             raise WorkflowError(
-                f"output parameter {name}: {value_from['jsonPath']} selects nothing on "
+                f"output parameter {name}: {path} selects nothing on "
                 f"{manifest.ref}; fix the path or give valueFrom.default"
             )
+        if is_secret(name, manifest, path):
+            # Each selected string too, because a consumer may see one of several matches.
+            for value in [outputs[name], *(item for item in found if isinstance(item, str))]:
+                ctx.register_secret(value)
     return outputs
+
+
+def is_secret(name: str, manifest: Manifest, path: str) -> bool:
+    """Tell whether the output `name`, read by `path` from `manifest`, must be masked."""
+    fields = jsonpath.field_names(path)
+    if manifest.kind == "Secret" and fields not in PUBLIC_SECRET_FIELDS:
+        return True
+    last_field = next((field for field in reversed(fields) if field is not None), "")
+    return looks_secret(name) or looks_secret(last_field)
 
 
 def _pick_object(

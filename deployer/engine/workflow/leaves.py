@@ -210,6 +210,7 @@ def run_kind(runner: Runner, node: NodeRecord, call: Call, values: dict[str, str
         output_parameters=declared,
         workflow_name=runner.workflow.name or runner.workflow.generate_name.rstrip("-"),
         progress=_progress_to(runner, node),
+        register_secret=runner.masker.add,
     )
     result = runner.executor.run_kind(template.kind, spec, ctx)
     outcome = Outcome(

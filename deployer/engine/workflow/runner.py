@@ -81,7 +81,7 @@ class Runner:
     # The run as a whole
 
     def run(self) -> RunRecord:
-        """Run the entrypoint, then the exit handler; return the final record.
+        """Run the entrypoint, then the exit handler; return the final record, masked as stored.
 
         Raises WorkflowError before anything runs when the run's record cannot be stored
         (RunExists when a run of that name is recorded already), and at the end when the
@@ -128,7 +128,7 @@ class Runner:
                 f"cluster can be reached, see `deployer get {self.name}`, then "
                 f"`deployer retry {self.name}`"
             )
-        return self.record
+        return RunRecord.from_dict(self.masker.mask_data(self.record.to_dict()))
 
     def _save_secrets(self, writer: RecordWriter) -> None:
         """Store the values of masked parameters for a retry; end the run if that fails."""
