@@ -16,9 +16,11 @@ import pytest
 
 from deployer.cluster import Cluster
 from deployer.engine.kinds import TemplateContext
-from deployer.engine.templates import KINDS
+from deployer.engine.templates import KINDS, deploy
+from deployer.errors import ReadinessTimeout
 from deployer.local import helm_binary
 from deployer.model.events import ObjectEvent
+from deployer.model.objects import Manifest
 from deployer.model.status import State
 from tests.conftest import kubectl
 
@@ -290,3 +292,33 @@ def test_helm_edited_template_same_version_upgrades(
     assert "revision 2 (upgraded)" in result.message
     config = _get(kubeconfig, namespace, "configmap", "edited-config")
     assert config["data"]["edited"] == "yes"
+
+
+def test_helm_rerun_recreates_deleted_object(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    spec = {"chart": "webapp", "release": "repaired", "namespace": namespace}
+    ctx = _context(cluster, namespace)
+    assert KINDS["helm"].run(spec, ctx).phase == "Succeeded"
+    kubectl(kubeconfig, "delete", "configmap", "repaired-config", "-n", namespace)
+
+    result = KINDS["helm"].run(spec, ctx)
+
+    assert result.phase == "Succeeded", result.message
+    assert "revision 2 (upgraded)" in result.message
+    config = _get(kubeconfig, namespace, "configmap", "repaired-config")
+    assert config["data"]["message"]
+    assert [r["status"] for r in _helm(kubeconfig, "list", "-n", namespace)] == ["deployed"]
+
+
+def test_helm_wait_names_object_deleted_meanwhile(cluster: Cluster, namespace: str) -> None:
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gone"}}
+    ctx = _context(cluster, namespace)
+    deleted = deploy.with_namespace(ctx, [Manifest(body=body)], namespace=namespace)
+    for applied, seen in ((True, "applied"), (False, "found")):
+        with pytest.raises(ReadinessTimeout) as raised:
+            deploy.wait_step(ctx, deleted, kind="helm", timeout=5, applied=applied)
+        message = str(raised.value)
+        assert f"ConfigMap {namespace}/gone" in message
+        assert f"something deleted it after the step {seen} it" in message
+        assert "Run the step again to recreate it" in message

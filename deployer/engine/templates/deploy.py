@@ -134,10 +134,32 @@ def step_conflict_advice(kind: str) -> Iterator[None]:
         ) from None
 
 
+def missing_objects(ctx: TemplateContext, manifests: Sequence[Manifest]) -> list[Manifest]:
+    """Return the manifests whose object is not in the cluster, including unserved kinds."""
+    missing = []
+    for manifest in manifests:
+        info = ctx.cluster.find_resource(manifest.api_version, manifest.kind)
+        namespace = manifest.namespace if info is not None and info.namespaced else None
+        if info is None or (
+            ctx.cluster.get(manifest.api_version, manifest.kind, manifest.name, namespace) is None
+        ):
+            missing.append(manifest)
+    return missing
+
+
 def wait_step(
-    ctx: TemplateContext, manifests: Sequence[Manifest], *, kind: str, timeout: float
+    ctx: TemplateContext,
+    manifests: Sequence[Manifest],
+    *,
+    kind: str,
+    timeout: float,
+    applied: bool = True,
 ) -> None:
-    """Wait until objects that something else applied (helm) are ready, through watches."""
+    """Wait until objects that something else applied (helm) are ready, through watches.
+
+    `applied` is False when the step found the objects in place and applied nothing. The
+    error for an object deleted meanwhile then reports that the step found it.
+    """
     cluster = ctx.cluster
     targets: list[Target] = []
     for manifest in manifests:
@@ -145,9 +167,10 @@ def wait_step(
         namespace = manifest.namespace if info.namespaced else None
         live = cluster.get(manifest.api_version, manifest.kind, manifest.name, namespace)
         if live is None:
+            seen = "applied" if applied else "found"
             raise ReadinessTimeout(
-                f"{manifest.describe()} from the {kind} step is not in the cluster after "
-                "it was applied; it may have been deleted meanwhile"
+                f"{manifest.describe()} of the {kind} step is not in the cluster: something "
+                f"deleted it after the step {seen} it. Run the step again to recreate it."
             )
         targets.append(
             Target(

@@ -80,7 +80,8 @@ class HelmKind:
             return TemplateResult(phase="Succeeded", message=f"dry run of helm release {release}")
 
         manifests = _release_objects(helm, ctx, release, namespace)
-        deploy.wait_step(ctx, manifests, kind="helm", timeout=timeout)
+        applied = change != "unchanged"
+        deploy.wait_step(ctx, manifests, kind="helm", timeout=timeout, applied=applied)
         outputs = resolve_outputs(ctx, manifests=manifests, kind="helm")
         refs = [manifest.ref for manifest in manifests]
         return TemplateResult(
@@ -123,11 +124,27 @@ def _install(
     namespace: str,
     timeout: float,
 ) -> tuple[Release, str]:
-    """Install or upgrade unless nothing would change; return the revision and the change."""
+    """Install or upgrade unless nothing would change; return the revision and the change.
+
+    An upgrade that would change nothing still runs when an object of the release is
+    missing from the cluster, because helm then creates it again.
+    """
     unchanged = None
     if not ctx.dry_run:
         _recover(helm, ctx, release, namespace, timeout)
         unchanged = helm.current_if_unchanged(release, chart, values, namespace=namespace)
+    if unchanged:
+        missing = deploy.missing_objects(ctx, _release_objects(helm, ctx, release, namespace))
+        if missing:
+            log.info(
+                "helm step %s: release %s/%s is unchanged, but %s is not in the cluster; "
+                "upgrading to create it again",
+                ctx.node_name,
+                namespace,
+                release,
+                describe_refs([manifest.ref for manifest in missing]),
+            )
+            unchanged = None
     if unchanged:
         installed, change = unchanged, "unchanged"
     else:
