@@ -26,8 +26,8 @@ from deployer.cli.stack_view import (
     print_summary,
 )
 from deployer.cli.target import resolve_kubeconfig
-from deployer.engine.stack import Stack, find_stack, load_stack
-from deployer.engine.stack_parameters import with_overrides
+from deployer.engine.stack import Stack, combine_problems, find_stack, load_stack, read_stack
+from deployer.engine.stack_parameters import apply_overrides
 from deployer.engine.workflow.masking import looks_secret
 from deployer.engine.workflow.record import ClusterRecordStore
 from deployer.errors import InputError, ObjectFailed
@@ -64,8 +64,16 @@ def cluster_options(command: F) -> F:
     return click.option("--kubeconfig", help="Path of the kubeconfig file.")(command)
 
 
-def open_stack(name: str, stacks_dir: Path, parameters: tuple[str, ...] = ()) -> Stack:
-    """Load the stack and apply `-p [ENTRY.]NAME=VALUE` overrides."""
+def open_stack(
+    name: str, stacks_dir: Path, parameters: tuple[str, ...] = (), *, for_up: bool = False
+) -> Stack:
+    """Load the stack and apply `-p [ENTRY.]NAME=VALUE` overrides.
+
+    Problems of the stack file and of the `-p` options raise one error that lists them
+    all. For `up` (`for_up`) that error also lists the problems of the stack's workflows.
+    """
+    from deployer.engine.stack_run import prepare_stack
+
     overrides: dict[str, str] = {}
     for item in parameters:
         key, sep, value = item.partition("=")
@@ -74,7 +82,14 @@ def open_stack(name: str, stacks_dir: Path, parameters: tuple[str, ...] = ()) ->
                 f"{item!r}: write it as NAME=VALUE or ENTRY.NAME=VALUE", param_hint="-p"
             )
         overrides[key] = value
-    return with_overrides(load_stack(find_stack(name, stacks_dirs=[stacks_dir])), overrides)
+    loaded, problems = read_stack(find_stack(name, stacks_dirs=[stacks_dir]))
+    loaded, override_problems = apply_overrides(loaded, overrides, check_names=not problems)
+    problems += override_problems
+    if problems:
+        if for_up:
+            prepare_stack(loaded, file_problems=problems)  # raises, listing every problem
+        raise combine_problems(problems, file=str(loaded.file))
+    return loaded
 
 
 def connect(stack: Stack, kubeconfig: str | None, context: str | None) -> Any:
@@ -102,7 +117,7 @@ def up_command(
     """
     from deployer.engine import stack_run, stack_summary
 
-    loaded = open_stack(stack, stacks_dir, parameters)
+    loaded = open_stack(stack, stacks_dir, parameters, for_up=True)
     cluster = connect(loaded, kubeconfig, context)
     started = time.monotonic()
     view: Callable[[NodeRecord], None]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,8 @@ from typing import Any
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from deployer.engine.workflow.parse import load_with_templates, load_workflow
-from deployer.errors import InputError, WorkflowError
+from deployer.engine.workflow.parse import load_with_templates
+from deployer.errors import DeployerError, InputError, WorkflowError
 from deployer.model.workflow import Template, Workflow
 from deployer.sources.documents import iter_documents, node_line, sequence_items
 
@@ -92,7 +93,21 @@ def find_stack(name_or_path: str, *, stacks_dirs: Sequence[Path]) -> Path:
 def load_stack(path: Path) -> Stack:
     """Read and check a stack file; workflow paths resolve against the file's folder.
 
-    Each InputError names the line of the offending key or list item.
+    Raises one error that lists every problem of the file, each at the line of the
+    offending key or list item (see `read_stack`).
+    """
+    stack, problems = read_stack(path)
+    if problems:
+        raise combine_problems(problems, file=str(path))
+    return stack
+
+
+def read_stack(path: Path) -> tuple[Stack, list[DeployerError]]:
+    """Read a stack file and return it with every problem found in it, each with its line.
+
+    The returned stack leaves out what is invalid: a workflow entry with a problem, and
+    a parameter whose value is not a string. Raises InputError at once only when the
+    file cannot be read as one YAML mapping.
     """
     file = str(path)
     try:
@@ -107,7 +122,7 @@ def load_stack(path: Path) -> Stack:
     data = documents[0].data
     lines = _Lines(file, documents[0].node, documents[0].line)
     if not isinstance(data, Mapping):
-        raise lines.error("a stack document must be a mapping")
+        raise InputError("a stack document must be a mapping", file=file, line=lines.of())
     _check_header(data, lines)
 
     spec = _mapping(data.get("spec"), "spec", lines, ("spec",))
@@ -116,16 +131,18 @@ def load_stack(path: Path) -> Stack:
     name = str(metadata.get("name") or path.stem)
 
     entries = spec.get("workflows")
+    workflows: list[StackWorkflow] = []
     if not isinstance(entries, list) or not entries:
-        raise lines.error("spec.workflows must be a non-empty list", "spec", "workflows")
-    workflows = tuple(
-        _read_entry(entry, index, base_dir=path.parent, lines=lines)
-        for index, entry in enumerate(entries)
-    )
-    _check_entry_names(workflows, file=file)
+        lines.report("spec.workflows must be a non-empty list", "spec", "workflows")
+        entries = []
+    for index, entry in enumerate(entries):
+        found = _read_entry(entry, index, base_dir=path.parent, lines=lines)
+        if found is not None:
+            workflows.append(found)
+    _check_entry_names(workflows, lines)
 
     context = spec.get("context")
-    return Stack(
+    stack = Stack(
         name=name,
         file=path,
         description=str(spec.get("description") or ""),
@@ -133,8 +150,36 @@ def load_stack(path: Path) -> Stack:
         parameters=_string_map(
             spec.get("parameters"), "spec.parameters", lines, ("spec", "parameters")
         ),
-        workflows=workflows,
+        workflows=tuple(workflows),
     )
+    return stack, sorted(lines.problems, key=lambda problem: getattr(problem, "line", 0) or 0)
+
+
+def combine_problems(
+    problems: Sequence[DeployerError], *, file: str, summary: str = "problems"
+) -> DeployerError:
+    """Return one error that lists every problem; a single problem is returned as it is.
+
+    A WorkflowError that lists several problems of one workflow gives each of them a line
+    of its own, so every line of the result names one file and line. `summary` follows
+    the count in the first line, for example "problems; nothing was run".
+    """
+    if len(problems) == 1:
+        return problems[0]
+    # A workflow that fails to parse is reported by each check that loads it; keep one.
+    items = list(dict.fromkeys(item for problem in problems for item in _problem_items(problem)))
+    if len(items) == 1:
+        return problems[0]
+    listed = "\n".join(f"  {item}" for item in items)
+    return InputError(f"{len(items)} {summary}:\n{listed}", file=file)
+
+
+def _problem_items(problem: DeployerError) -> list[str]:
+    """Split an error that lists problems under a heading line into those problems."""
+    heading, *rest = str(problem).splitlines()
+    if rest and heading.endswith(":") and all(line.startswith("  ") for line in rest):
+        return [line.strip() for line in rest]
+    return [str(problem)]
 
 
 def entrypoint_dag(workflow: Workflow) -> Template:
@@ -163,24 +208,26 @@ def entrypoint_dag(workflow: Workflow) -> Template:
 
 
 def check_entrypoints(stack: Stack) -> None:
-    """Raise WorkflowError for the first workflow of the stack whose entrypoint is no dag."""
+    """Raise one error listing each workflow that fails to load or has no dag entrypoint."""
+    problems: list[DeployerError] = []
     for entry in stack.workflows:
-        workflow, _ = load_with_templates(entry.file)
-        entrypoint_dag(workflow)
-
-
-def load_stack_workflows(stack: Stack) -> list[Workflow]:
-    """Parse every workflow file of a stack, in stack order."""
-    return [load_workflow(entry.file) for entry in stack.workflows]
+        try:
+            workflow, _ = load_with_templates(entry.file)
+            entrypoint_dag(workflow)
+        except (InputError, WorkflowError) as problem:
+            problems.append(problem)
+    if problems:
+        raise combine_problems(problems, file=str(stack.file))
 
 
 class _Lines:
-    """The lines of the keys and list items of one stack document, for error messages."""
+    """The lines of the keys and list items of one stack document, and the problems found."""
 
     def __init__(self, file: str, root: Node | None, document_line: int) -> None:
         self.file = file
         self.root = root
         self.document_line = document_line
+        self.problems: list[DeployerError] = []
 
     def of(self, *path: str | int) -> int:
         """Return the line of the key or list item at `path`, else of its nearest parent.
@@ -205,9 +252,21 @@ class _Lines:
             line = node_line(key_node)
         return line
 
-    def error(self, message: str, *path: str | int) -> InputError:
-        """Build an InputError at the line of `path` (see `of`)."""
-        return InputError(message, file=self.file, line=self.of(*path))
+    def value_node(self, *path: str | int) -> Node | None:
+        """Return the YAML node of the value at `path`, or None when there is none."""
+        node = self.root
+        for step in path:
+            if isinstance(step, int):
+                items = sequence_items(node)
+                node = items[step] if step < len(items) else None
+                continue
+            found = _key_and_value(node, step)
+            node = found[1] if found is not None else None
+        return node
+
+    def report(self, message: str, *path: str | int) -> None:
+        """Record a problem at the line of `path` (see `of`)."""
+        self.problems.append(InputError(message, file=self.file, line=self.of(*path)))
 
 
 def _key_and_value(node: Node | None, key: str) -> tuple[Node, Node] | None:
@@ -221,36 +280,46 @@ def _key_and_value(node: Node | None, key: str) -> tuple[Node, Node] | None:
 
 
 def _check_header(data: Mapping[str, Any], lines: _Lines) -> None:
-    _check_keys(data, _TOP_KEYS, "", lines, ())
+    """Raise InputError for a document that is no stack; report unknown top-level keys."""
     for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
         if data.get(key) != expected:
-            raise lines.error(
+            raise InputError(
                 f"not a stack: expected apiVersion {API_VERSION} and kind {KIND}, "
                 f"got {data.get('apiVersion')!r} and {data.get('kind')!r}",
-                key,
+                file=lines.file,
+                line=lines.of(key),
             )
+    _check_keys(data, _TOP_KEYS, "", lines, ())
 
 
-def _read_entry(entry: Any, index: int, *, base_dir: Path, lines: _Lines) -> StackWorkflow:
+def _read_entry(entry: Any, index: int, *, base_dir: Path, lines: _Lines) -> StackWorkflow | None:
+    """Read one item of spec.workflows; return None when a problem makes it unusable."""
     where = f"spec.workflows[{index}]"
     at = ("spec", "workflows", index)
-    body = _mapping(entry, where, lines, at)
-    _check_keys(body, _ENTRY_KEYS, where, lines, at)
-    workflow_file = body.get("file")
+    if not isinstance(entry, Mapping):
+        lines.report(f"{where} must be a mapping", *at)
+        return None
+    known = len(lines.problems)
+    _check_keys(entry, _ENTRY_KEYS, where, lines, at)
+    workflow_file = entry.get("file")
+    resolved = None
     if not isinstance(workflow_file, str) or not workflow_file:
-        raise lines.error(f"{where}.file is missing or not a string", *at, "file")
-    resolved = (base_dir / workflow_file).resolve()
-    if not resolved.is_file():
-        raise lines.error(f"{where}.file: workflow file not found: {resolved}", *at, "file")
-    name = body.get("name")
+        lines.report(f"{where}.file is missing or not a string", *at, "file")
+    else:
+        resolved = (base_dir / workflow_file).resolve()
+        if not resolved.is_file():
+            lines.report(f"{where}.file: workflow file not found: {resolved}", *at, "file")
+    name = entry.get("name")
     if name is not None and (not isinstance(name, str) or not name or "." in name):
-        raise lines.error(
+        lines.report(
             f"{where}.name must be a non-empty string without dots, got {name!r}", *at, "name"
         )
     parameters = _string_map(
-        body.get("parameters"), f"{where}.parameters", lines, (*at, "parameters")
+        entry.get("parameters"), f"{where}.parameters", lines, (*at, "parameters")
     )
-    values = _values_map(body.get("values"), f"{where}.values", lines, (*at, "values"))
+    values = _values_map(entry.get("values"), f"{where}.values", lines, (*at, "values"))
+    if resolved is None or len(lines.problems) > known:
+        return None
     return StackWorkflow(
         file=resolved,
         parameters=parameters,
@@ -265,16 +334,18 @@ def _read_entry(entry: Any, index: int, *, base_dir: Path, lines: _Lines) -> Sta
     )
 
 
-def _check_entry_names(entries: Sequence[StackWorkflow], *, file: str) -> None:
+def _check_entry_names(entries: Sequence[StackWorkflow], lines: _Lines) -> None:
     seen: dict[str, StackWorkflow] = {}
     for entry in entries:
         first = seen.setdefault(entry.label, entry)
         if first is not entry:
-            raise InputError(
-                f"two workflow entries are called {entry.label} (lines {first.line} and "
-                f"{entry.line}); give one of them its own `name:`",
-                file=file,
-                line=entry.line or None,
+            lines.problems.append(
+                InputError(
+                    f"two workflow entries are called {entry.label} (lines {first.line} and "
+                    f"{entry.line}); give one of them its own `name:`",
+                    file=lines.file,
+                    line=entry.line or None,
+                )
             )
 
 
@@ -285,9 +356,10 @@ def _values_map(
     result: dict[str, dict[str, Any]] = {}
     for name, values in _mapping(value, where, lines, at).items():
         if not isinstance(values, Mapping):
-            raise lines.error(
+            lines.report(
                 f"{where}.{name} must be a mapping of Helm values, got {values!r}", *at, str(name)
             )
+            continue
         result[str(name)] = copy.deepcopy(dict(values))
     return result
 
@@ -299,17 +371,14 @@ def _check_keys(
     lines: _Lines,
     at: tuple[str | int, ...],
 ) -> None:
-    unknown = [str(key) for key in data if key not in known]
-    if unknown:
-        prefix = f"{where}." if where else ""
-        named = []
-        for key in unknown:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
-            named.append(prefix + key + (f" (did you mean {close[0]}?)" if close else ""))
-        raise lines.error(
-            f"not supported: {', '.join(named)}; supported fields are {', '.join(sorted(known))}",
+    prefix = f"{where}." if where else ""
+    for key in (str(key) for key in data if key not in known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        lines.report(
+            f"not supported: {prefix}{key}{hint}; supported fields are {', '.join(sorted(known))}",
             *at,
-            unknown[0],
+            key,
         )
 
 
@@ -317,19 +386,55 @@ def _mapping(value: Any, where: str, lines: _Lines, at: tuple[str | int, ...]) -
     if value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise lines.error(f"{where} must be a mapping", *at)
+        lines.report(f"{where} must be a mapping", *at)
+        return {}
     return value
 
 
 def _string_map(value: Any, where: str, lines: _Lines, at: tuple[str | int, ...]) -> dict[str, str]:
-    mapping = _mapping(value, where, lines, at)
+    """Read a mapping of parameter values, reporting each value that is not a string."""
     result: dict[str, str] = {}
-    for key, item in mapping.items():
-        if isinstance(item, bool | dict | list) or item is None:
-            raise lines.error(
-                f'{where}.{key} must be a string (quote values such as "true"), got {item!r}',
-                *at,
-                str(key),
-            )
-        result[str(key)] = str(item)
+    for key, item in _mapping(value, where, lines, at).items():
+        problem = _parameter_problem(item, lines.value_node(*at, str(key)))
+        if problem:
+            lines.report(f"{where}.{key} {problem}", *at, str(key))
+            continue
+        result[str(key)] = _parameter_text(item)
     return result
+
+
+def _parameter_text(value: str | int | bool) -> str:
+    """Return a parameter value as text: `true`, `false` and decimal numbers as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _parameter_problem(value: Any, node: Node | None) -> str | None:
+    """Say why a parameter value is not a string as written, or return None when it is.
+
+    Workflow parameters are strings. An unquoted `true`, `false` or decimal integer is
+    taken as its text, as in workflow files. A float, or a boolean or integer written in
+    another form (`yes`, `True`, `010`, `0x1F`), would reach the workflow as text other
+    than what was written, so it is rejected with the quoted form to write instead.
+    """
+    if isinstance(value, str):
+        return None
+    if value is None:
+        return 'has no value; write "" for an empty string'
+    if isinstance(value, Mapping | list):
+        return "must be a string, not a mapping or list; quote JSON text to pass a structure"
+    written = node.value if isinstance(node, ScalarNode) else repr(value)
+    quoted = json.dumps(written)
+    if isinstance(value, bool | int):
+        if _parameter_text(value) == written:
+            return None
+        kind = "boolean" if isinstance(value, bool) else "integer"
+        shown = _parameter_text(value)
+    elif isinstance(value, float):
+        kind, shown = "float", repr(value)
+    else:
+        return f"must be a string, got {value!r}; quote it: {quoted}"
+    return (
+        f"is the {kind} {shown} (written {written}), but parameters are strings; quote it: {quoted}"
+    )

@@ -16,13 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.cluster import inventory
 from deployer.engine.kinds import TemplateContext
-from deployer.engine.stack import Stack, StackWorkflow, check_entrypoints, entrypoint_dag
-from deployer.engine.stack_parameters import effective_parameters, resolve_parameters
+from deployer.engine.stack import (
+    Stack,
+    StackWorkflow,
+    check_entrypoints,
+    combine_problems,
+    entrypoint_dag,
+)
+from deployer.engine.stack_parameters import (
+    declared_parameters,
+    effective_parameters,
+    undeclared_problem,
+)
 from deployer.engine.stack_values import add_stack_values
 from deployer.engine.workflow import scope
 from deployer.engine.workflow.nodes import NodeListener
 from deployer.engine.workflow.parse import load_with_templates
-from deployer.errors import WorkflowError
+from deployer.errors import DeployerError, InputError, WorkflowError
 from deployer.model import run as runmodel
 from deployer.model.events import ProgressSink, discard
 from deployer.model.run import NodeRecord, RunRecord
@@ -76,13 +86,12 @@ def up_stack(
 ) -> list[WorkflowRun]:
     """Run the stack's workflows in order, stopping after the first that does not succeed.
 
-    Every workflow is loaded and validated first, so a bad one (an invalid template, an
-    undeclared parameter, an entrypoint that is no dag template) fails the stack before
-    the first workflow runs. `listeners` receive node changes and `progress` the object
-    events of every run. Objects of earlier waves and workflows stay in place, so
-    `deployer retry RUN` can continue the failed run.
+    Every workflow is loaded and validated first (see `prepare_stack`), so a bad one fails
+    the stack before the first workflow runs. `listeners` receive node changes and
+    `progress` the object events of every run. Objects of earlier waves and workflows stay
+    in place, so `deployer retry RUN` can continue the failed run.
     """
-    prepared = [prepare_workflow(stack, entry) for entry in stack.workflows]
+    prepared = prepare_stack(stack)
     runs: list[WorkflowRun] = []
     for entry, (workflow, parameters) in zip(stack.workflows, prepared, strict=True):
         started = time.monotonic()
@@ -94,21 +103,87 @@ def up_stack(
     return runs
 
 
+def prepare_stack(
+    stack: Stack, *, file_problems: Sequence[DeployerError] = ()
+) -> list[tuple[Prepared, dict[str, str]]]:
+    """Load and validate every workflow of the stack, in stack order, for `up`.
+
+    Raises one error that lists `file_problems`, the stack file's own from `read_stack`,
+    and every problem of every workflow. Those are invalid templates, parameters a
+    workflow does not declare, an entrypoint that is no dag template, Helm values for a
+    template that does not exist, and a fixed `metadata.name`.
+    """
+    problems = list(file_problems)
+    prepared = []
+    for entry in stack.workflows:
+        try:
+            prepared.append(prepare_workflow(stack, entry))
+        except (InputError, WorkflowError) as problem:
+            problems.append(problem)
+    if problems:
+        raise combine_problems(problems, file=str(stack.file), summary="problems; nothing was run")
+    return prepared
+
+
 def prepare_workflow(stack: Stack, entry: StackWorkflow) -> tuple[Prepared, dict[str, str]]:
     """Load and validate one workflow of the stack; return it with its parameters.
 
     The entry's Helm values go into the workflow's helm templates. The record of the run
     keeps the Workflow document, with those values, and the WorkflowTemplates it calls,
-    so `deployer retry` can rebuild the run from the record alone.
+    so `deployer retry` can rebuild the run from the record alone. Raises one error that
+    lists every problem found.
     """
     from deployer.engine.workflow import submit
 
     workflow, _ = load_with_templates(entry.file)
-    entrypoint_dag(workflow)
-    parameters = resolve_parameters(stack, entry, workflow)
-    prepared = submit.prepare(entry.file, parameters=parameters)
-    with_values, document = add_stack_values(stack, entry, prepared.workflow, prepared.document)
+    problems: list[DeployerError] = []
+    try:
+        entrypoint_dag(workflow)
+    except WorkflowError as problem:
+        problems.append(problem)
+    undeclared = undeclared_problem(stack, entry, workflow)
+    if undeclared is not None:
+        problems.append(undeclared)
+    fixed_name = fixed_name_problem(entry, workflow)
+    if fixed_name is not None:
+        problems.append(fixed_name)
+    parameters = declared_parameters(stack, entry, workflow)
+    try:
+        prepared = submit.prepare(entry.file, parameters=parameters)
+        with_values, document = add_stack_values(stack, entry, prepared.workflow, prepared.document)
+    except (InputError, WorkflowError) as problem:
+        problems.append(problem)
+    if problems:
+        raise combine_problems(problems, file=str(stack.file))
     return replace(prepared, workflow=with_values, document=document), parameters
+
+
+def fixed_name_problem(entry: StackWorkflow, workflow: Workflow) -> WorkflowError | None:
+    """Return the error for a stack workflow that gives its run a fixed `metadata.name`.
+
+    A run name is used once: `deployer submit` rejects a name that a recorded run has. So
+    a fixed name would let the first `deployer up` pass and stop the next one, after the
+    workflows before it had run again.
+    """
+    if workflow.kind != "Workflow" or not workflow.name:
+        return None
+    line = _metadata_name_line(entry.file) or workflow.line
+    return WorkflowError(
+        f"{entry.file}:{line}: metadata.name {workflow.name} gives every run of this workflow "
+        "the same name, but `deployer up` runs the stack's workflows again each time and a "
+        f"run name can be used only once; write `generateName: {workflow.name}-` in its "
+        "place, so that each up records a run of its own"
+    )
+
+
+def _metadata_name_line(path: Path) -> int | None:
+    """Return the line of `metadata.name` in the Workflow document of a workflow file."""
+    from deployer.engine.workflow.parse_fields import line_of, load_yaml_documents
+
+    for document in load_yaml_documents(path):
+        if isinstance(document, Mapping) and document.get("kind") == "Workflow":
+            return line_of(document.get("metadata"), "name")
+    return None
 
 
 def run_workflow(
@@ -150,10 +225,10 @@ def down_stack(
         for task, template in reversed(_deployer_tasks(workflow, templates)):
             spec = scope.substitute_value(dict(template.body), values)
             status = TaskStatus(workflow=entry.file.name, task=task, kind=template.kind)
-            if template.kind == "fixture" or not _has_objects(cluster, template.kind, spec):
+            ctx = _context(cluster, entry, workflow, values, task)
+            if template.kind == "fixture" or not _has_objects(ctx, template.kind, spec):
                 status.phase = runmodel.SKIPPED
             else:
-                ctx = _context(cluster, entry, workflow, values, task)
                 result = KINDS[template.kind].destroy(spec, ctx)
                 status.phase, status.message = result.phase, result.message
                 if result.phase != runmodel.SUCCEEDED:
@@ -182,9 +257,10 @@ def stack_status(stack: Stack, cluster: Any) -> list[tuple[RunRecord | None, lis
             node = _task_node(last, task) if last else None
             status.phase = node.phase if node else ""
             spec = scope.substitute_value(dict(template.body), values)
-            _check_objects(cluster, template.kind, spec, status)
+            ctx = _context(cluster, entry, workflow, values, task)
+            _check_objects(ctx, template.kind, spec, status)
             expected = template.kind != "fixture" and status.phase != runmodel.SKIPPED
-            if expected and not _has_objects(cluster, template.kind, spec):
+            if expected and not _has_objects(ctx, template.kind, spec):
                 status.deployed = False
                 status.not_ready.append(f"{entry.file.name} task {task}: not deployed")
             tasks.append(status)
@@ -262,17 +338,29 @@ def _context(
     )
 
 
-def _has_objects(cluster: Any, kind: str, spec: Mapping[str, Any]) -> bool:
+def _has_objects(ctx: TemplateContext, kind: str, spec: Mapping[str, Any]) -> bool:
     """Tell whether a task left anything to destroy: an inventory, or a helm release."""
     if kind == "helm":
-        return _release_installed(cluster, spec)
-    name = spec.get("inventory")
-    if not name:
-        return True  # without an explicit name only the kind's destroy can find it
-    return inventory.read(cluster, str(name), _inventory_namespace(cluster, spec)) is not None
+        return _release_installed(ctx.cluster, spec)
+    namespace = _inventory_namespace(ctx.cluster, spec)
+    return inventory.read(ctx.cluster, _inventory_name(ctx, spec), namespace) is not None
+
+
+def _inventory_name(ctx: TemplateContext, spec: Mapping[str, Any]) -> str:
+    """Return the task's inventory name: its `inventory`, else the name its kind derives.
+
+    The derived name, `<workflow>.<task>`, is the same in every run, because the context
+    gives the workflow's name (its generateName without the dash) as the run name.
+    """
+    from deployer.engine.templates.common import inventory_name
+
+    explicit = spec.get("inventory")
+    return inventory_name(ctx, str(explicit) if explicit else None)
 
 
 def _release_installed(cluster: Any, spec: Mapping[str, Any]) -> bool:
+    # NOTE: only an explicit `release` is looked up. A helm task without one installs a
+    # release named after the task, which `down` skips and `status` reports as not deployed.
     from deployer.engine.templates.helm_client import Helm, context_of, kubeconfig_of
 
     helm = Helm(kubeconfig=kubeconfig_of(cluster), context=context_of(cluster))
@@ -280,9 +368,12 @@ def _release_installed(cluster: Any, spec: Mapping[str, Any]) -> bool:
     return bool(release) and release in helm.releases(namespace=_inventory_namespace(cluster, spec))
 
 
-def _check_objects(cluster: Any, kind: str, spec: Mapping[str, Any], status: TaskStatus) -> None:
+def _check_objects(
+    ctx: TemplateContext, kind: str, spec: Mapping[str, Any], status: TaskStatus
+) -> None:
     """Fill `status` with the task's object count and the objects not ready now."""
-    refs = _task_objects(cluster, kind, spec)
+    cluster = ctx.cluster
+    refs = _task_objects(ctx, kind, spec)
     status.objects = len(refs)
     for api_version, object_kind, namespace, name in refs:
         described = f"{object_kind} {namespace}/{name}" if namespace else f"{object_kind} {name}"
@@ -303,14 +394,14 @@ def _check_objects(cluster: Any, kind: str, spec: Mapping[str, Any], status: Tas
 ObjectKey = tuple[str, str, str | None, str]  # apiVersion, kind, namespace, name
 
 
-def _task_objects(cluster: Any, kind: str, spec: Mapping[str, Any]) -> list[ObjectKey]:
+def _task_objects(ctx: TemplateContext, kind: str, spec: Mapping[str, Any]) -> list[ObjectKey]:
     """List a task's objects: its inventory, or for helm the release's manifest."""
     if kind == "helm":
-        return _release_objects(cluster, spec)
-    name = spec.get("inventory")
-    if kind not in ("manifests", "jsonnet") or not name:
+        return _release_objects(ctx.cluster, spec)
+    if kind not in ("manifests", "jsonnet"):
         return []
-    entries = inventory.read(cluster, str(name), _inventory_namespace(cluster, spec)) or []
+    namespace = _inventory_namespace(ctx.cluster, spec)
+    entries = inventory.read(ctx.cluster, _inventory_name(ctx, spec), namespace) or []
     return [(e.api_version, e.kind, e.namespace, e.name) for e in entries]
 
 

@@ -15,6 +15,7 @@ from deployer.engine.stack_run import (
     TaskStatus,
     WorkflowRun,
     _check_objects,
+    _context,
     _deployer_tasks,
     _task_node,
     _workflow_values,
@@ -54,9 +55,9 @@ def summarize(stack: Stack, cluster: Any, runs: Sequence[WorkflowRun]) -> list[d
             if node.phase == runmodel.SUCCEEDED:
                 done += 1
             status = TaskStatus(workflow=run.entry.file.name, task=task, kind=template.kind)
-            _check_objects(
-                cluster, template.kind, scope.substitute_value(dict(template.body), values), status
-            )
+            ctx = _context(cluster, run.entry, workflow, values, task)
+            spec = scope.substitute_value(dict(template.body), values)
+            _check_objects(ctx, template.kind, spec, status)
             objects += status.objects
             not_ready.extend(status.not_ready)
         rows.append(

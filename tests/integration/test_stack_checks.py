@@ -119,3 +119,41 @@ def test_invalid_later_workflow_fails_up_before_any_run(
     problem = "template config: not supported: manifests.path (did you mean paths?)"
     assert f"{tmp_path / 'broken.yaml'}:16: {problem}" in up.stderr
     assert not _config_exists(kubeconfig, namespace), "the first workflow ran"
+
+
+def test_all_problems_fail_up_before_any_run(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    stack = _write(tmp_path, "stack.yaml", "first.yaml", "broken.yaml")
+    broken = FIRST.replace("paths: [config.yaml]", "path: [config.yaml]")
+    (tmp_path / "broken.yaml").write_text(broken)
+    text = (tmp_path / "stack.yaml").read_text()
+    (tmp_path / "stack.yaml").write_text(
+        text.replace("spec:\n", "spec:\n  parameters: {tag: 1.30}\n  descripton: x\n")
+    )
+
+    up = deployer(kubeconfig, "up", stack, "-p", f"namespace={namespace}")
+
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert f"{stack}: 3 problems; nothing was run:" in up.stderr
+    assert f"{stack}:4: spec.parameters.tag is the float 1.3 (written 1.30)" in up.stderr
+    assert 'quote it: "1.30"' in up.stderr
+    assert f"{stack}:5: not supported: spec.descripton (did you mean description?)" in up.stderr
+    problem = "template config: not supported: manifests.path (did you mean paths?)"
+    assert f"{tmp_path / 'broken.yaml'}:16: {problem}" in up.stderr
+    assert not _config_exists(kubeconfig, namespace), "the first workflow ran"
+
+
+def test_fixed_run_name_fails_first_up(kubeconfig: str, namespace: str, tmp_path: Path) -> None:
+    stack = _write(tmp_path, "stack.yaml", "first.yaml", "fixed.yaml")
+    fixed = FIRST.replace("{generateName: first-}", f"{{name: base-{namespace}}}")
+    (tmp_path / "fixed.yaml").write_text(fixed.replace("first-config", "fixed-config"))
+
+    up = deployer(kubeconfig, "up", stack, "-p", f"namespace={namespace}")
+
+    assert up.returncode == 1, up.stdout + up.stderr
+    assert f"{tmp_path / 'fixed.yaml'}:3: metadata.name base-{namespace} gives" in up.stderr
+    assert f"write `generateName: base-{namespace}-` in its place" in up.stderr
+    assert not _config_exists(kubeconfig, namespace), "the first workflow ran"
+    listed = deployer(kubeconfig, "list", "-o", "name")
+    assert f"base-{namespace}" not in listed.stdout.split()

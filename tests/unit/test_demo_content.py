@@ -528,9 +528,9 @@ def test_stack_rejects_missing_workflow_file(tmp_path: Path) -> None:
         load_stack(file)
 
 
-def test_stack_rejects_unquoted_boolean(tmp_path: Path) -> None:
-    file = write_stack(tmp_path, "  parameters: {tracing: true}\n  workflows:\n  - file: wf.yaml\n")
-    with pytest.raises(InputError, match='quote values such as "true"'):
+def test_stack_rejects_unquoted_yes(tmp_path: Path) -> None:
+    file = write_stack(tmp_path, "  parameters: {tracing: yes}\n  workflows:\n  - file: wf.yaml\n")
+    with pytest.raises(InputError, match='quote it: "yes"'):
         load_stack(file)
 
 
