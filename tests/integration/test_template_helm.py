@@ -322,3 +322,11 @@ def test_helm_wait_names_object_deleted_meanwhile(cluster: Cluster, namespace: s
         assert f"ConfigMap {namespace}/gone" in message
         assert f"something deleted it after the step {seen} it" in message
         assert "Run the step again to recreate it" in message
+
+
+def test_helm_invalid_release_name_is_input_error(cluster: Cluster, namespace: str) -> None:
+    result = KINDS["helm"].run(
+        {"chart": "webapp", "release": "Web_1"}, _context(cluster, namespace)
+    )
+    assert result.phase == "Error"
+    assert "helm.release: release name 'Web_1' is invalid" in result.message

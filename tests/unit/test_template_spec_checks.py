@@ -197,3 +197,172 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     assert f":17: template second: {second_misspelled}" in problems[0]
     assert ":18: template second: helm.timeout: invalid duration 'forever'" in problems[1]
     assert f":21: template third: {third_misspelled}" in problems[2]
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+
+
+CONFIG_MAP_TEMPLATE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data:
+  mode: "{{ mode }}"
+  size: "{{ size }}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("files", "body", "message"),
+    [
+        (
+            {"tpl/cm.yaml": "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: '{{ nope }}'\n"},
+            "manifests: {paths: [tpl]}",
+            'manifests.paths: {folder}/tpl/cm.yaml:4: undefined parameter "nope"',
+        ),
+        (
+            {"tpl/cm.yaml": "apiVersion: v1\nkind: ConfigMap\ndata: {% if %}\n"},
+            "manifests: {paths: [tpl]}",
+            "manifests.paths: {folder}/tpl/cm.yaml:3: invalid Jinja2 template",
+        ),
+        (
+            {"tpl/cm.yaml": "apiVersion: v1\nkind: ConfigMap\ndata: [a\n"},
+            "manifests: {paths: [tpl/cm.yaml]}",
+            "manifests.paths: {folder}/tpl/cm.yaml:",
+        ),
+        (
+            {"bad.jsonnet": "{\n  a: ,\n}\n"},
+            "jsonnet: {main: bad.jsonnet}",
+            "jsonnet.main: {folder}/bad.jsonnet:2: Jsonnet syntax error",
+        ),
+        (
+            {"bad.jsonnet": "{ a: std.extVar('mode') + }\n"},
+            "jsonnet: {main: bad.jsonnet, extVars: {mode: '{{workflow.name}}'}}",
+            "jsonnet.main: {folder}/bad.jsonnet:1: Jsonnet syntax error",
+        ),
+        (
+            {"late.jsonnet": "error 'no ' + std.extVar('mode')\n"},
+            "jsonnet: {main: late.jsonnet, extVars: {mode: fast}}",
+            "jsonnet.main: {folder}/late.jsonnet:1: Jsonnet evaluation failed: no fast",
+        ),
+        (
+            {"bad-values.yaml": "a: [\n"},
+            "helm: {chart: chart, valuesFiles: [bad-values.yaml]}",
+            "helm.valuesFiles: {folder}/bad-values.yaml:",
+        ),
+        (
+            {"list-values.yaml": "- a\n"},
+            "helm: {chart: chart, valuesFiles: [list-values.yaml]}",
+            "helm.valuesFiles: {folder}/list-values.yaml:1: a values file must contain one YAML "
+            "mapping",
+        ),
+        (
+            {},
+            "helm: {chart: chart, release: Web_1}",
+            "helm.release: release name 'Web_1' is invalid: helm takes lowercase letters",
+        ),
+        (
+            {},
+            "helm: {chart: chart, release: " + "a" * 54 + "}",
+            "is 54 characters long; helm allows at most 53",
+        ),
+    ],
+)
+def test_bad_file_content_is_reported(
+    tmp_path: Path, files: dict[str, str], body: str, message: str
+) -> None:
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+
+    problems = _problems(tmp_path, f"- name: second\n  {body}\n")
+
+    assert len(problems) == 1, problems
+    assert ":15: template second: " in problems[0]
+    assert message.format(folder=tmp_path) in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (
+            '{name: mode, valueFrom: {jsonPath: "{.data.mode", object: ConfigMap/cfg}}',
+            "output parameter mode: invalid JSONPath '{.data.mode': the closing '}' is missing",
+        ),
+        (
+            '{name: mode, valueFrom: {jsonPath: "{.data[?(@.a<1)]}", object: ConfigMap/cfg}}',
+            "output parameter mode: invalid JSONPath '{.data[?(@.a<1)]}': unsupported selector",
+        ),
+        (
+            '{name: mode, valueFrom: {jsonPath: "{.data.mode}", object: cfg}}',
+            "output parameter mode: output object 'cfg' is invalid",
+        ),
+    ],
+)
+def test_bad_output_path_is_reported(tmp_path: Path, output: str, message: str) -> None:
+    second = f"""\
+    - name: second
+      manifests: {{paths: [app]}}
+      outputs:
+        parameters:
+        - {output}
+    """
+    problems = _problems(tmp_path, second)
+
+    assert len(problems) == 1, problems
+    assert ":14: template second: " in problems[0]
+    assert message in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("files", "body"),
+    [
+        (
+            {"tpl/cm.yaml": CONFIG_MAP_TEMPLATE},
+            "manifests: {paths: [tpl], parameters: {mode: fast, size: '{{inputs.parameters.n}}'}}",
+        ),
+        (
+            {"tpl/cm.yaml": "{% if mode is defined %}{{ nope }}{% endif %}\n"},
+            "manifests: {paths: [tpl]}",
+        ),
+        (
+            {"tpl/cm.yaml": "apiVersion: v1\nkind: ConfigMap\ndata: {{ mode }}\n"},
+            "manifests: {paths: [tpl], parameters: {mode: '{{inputs.parameters.n}}'}}",
+        ),
+        (
+            {"main.jsonnet": "{ a: std.parseInt(std.extVar('n')) + error 'later' }\n"},
+            "jsonnet: {main: main.jsonnet, extVars: {n: '{{inputs.parameters.n}}'}}",
+        ),
+        ({}, "helm: {chart: chart, release: '{{inputs.parameters.n}}'}"),
+        ({}, "helm: {chart: chart, release: web.v1-2}"),
+        ({"tpl/cm.yaml": "{{ nope }}\n"}, "manifests: {paths: ['{{inputs.parameters.n}}']}"),
+    ],
+)
+def test_content_known_only_at_run_time_passes(
+    tmp_path: Path, files: dict[str, str], body: str
+) -> None:
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+    inputs = "inputs: {parameters: [{name: n, default: '1'}]}"
+
+    assert _problems(tmp_path, f"- name: second\n  {inputs}\n  {body}\n") == []
+
+
+def test_workflow_parameters_render_manifests(tmp_path: Path) -> None:
+    _folder(tmp_path)
+    _write(tmp_path, "tpl/cm.yaml", "{% if mode == 'fast' %}{{ nope }}{% endif %}\n")
+    file = tmp_path / "wf.yaml"
+    file.write_text(
+        HEADER.replace(
+            "  entrypoint: main\n",
+            "  entrypoint: main\n  arguments:\n    parameters: [{name: mode, value: fast}]\n",
+        )
+        + "  - name: second\n    manifests: {paths: [tpl]}\n"
+    )
+    workflow = load_workflow(file)
+
+    with pytest.raises(WorkflowError, match=r'cm\.yaml:1: undefined parameter "nope"'):
+        validate(workflow)
+    validate(workflow, parameters={"mode": "slow"})

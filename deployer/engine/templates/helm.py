@@ -23,6 +23,7 @@ from deployer.engine.templates import deploy, fields
 from deployer.engine.templates.common import Spec, describe_refs, guarded, step_path
 from deployer.engine.templates.helm_client import Helm, Release, context_of, kubeconfig_of
 from deployer.engine.templates.outputs import resolve_outputs
+from deployer.engine.templates.render_checks import MAX_RELEASE_NAME, release_name_problem
 from deployer.errors import (
     ApiError,
     ConflictError,
@@ -44,7 +45,6 @@ from deployer.sources.values import deleted_keys, merge_values, values_for_helm
 
 log = logging.getLogger(__name__)
 
-MAX_RELEASE_NAME = 53  # helm rejects longer release names
 # The text of helm 4's error for a server-side apply conflict in an upgrade (seen in v4.3.2).
 HELM_CONFLICT = "conflict occurred while applying object"
 FIELDS = tuple(fields.HELM)
@@ -206,6 +206,9 @@ def _release_name(reader: Spec, ctx: TemplateContext) -> str:
     """Return `release`, else the step's own name made a valid release name."""
     given = reader.string("release")
     if given:
+        problem = release_name_problem(given)
+        if problem:
+            raise WorkflowError(f"helm.release: {problem}")
         return given
     step = step_path(ctx).rpartition(".")[2]
     name = re.sub(r"[^a-z0-9-]+", "-", step.lower()).strip("-")[:MAX_RELEASE_NAME].strip("-")

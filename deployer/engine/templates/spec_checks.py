@@ -11,6 +11,9 @@ error when the pod is created.
 A value with a `{{...}}` placeholder is known only at run time, so its text is not
 checked: a path with a placeholder need not exist, and a flag or duration with one
 need not parse. Its type still is, because substitution keeps a string a string.
+
+Once a body's fields are in order, `render_checks` reads the files it names (manifests,
+Jsonnet, values files) and checks release names and output paths.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deployer.engine.templates import fields
+from deployer.engine.templates import fields, render_checks
 from deployer.engine.templates.external import PORT_FIELDS, SERVICE_FIELDS, external_objects
 from deployer.engine.templates.fields import FieldType
 from deployer.engine.timeouts import parse_duration
@@ -40,22 +43,35 @@ class SpecProblem:
     message: str
 
 
-def template_problems(template: Template, *, source_file: str) -> list[SpecProblem]:
-    """Check one template's kind-specific body and sidecars; return every problem found.
+def template_problems(
+    template: Template,
+    *,
+    source_file: str,
+    workflow_parameters: Mapping[str, str | None] | None = None,
+) -> list[SpecProblem]:
+    """Check one template's kind-specific body, sidecars and outputs; return every problem.
 
     Relative paths resolve against the folder of `source_file`, as at run time. They
     are checked only when `source_file` is a file on disk: a workflow built from text
-    has no folder to resolve them against.
+    has no folder to resolve them against. `workflow_parameters` are the run's workflow
+    parameters (see `render_checks.workflow_values`), which manifests and Jsonnet files
+    are rendered with.
     """
     workflow_file = Path(source_file) if source_file else None
     base_dir = workflow_file.parent if workflow_file and workflow_file.is_file() else None
-    checker = _BodyChecker(default_line=template.line, base_dir=base_dir)
+    values = render_checks.RunValues(
+        workflow=dict(workflow_parameters or {}),
+        inputs=frozenset(parameter.name for parameter in template.inputs),
+    )
+    checker = _BodyChecker(default_line=template.line, base_dir=base_dir, values=values)
     if template.kind in fields.KIND_FIELDS:
         checker.deployer_kind(template.kind, template.body)
     elif template.kind in ("container", "script"):
         checker.container(template.body, template.kind)
     for index, sidecar in enumerate(template.sidecars):
         checker.container(sidecar, f"sidecars[{index}]")
+    for message in render_checks.output_problems(template):
+        checker.problems.append(SpecProblem(template.line, message))
     return checker.problems
 
 
@@ -83,9 +99,16 @@ def _shown(value: Any) -> str:
 class _BodyChecker:
     """Collects the problems of one template body, each at the line of its key."""
 
-    def __init__(self, *, default_line: int | None, base_dir: Path | None) -> None:
+    def __init__(
+        self,
+        *,
+        default_line: int | None,
+        base_dir: Path | None,
+        values: render_checks.RunValues | None = None,
+    ) -> None:
         self.default_line = default_line
         self.base_dir = base_dir
+        self.values = values or render_checks.RunValues()
         self.problems: list[SpecProblem] = []
 
     def report(self, node: object, key: str | None, message: str) -> None:
@@ -168,13 +191,22 @@ class _BodyChecker:
 
     def manifest_paths(self, body: Mapping[str, Any]) -> None:
         value = body["paths"]
-        for name in value if isinstance(value, list) else [value]:
+        names = value if isinstance(value, list) else [value]
+        for name in names:
             if self.local_path(name) is None:
                 continue
             try:
                 expand_paths([name], base_dir=self.base_dir)
             except InputError as missing:
                 self.report(body, "paths", f"manifests.paths: {missing}")
+        if self.base_dir is None:
+            return
+        parameters = body.get("parameters") or {}
+        problems = render_checks.manifest_problems(
+            names, parameters, base_dir=self.base_dir, values=self.values
+        )
+        for problem in problems:
+            self.report(body, "paths", f"manifests.paths: {problem}")
 
     def helm_files(self, body: Mapping[str, Any]) -> None:
         chart = str(body["chart"])
@@ -185,20 +217,37 @@ class _BodyChecker:
             except InputError as missing:
                 self.report(body, "chart", f"helm.chart: {missing}")
         files = body.get("valuesFiles") or []
-        for name in files if isinstance(files, list) else [files]:
+        files = files if isinstance(files, list) else [files]
+        for name in files:
             full = self.local_path(name)
             if full is not None and not full.is_file():
                 self.report(body, "valuesFiles", f"helm.valuesFiles: file not found: {full}")
+        if self.base_dir is not None:
+            for problem in render_checks.values_file_problems(files, base_dir=self.base_dir):
+                self.report(body, "valuesFiles", f"helm.valuesFiles: {problem}")
+        release = body.get("release")
+        if release is not None and not _has_placeholder(release):
+            problem = render_checks.release_name_problem(str(release))
+            if problem:
+                self.report(body, "release", f"helm.release: {problem}")
 
     def jsonnet_files(self, body: Mapping[str, Any]) -> None:
         main = self.local_path(str(body["main"]))
         if main is not None and not main.is_file():
             self.report(body, "main", f"jsonnet.main: file not found: {main}")
         folders = body.get("libPaths") or []
+        before = len(self.problems)
         for name in folders if isinstance(folders, list) else [folders]:
             full = self.local_path(name)
             if full is not None and not full.is_dir():
                 self.report(body, "libPaths", f"jsonnet.libPaths: folder not found: {full}")
+        if self.base_dir is None or main is None or not main.is_file():
+            return
+        if len(self.problems) > before:
+            return
+        problem = render_checks.jsonnet_problem(body, base_dir=self.base_dir, values=self.values)
+        if problem:
+            self.report(body, "main", f"jsonnet.main: {problem}")
 
     def fixture(self, body: Mapping[str, Any]) -> None:
         resources = body.get("resources")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from deployer.engine.templates.render_checks import workflow_values
 from deployer.engine.templates.spec_checks import template_problems
 
 # The grammar is the runner's too: numbers of seconds, or parts such as 1m30s and 500ms.
@@ -39,6 +40,7 @@ def validate(
     """
     checker = Checker(workflow, templates or {})
     checker.exit_templates = exit_handler_templates(workflow)
+    checker.workflow_values = workflow_values(workflow.arguments, parameters or {})
     _check_workflow_level(checker, workflow, parameters)
     for template in workflow.templates.values():
         checker.enqueue(workflow, template)
@@ -146,7 +148,10 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
         _check_retry_strategy(checker, owner, template, where)
     _check_durations(checker, owner, template, where)
     # The kind's own fields, value types and local paths: see deployer.engine.templates.
-    for problem in template_problems(template, source_file=owner.source_file):
+    problems = template_problems(
+        template, source_file=owner.source_file, workflow_parameters=checker.workflow_values
+    )
+    for problem in problems:
         checker.report(owner, problem.line, where, problem.message)
     if template.kind == "steps":
         calls = _check_steps(checker, owner, template, names)

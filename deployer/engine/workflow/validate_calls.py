@@ -22,6 +22,8 @@ class Checker:
     queue: list[tuple[Workflow, Template]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
     exit_templates: set[str] = field(default_factory=set)
+    # The run's workflow parameters by name; None for a value known only at run time.
+    workflow_values: Mapping[str, str | None] = field(default_factory=dict)
 
     def report(self, owner: Workflow, line: int | None, where: str, message: str) -> None:
         place = f"{owner.source_file}:{line}" if line is not None else owner.source_file
