@@ -116,6 +116,7 @@ def _walk(value: Any, file: str, path: str) -> Iterator[dict[str, Any]]:
             "return objects, arrays of objects, or objects whose values are objects",
             file=file,
         )
+    _check_identity(value, file, path)
     if "apiVersion" in value and "kind" in value:
         if _is_list(value):
             for index, item in enumerate(value.get("items") or []):
@@ -125,6 +126,24 @@ def _walk(value: Any, file: str, path: str) -> Iterator[dict[str, Any]]:
         return
     for key, item in value.items():
         yield from _walk(item, file, f"{path}.{key}")
+
+
+def _check_identity(value: Mapping[str, Any], file: str, path: str) -> None:
+    """Raise RenderError for an object with a text `apiVersion` but no `kind`, or the reverse.
+
+    Such a mapping is meant as a Kubernetes object, so walking into its fields would only
+    report a confusing leaf such as `output at $.apiVersion is a string`.
+    """
+    for present, missing in (("apiVersion", "kind"), ("kind", "apiVersion")):
+        if isinstance(value.get(present), str) and missing not in value:
+            metadata = value.get("metadata")
+            name = metadata.get("name") if isinstance(metadata, Mapping) else None
+            named = f" (metadata.name {name})" if isinstance(name, str) else ""
+            raise RenderError(
+                f"output at {path}{named} has {present} {value[present]} but no {missing}; "
+                "every Kubernetes object needs apiVersion and kind",
+                file=file,
+            )
 
 
 def _is_list(obj: Mapping[str, Any]) -> bool:

@@ -150,3 +150,24 @@ def test_objects_from_value_shapes(value: Any, expected: int) -> None:
 def test_custom_list_kind_without_items_is_an_object() -> None:
     obj = {"apiVersion": "example.com/v1", "kind": "ShoppingList", "spec": {}}
     assert objects_from_value(obj, "x.jsonnet") == [obj]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (
+            {"web": {"apiVersion": "apps/v1", "metadata": {"name": "web"}, "spec": {}}},
+            "output at $.web (metadata.name web) has apiVersion apps/v1 but no kind; "
+            "every Kubernetes object needs apiVersion and kind",
+        ),
+        (
+            [{"kind": "ConfigMap", "data": {}}],
+            "output at $[0] has kind ConfigMap but no apiVersion",
+        ),
+    ],
+)
+def test_object_without_kind_is_named(value: Any, message: str) -> None:
+    with pytest.raises(RenderError) as raised:
+        objects_from_value(value, "x.jsonnet")
+    assert message in str(raised.value)
+    assert str(raised.value).startswith("x.jsonnet: ")

@@ -249,6 +249,12 @@ data:
             "jsonnet.main: {folder}/late.jsonnet:1: Jsonnet evaluation failed: no fast",
         ),
         (
+            {"nokind.jsonnet": "{ web: { apiVersion: 'v1', metadata: { name: 'web' } } }\n"},
+            "jsonnet: {main: nokind.jsonnet}",
+            "jsonnet.main: {folder}/nokind.jsonnet: output at $.web (metadata.name web) has "
+            "apiVersion v1 but no kind",
+        ),
+        (
             {"bad-values.yaml": "a: [\n"},
             "helm: {chart: chart, valuesFiles: [bad-values.yaml]}",
             "helm.valuesFiles: {folder}/bad-values.yaml:",
