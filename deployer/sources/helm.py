@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import tarfile
 from collections.abc import Mapping, Sequence
@@ -42,7 +43,8 @@ def chart_location(chart: str, *, base_dir: Path, repo: str | None = None) -> Ch
 
     With `repo`, `chart` is a chart name in that repository. A value with a URL scheme
     is passed through. Anything else is a local folder or `.tgz`, relative to
-    `base_dir`, unless it looks like `repo-name/chart` and no such path exists.
+    `base_dir`, unless it looks like `repo-name/chart`, no such path exists and
+    `repo-name` is no folder in `base_dir` either.
     """
     if repo or chart.startswith(_REMOTE_PREFIXES):
         return ChartLocation(ref=chart)
@@ -51,11 +53,26 @@ def chart_location(chart: str, *, base_dir: Path, repo: str | None = None) -> Ch
     if full.exists():
         return ChartLocation(ref=str(full.resolve()), local=full.resolve())
     looks_like_name = len(path.parts) == 2 and not chart.startswith((".", "/"))
+    folder = base_dir / path.parts[0]
+    if looks_like_name and folder.is_dir():
+        raise InputError(_missing_in_folder(chart, full, folder))
     if looks_like_name:
         return ChartLocation(ref=chart)
     raise InputError(
         f"chart {chart!r} not found at {full}; give a chart folder or .tgz relative to the "
         "workflow file, an oci:// or https:// reference, or a chart name with repo:"
+    )
+
+
+def _missing_in_folder(chart: str, full: Path, folder: Path) -> str:
+    """Describe a `repo-name/chart` reference whose first part is a local folder."""
+    entries = sorted(entry.name for entry in folder.iterdir())
+    close = difflib.get_close_matches(full.name, entries, n=1)
+    hint = f" (did you mean {folder.name}/{close[0]}?)" if close else ""
+    return (
+        f"chart {chart!r} not found at {full}{hint}; {folder} is a local folder, so the "
+        "chart is read as a path in it. For a chart in a repository, give the repository "
+        "URL in repo: and the chart name in chart:"
     )
 
 

@@ -330,3 +330,13 @@ def test_helm_invalid_release_name_is_input_error(cluster: Cluster, namespace: s
     )
     assert result.phase == "Error"
     assert "helm.release: release name 'Web_1' is invalid" in result.message
+
+
+def test_helm_chart_typo_is_not_a_repo_chart(cluster: Cluster, namespace: str) -> None:
+    # `webapp` is a chart folder in CHARTS, so `webapp/templats` is a path in it.
+    result = KINDS["helm"].run(
+        {"chart": "webapp/templats", "release": "typo"}, _context(cluster, namespace)
+    )
+    assert result.phase == "Error"
+    assert "(did you mean webapp/templates?)" in result.message
+    assert f"{CHARTS / 'webapp'} is a local folder" in result.message

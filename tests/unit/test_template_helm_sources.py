@@ -65,6 +65,25 @@ def test_repo_prefixed_name_without_local_path() -> None:
     assert chart_location("bitnami/redis", base_dir=CHARTS).ref == "bitnami/redis"
 
 
+def test_chart_typo_under_local_folder_is_not_repo(tmp_path: Path) -> None:
+    (tmp_path / "chart" / "mychart").mkdir(parents=True)
+
+    with pytest.raises(InputError) as raised:
+        chart_location("chart/mychrt", base_dir=tmp_path)
+
+    message = str(raised.value)
+    assert f"chart 'chart/mychrt' not found at {tmp_path / 'chart' / 'mychrt'}" in message
+    assert "(did you mean chart/mychart?)" in message
+    assert f"{tmp_path / 'chart'} is a local folder" in message
+    assert "repo:" in message
+
+
+def test_chart_under_local_file_is_repo(tmp_path: Path) -> None:
+    (tmp_path / "bitnami").write_text("not a folder\n")
+
+    assert chart_location("bitnami/redis", base_dir=tmp_path).ref == "bitnami/redis"
+
+
 def test_missing_local_chart_is_named() -> None:
     with pytest.raises(InputError) as raised:
         chart_location("../charts/absent", base_dir=CHARTS)

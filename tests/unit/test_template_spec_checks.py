@@ -255,6 +255,12 @@ data:
             "apiVersion v1 but no kind",
         ),
         (
+            {"charts/mychart/Chart.yaml": "name: mychart\n"},
+            "helm: {chart: charts/mychrt}",
+            "helm.chart: chart 'charts/mychrt' not found at {folder}/charts/mychrt (did you mean "
+            "charts/mychart?)",
+        ),
+        (
             {"bad-values.yaml": "a: [\n"},
             "helm: {chart: chart, valuesFiles: [bad-values.yaml]}",
             "helm.valuesFiles: {folder}/bad-values.yaml:",
