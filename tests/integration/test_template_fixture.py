@@ -232,3 +232,36 @@ def test_fixture_crd_is_ready_when_established(
         assert f"CustomResourceDefinition.apiextensions.k8s.io {crd_name}" in result.message
     finally:
         kubectl(kubeconfig, "delete", "crd", crd_name, "--wait=false")
+
+
+def test_loopback_endpoint_is_rejected_before_writes(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    spec = {"external": {"service": {"name": "db", "port": 5432, "addresses": ["127.0.0.1"]}}}
+
+    result = KINDS["fixture"].run(spec, _context(cluster, namespace))
+
+    assert result.phase == "Error", result.message
+    assert "address 127.0.0.1 is in the loopback range" in result.message
+    assert "the API server rejects in an EndpointSlice" in result.message
+    for kind, name in (("service", "db"), ("endpointslice", "db-external")):
+        found = kubectl(kubeconfig, "get", kind, name, "-n", namespace, check=False)
+        assert found.returncode != 0, f"{kind} {name} was written although the fixture failed"
+
+
+def test_rejected_endpoint_slice_writes_nothing(
+    cluster: Cluster, kubeconfig: str, namespace: str
+) -> None:
+    # An EndpointSlice contains at most 1000 endpoints (Kubernetes 1.37), one per address here.
+    addresses = [f"10.1.{index // 250}.{index % 250 + 1}" for index in range(1001)]
+    spec = {"external": {"service": {"name": "db", "port": 5432, "addresses": addresses}}}
+
+    result = KINDS["fixture"].run(spec, _context(cluster, namespace))
+
+    assert result.phase == "Failed", result.message
+    assert "nothing was applied" in result.message
+    assert f"EndpointSlice.discovery.k8s.io {namespace}/db-external" in result.message
+    assert "endpoints: Too many: 1001: must have at most 1000 items" in result.message
+    for kind, name in (("service", "db"), ("endpointslice", "db-external")):
+        found = kubectl(kubeconfig, "get", kind, name, "-n", namespace, check=False)
+        assert found.returncode != 0, f"{kind} {name} was written although the fixture failed"

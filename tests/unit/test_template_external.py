@@ -85,3 +85,32 @@ def test_invalid_external_is_rejected(value: Any, message: str) -> None:
     with pytest.raises(WorkflowError) as raised:
         external_objects(value, default_namespace="shop")
     assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", "in the loopback range"),
+        ("::1", "in the loopback range"),
+        ("::ffff:127.0.0.1", "in the loopback range"),
+        ("0.0.0.0", "unspecified"),
+        ("169.254.10.1", "in the link-local range"),
+        ("fe80::1", "in the link-local range"),
+        ("224.0.0.5", "in the link-local multicast range"),
+        ("ff02::1", "in the link-local multicast range"),
+    ],
+)
+def test_address_rejected_by_api_server_is_named(address: str, reason: str) -> None:
+    value = {"service": {"name": "db", "port": 5432, "addresses": [address]}}
+    with pytest.raises(WorkflowError) as raised:
+        external_objects(value, default_namespace="shop")
+    message = str(raised.value)
+    assert f"fixture.external.service db: address {address} is {reason}" in message
+    assert "the API server rejects in an EndpointSlice" in message
+
+
+@pytest.mark.parametrize("address", ["192.0.2.10", "10.0.0.1", "2001:db8::1", "224.0.1.1"])
+def test_routable_address_is_accepted(address: str) -> None:
+    value = {"service": {"name": "db", "port": 5432, "addresses": [address]}}
+    objects = external_objects(value, default_namespace="shop")
+    assert objects[1].body["endpoints"] == [{"addresses": [address], "conditions": {"ready": True}}]

@@ -133,6 +133,10 @@ def test_sidecar_fields_are_type_checked(tmp_path: Path) -> None:
         ("fixture: {resources: [{apiVersion: v1, kind: S, nme: x}]}", "(did you mean name?)"),
         ("fixture: {external: {service: {name: db, adress: [1]}}}", "did you mean addresses?"),
         ("fixture: {external: {service: {name: db, port: 1}}}", "give either addresses"),
+        (
+            "fixture: {external: {service: {name: db, port: 1, addresses: [127.0.0.1]}}}",
+            "address 127.0.0.1 is in the loopback range",
+        ),
     ],
 )
 def test_invalid_spec_is_reported(tmp_path: Path, body: str, message: str) -> None:

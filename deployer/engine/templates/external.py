@@ -135,18 +135,50 @@ def _address_type(addresses: list[str], name: str) -> str:
     versions = set()
     for address in addresses:
         try:
-            versions.add(ipaddress.ip_address(address).version)
+            parsed = ipaddress.ip_address(address)
         except ValueError:
             raise WorkflowError(
                 f"fixture.external.service {name}: address {address!r} is not an IP "
                 "address; use externalName for a DNS name"
             ) from None
+        problem = endpoint_address_problem(parsed)
+        if problem:
+            raise WorkflowError(
+                f"fixture.external.service {name}: address {address} is {problem}, which "
+                "the API server rejects in an EndpointSlice; give an address that the "
+                "cluster's pods can reach"
+            )
+        versions.add(parsed.version)
     if len(versions) > 1:
         raise WorkflowError(
             f"fixture.external.service {name}: addresses mix IPv4 and IPv6; "
             "attach them as two services"
         )
     return "IPv6" if versions == {6} else "IPv4"
+
+
+def endpoint_address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """Return why the API server rejects `address` in an EndpointSlice, or "".
+
+    The rules are those of ValidateEndpointIP in Kubernetes 1.37
+    (pkg/apis/core/validation), which reads an IPv4-mapped IPv6 address as IPv4.
+    """
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_loopback:
+        return "in the loopback range (127.0.0.0/8, ::1/128)"
+    if address.is_link_local:
+        return "in the link-local range (169.254.0.0/16, fe80::/10)"
+    link_local_multicast = (
+        address in ipaddress.ip_network("224.0.0.0/24")
+        if address.version == 4
+        else address.is_multicast and address.packed[1] & 0x0F == 0x02
+    )
+    if link_local_multicast:
+        return "in the link-local multicast range (224.0.0.0/24, ff02::/16)"
+    return ""
 
 
 def _manifest(api_version: str, kind: str, metadata: dict[str, Any], **fields: Any) -> Manifest:

@@ -21,11 +21,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
+from deployer.engine.prepare import problem_from_error
 from deployer.engine.templates import fields
 from deployer.engine.templates.common import Spec, describe_refs, guarded
 from deployer.engine.templates.external import external_objects
 from deployer.engine.templates.outputs import resolve_outputs
-from deployer.errors import ObjectFailed, ReadinessTimeout, WorkflowError
+from deployer.errors import ApiError, ObjectFailed, ReadinessTimeout, ValidationError, WorkflowError
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest
 from deployer.model.status import State, Status
@@ -58,13 +59,14 @@ class FixtureKind:
         deadline = time.monotonic() + reader.timeout(ctx, default=DEFAULT_TIMEOUT_SECONDS)
         targets = [_target(entry, ctx) for entry in _entries(spec.get("resources"))]
         attached = external_objects(spec.get("external"), default_namespace=ctx.namespace)
+        _dry_run(ctx, attached)
         if ctx.dry_run:
-            for manifest in attached:
-                ctx.cluster.apply(manifest.body, dry_run=True)
             return TemplateResult(phase="Succeeded", message="dry run: nothing was waited for")
 
         for target in targets:
             _wait_ready(ctx, target, deadline=deadline)
+        # NOTE: a write rejected after its dry run passed (such as an object changed
+        # meanwhile) leaves the objects written before it in place.
         for manifest in attached:
             ctx.cluster.apply(manifest.body)
             _emit(ctx, manifest, Status(State.READY, "Attached"))
@@ -79,6 +81,22 @@ class FixtureKind:
             outputs=outputs,
             objects=refs,
         )
+
+
+def _dry_run(ctx: TemplateContext, attached: list[Manifest]) -> None:
+    """Send every attached object as a server-side dry run before any is written.
+
+    Raises ValidationError naming each rejected object, so that a rejected EndpointSlice
+    does not leave its Service behind.
+    """
+    problems = []
+    for manifest in attached:
+        try:
+            ctx.cluster.apply(manifest.body, dry_run=True)
+        except ApiError as rejected:
+            problems.append(problem_from_error(manifest, rejected))
+    if problems:
+        raise ValidationError(problems)
 
 
 def _entries(value: Any) -> list[Mapping[str, Any]]:
