@@ -340,3 +340,36 @@ def test_helm_chart_typo_is_not_a_repo_chart(cluster: Cluster, namespace: str) -
     assert result.phase == "Error"
     assert "(did you mean webapp/templates?)" in result.message
     assert f"{CHARTS / 'webapp'} is a local folder" in result.message
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("x: {{ .Values.nope.deeper }}\n", "broken.yaml:1:"),
+        ("x: {{ .Values.message -}\n", "parse error at (webapp/templates/broken.yaml:1)"),
+        ('x: {{ required "set nope" .Values.nope }}\n', "set nope"),
+        ("a: [\n", "YAML parse error on webapp/templates/broken.yaml"),
+    ],
+)
+def test_helm_template_render_error_is_error_phase(
+    cluster: Cluster, kubeconfig: str, namespace: str, tmp_path: Path, template: str, message: str
+) -> None:
+    chart = tmp_path / "webapp"
+    shutil.copytree(CHARTS / "webapp", chart)
+    (chart / "templates" / "broken.yaml").write_text(template)
+    spec = {"chart": str(chart), "release": "broken", "namespace": namespace}
+
+    result = KINDS["helm"].run(spec, _context(cluster, namespace))
+
+    assert result.phase == "Error", result.message
+    assert message in result.message
+    assert _helm(kubeconfig, "list", "-n", namespace) == []
+
+
+def test_helm_unknown_repository_is_input_error(cluster: Cluster, namespace: str) -> None:
+    result = KINDS["helm"].run(
+        {"chart": "nosuchrepo/web", "release": "web"}, _context(cluster, namespace)
+    )
+    assert result.phase == "Error", result.message
+    assert "repo nosuchrepo not found" in result.message
+    assert "helm repo add" in result.message

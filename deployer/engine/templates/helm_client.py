@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,14 @@ T = TypeVar("T")
 # printing those lines when the application configured no handler for pyhelm3.
 logging.getLogger("pyhelm3").addHandler(logging.NullHandler())
 PENDING_STATES = ("pending-install", "pending-upgrade", "pending-rollback", "uninstalling")
+# The forms of helm's chart rendering errors that pyhelm3 does not classify, as helm v4.3.2
+# prints them: a failed template action (`FILE:LINE:COL` then `executing "FILE" at <...>`),
+# a template syntax error, and rendered text that is not YAML.
+_RENDER_FAILURE = re.compile(
+    r"^\S+:\d+:\d+\s+executing \"|^parse error at \(|^YAML parse error on ", re.MULTILINE
+)
+# helm's error for a `repo-name/chart` reference to a repository it does not know.
+_REPO_NOT_FOUND = re.compile(r"^repo \S+ not found$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,14 @@ def _run(call: Coroutine[Any, Any, T], *, what: str) -> T:
     except helm_errors.ChartNotFoundError as failure:
         raise WorkflowError(f"{what}: chart not found: {_stderr(failure)}") from None
     except helm_errors.Error as failure:
-        raise ApiError(f"{what}: helm failed: {_stderr(failure)}") from None
+        text = _stderr(failure)
+        if _RENDER_FAILURE.search(text):
+            raise RenderError(f"{what}: {text}") from None
+        if _REPO_NOT_FOUND.search(text):
+            raise WorkflowError(
+                f"{what}: {text}; add the repository with `helm repo add`, or give its URL in repo:"
+            ) from None
+        raise ApiError(f"{what}: helm failed: {text}") from None
 
 
 def _documents(documents: Iterable[Any]) -> list[str]:
