@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import socket
+
 import click
 
 from deployer.cli.target import resolve_kubeconfig
@@ -32,9 +35,7 @@ def dashboard_cmd(address: str, port: int, kubeconfig: str | None, context: str 
     try:
         server = create_server(cluster, address=address, port=port)
     except OSError as failed:
-        raise click.ClickException(
-            f"cannot listen on {address}:{port}: {failed.strerror}; choose another --port"
-        ) from failed
+        raise click.ClickException(listen_error(address, port, failed)) from failed
     click.echo(f"dashboard of recorded runs at {server.url} (read-only); Ctrl-C stops it", err=True)
     try:
         server.serve_forever()
@@ -42,6 +43,34 @@ def dashboard_cmd(address: str, port: int, kubeconfig: str | None, context: str 
         click.echo("dashboard stopped", err=True)
     finally:
         server.close()
+
+
+def listen_error(address: str, port: int, failed: OSError) -> str:
+    """Say why the server cannot listen on `address`:`port`, and which option to change."""
+    where = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+    reason = failed.strerror or str(failed)
+    if isinstance(failed, socket.gaierror):
+        return (
+            f"cannot listen on {where}: {address} is not an IP address or a host name this "
+            f"machine can resolve ({reason}); pass an address of this machine to --address"
+        )
+    if failed.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"cannot listen on {where}: {address} is not an address of this machine "
+            f"({reason}); pass one of its addresses to --address: 127.0.0.1 or ::1 for this "
+            "machine only, an address of one of its network interfaces, or 0.0.0.0 for all"
+        )
+    if failed.errno == errno.EADDRINUSE:
+        return (
+            f"cannot listen on {where}: the port is in use ({reason}); choose another --port, "
+            "or --port 0 for any free one"
+        )
+    if failed.errno == errno.EACCES:
+        return (
+            f"cannot listen on {where}: permission denied ({reason}); ports below 1024 need "
+            "privileges, so choose --port 1024 or higher"
+        )
+    return f"cannot listen on {where}: {reason}; check --address and --port"
 
 
 def register(group: click.Group) -> None:

@@ -4,6 +4,11 @@
 `deployer-runs`), then watches them from the list's resourceVersion. It keeps the decoded
 RunRecords in memory and hands every change to each subscriber's queue, so the HTTP server
 serves requests from the cache and streams changes as server-sent events without polling.
+
+The watch resumes by itself after dropped connections and never reports them, so a
+second thread reads one small object every PROBE_SECONDS to learn whether the API server
+still responds. When it does not, the feed reports itself disconnected (a `status` change)
+and lists again every RETRY_SECONDS until a list succeeds.
 """
 
 from __future__ import annotations
@@ -19,28 +24,36 @@ from typing import Any
 
 from deployer.engine.workflow.record import RECORD_LABEL, RECORD_NAMESPACE, record_from_configmap
 from deployer.errors import DeployerError, WorkflowError
-from deployer.model.run import RunRecord
+from deployer.model.run import RunRecord, now_rfc3339
 
 log = logging.getLogger(__name__)
 
 RECORD_SELECTOR = f"{RECORD_LABEL}=run"
 # Seconds to wait before listing again after the list or the watch failed.
 RETRY_SECONDS = 2.0
+# Seconds between reads that check that the API server still responds while watching.
+PROBE_SECONDS = 5.0
 # Maximum changes queued for one subscriber. A client that falls further behind is disconnected.
 SUBSCRIBER_QUEUE_SIZE = 1000
 
 UPDATED = "run"
 DELETED = "deleted"
+STATUS = "status"
 
 
 @dataclass(frozen=True)
 class Change:
-    """One change of the cache: a run added or updated (`run`), or removed (`deleted`)."""
+    """One change: a run added or updated (`run`) or removed (`deleted`), or `status`.
+
+    A `status` change has no run name or record; `connection` is the feed's new
+    connection state (see `RunFeed.connection`).
+    """
 
     id: int
     kind: str
     name: str
     record: RunRecord | None
+    connection: Mapping[str, Any] | None = None
 
 
 class Subscription:
@@ -93,11 +106,16 @@ class RunFeed:
         self._synced = threading.Event()
         self._settled = threading.Event()  # set once the first list has loaded or failed
         self.error: DeployerError | None = None  # the last failure of the list or the watch
+        self._connected = False  # True from a successful list until the API server fails
+        self._state_since: str | None = None  # when `_connected` last changed, RFC 3339
         self._stop = threading.Event()
+        self._watch_stop = threading.Event()  # ends the current watch, so the loop lists again
         self._thread = threading.Thread(target=self._loop, name="dashboard-feed", daemon=True)
+        self._probe = threading.Thread(target=self._probe_loop, name="dashboard-probe", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        self._probe.start()
 
     def wait_synced(self, timeout: float) -> bool:
         """Block until the first list loads or fails, at most `timeout` seconds.
@@ -110,12 +128,54 @@ class RunFeed:
     def close(self) -> None:
         """Stop the watch and end every subscription."""
         self._stop.set()
+        self._watch_stop.set()
         with self._lock:
             subscribers, self._subscribers = self._subscribers, []
         for subscription in subscribers:
             subscription.put(None)
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
+        for thread in (self._thread, self._probe):
+            if thread.is_alive():
+                thread.join(timeout=5.0)
+
+    @property
+    def connected(self) -> bool:
+        """True while the last list succeeded and the API server has responded since."""
+        with self._lock:
+            return self._connected
+
+    def connection(self) -> dict[str, Any]:
+        """Return the connection state: `connected`, the `error` if not, and `since` when.
+
+        `since` is the RFC 3339 time at which the feed connected or lost the API server.
+        """
+        with self._lock:
+            return self._connection()
+
+    def _connection(self) -> dict[str, Any]:
+        error = None if self._connected or self.error is None else str(self.error)
+        return {"connected": self._connected, "error": error, "since": self._state_since}
+
+    def _set_connected(self, connected: bool, error: DeployerError | None = None) -> None:
+        """Record a successful list or a failure, and publish a `status` change if it is one."""
+        with self._lock:
+            if error is not None:
+                self.error = error
+            if connected == self._connected:
+                return
+            recovered = connected and self._state_since is not None
+            self._connected = connected
+            self._state_since = now_rfc3339()
+            self._publish(STATUS, "", None, connection=self._connection())
+        if recovered:
+            log.info("listed the run records in namespace %s again", self.namespace)
+        elif not connected:
+            log.warning(
+                "run records in namespace %s may be out of date: %s; the API returns 503 "
+                "and the records are listed again every %.0f s until that succeeds",
+                self.namespace,
+                error,
+                RETRY_SECONDS,
+            )
 
     def runs(self) -> list[RunRecord]:
         """Return the cached runs, newest start first."""
@@ -181,9 +241,16 @@ class RunFeed:
                 return None
             return self._publish(DELETED, name, None)
 
-    def _publish(self, kind: str, name: str, record: RunRecord | None) -> Change:
+    def _publish(
+        self,
+        kind: str,
+        name: str,
+        record: RunRecord | None,
+        *,
+        connection: Mapping[str, Any] | None = None,
+    ) -> Change:
         """Number a change and queue it for every subscriber. Call with the lock held."""
-        change = Change(id=self._next_id, kind=kind, name=name, record=record)
+        change = Change(self._next_id, kind, name, record, connection)
         self._next_id += 1
         for subscription in self._subscribers:
             subscription.put(change)
@@ -195,21 +262,28 @@ class RunFeed:
             try:
                 self._list_and_watch()
             except DeployerError as failed:
-                self.error = failed
+                if not self._synced.is_set():
+                    log.warning(
+                        "listing run records in namespace %s failed: %s; listing again in %.0f s",
+                        self.namespace,
+                        failed,
+                        RETRY_SECONDS,
+                    )
+                # Later failures are logged once per outage, when the state changes.
+                self._set_connected(False, failed)
                 self._settled.set()
-                log.warning(
-                    "watching run records in namespace %s failed: %s; listing again in %.0f s",
-                    self.namespace,
-                    failed,
-                    RETRY_SECONDS,
-                )
                 self._stop.wait(RETRY_SECONDS)
 
     def _list_and_watch(self) -> None:
+        watch_stop = threading.Event()
+        self._watch_stop = watch_stop
+        if self._stop.is_set():
+            return
         items, version = self.cluster.list(
             "v1", "ConfigMap", self.namespace, label_selector=RECORD_SELECTOR
         )
         self.replace(items)
+        self._set_connected(True)
         self._synced.set()
         self._settled.set()
         log.info(
@@ -223,10 +297,25 @@ class RunFeed:
             self.namespace,
             label_selector=RECORD_SELECTOR,
             resource_version=version,
-            stop=self._stop,
+            stop=watch_stop,
         )
         for kind, obj in events:
             self.apply(kind, obj)
+
+    def _probe_loop(self) -> None:
+        """Read the records' Namespace every PROBE_SECONDS while connected.
+
+        A failed read (after the cluster client's own retries) marks the feed disconnected
+        and ends the watch, so `_loop` lists again until the API server responds.
+        """
+        while not self._stop.wait(PROBE_SECONDS):
+            if not self.connected:
+                continue
+            try:
+                self.cluster.get("v1", "Namespace", self.namespace)
+            except DeployerError as failed:
+                self._set_connected(False, failed)
+                self._watch_stop.set()
 
 
 def format_event(event: str, data: Any, event_id: int | None = None) -> bytes:

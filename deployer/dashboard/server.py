@@ -1,13 +1,16 @@
 """The read-only dashboard's HTTP server: one page, a JSON API and server-sent event streams.
 
-Routes accept GET only. Every other method gets 405, because this version changes nothing.
+Routes accept GET and HEAD. Every other method gets 405 with `Allow: GET, HEAD`, because
+this version changes nothing.
 
 - `/` the run list, `/runs/NAME` one run's node tree. Both are the one static page with the
   first view rendered on the server; the page's script then follows the event stream.
 - `/api/runs` returns `{"runs": [...]}`, newest first. `/api/runs/NAME` returns one run with
-  its nodes in tree order. An unknown run is a 404 with a JSON `error`.
-- `/api/events` streams the run list (`snapshot`, then `run` and `deleted` events) and
-  `/api/runs/NAME/events` streams one run the same way, as `text/event-stream`.
+  its nodes in tree order. An unknown run is a 404 with a JSON `error`. While the run
+  records cannot be listed (see `RunFeed.connection`), both are a 503 with a JSON `error`.
+- `/api/events` streams the run list (`snapshot`, `status`, then `run`, `deleted` and
+  `status` events) and `/api/runs/NAME/events` streams one run the same way, as
+  `text/event-stream`.
 
 Responses come from the `RunFeed` cache, which a watch keeps current. The page's inline script
 and style are allowed by hash in the Content-Security-Policy, so markup that slipped into a
@@ -31,7 +34,7 @@ from importlib import resources
 from typing import Any
 
 from deployer.dashboard import views
-from deployer.dashboard.events import DELETED, Change, RunFeed, format_event
+from deployer.dashboard.events import DELETED, STATUS, Change, RunFeed, format_event
 from deployer.errors import ApiError
 from deployer.model.run import RunRecord
 
@@ -46,6 +49,7 @@ SYNC_TIMEOUT_SECONDS = 30.0
 # Kubernetes object names: lowercase DNS subdomains of at most 253 characters.
 RUN_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+ALLOWED_METHODS = "GET, HEAD"
 
 
 def load_template() -> str:
@@ -92,6 +96,21 @@ def not_found_message(name: str, namespace: str) -> str:
     )
 
 
+def status_data(connection: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """Return a `status` event's data: the feed's connection state and the page's notice."""
+    message = "" if connection["connected"] else disconnected_message(connection, namespace)
+    return {**connection, "message": message}
+
+
+def disconnected_message(connection: dict[str, Any], namespace: str) -> str:
+    """Describe a lost connection to the API server, for the 503 body and the page."""
+    return (
+        f"cannot list the run records in namespace {namespace} since {connection['since']}: "
+        f"{connection['error']}. The runs shown may be out of date; the dashboard keeps "
+        "trying and shows them again when the API server responds."
+    )
+
+
 class DashboardServer(http.server.ThreadingHTTPServer):
     """The HTTP server, its run feed and the page template."""
 
@@ -132,6 +151,7 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
 
     server: DashboardServer
     server_version = "deployer-dashboard"
+    head_only = False  # True while handling HEAD, which sends GET's headers without the body
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -145,7 +165,30 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
         parts = [part for part in parts if part]
         self._route(parts)
 
+    def do_HEAD(self) -> None:
+        self.head_only = True
+        self.do_GET()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Send 405 JSON for a method without a `do_` handler, other errors as the base does.
+
+        BaseHTTPRequestHandler sends `501 Unsupported method` as HTML for such a method, but
+        the dashboard is read-only, so every method other than GET and HEAD is not allowed.
+        """
+        if code != 501:
+            super().send_error(code, message, explain)
+            return
+        error = (
+            f"method {self.command} not allowed: the dashboard is read-only and accepts "
+            "GET and HEAD only; use the deployer CLI to change runs"
+        )
+        self._send_json(405, {"error": error}, headers={"Allow": ALLOWED_METHODS})
+
     def _route(self, parts: list[str]) -> None:
+        # The JSON routes fail while the cache may be stale. Pages show a notice instead, and
+        # event streams send a `status` event.
+        if parts[:2] == ["api", "runs"] and len(parts) <= 3 and not self._check_connected():
+            return
         match parts:
             case []:
                 self._send_list_page()
@@ -166,10 +209,14 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
             case _:
                 self._send_json(404, {"error": f"no such path {self.path}; see /api/runs"})
 
-    def _reject_write(self) -> None:
-        self._send_json(405, {"error": "the dashboard is read-only; use the deployer CLI"})
-
-    do_POST = do_PUT = do_PATCH = do_DELETE = _reject_write
+    def _check_connected(self) -> bool:
+        """Return True while the run records are current, else send a 503 JSON error."""
+        connection = self.server.feed.connection()
+        if connection["connected"]:
+            return True
+        message = disconnected_message(connection, self.server.feed.namespace)
+        self._send_json(503, {"error": message, "since": connection["since"]})
+        return False
 
     def _find(self, name: str) -> RunRecord | None:
         """Return the cached run, or send a 404 JSON error and return None."""
@@ -192,21 +239,30 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
         self._send_page(200, run=name, view=views.render_run(views.run_detail(run)))
 
     def _send_page(self, status: int, *, run: str, view: str) -> None:
-        body = views.render_page(self.server.template, run=run, view=view).encode()
+        feed = self.server.feed
+        problem = status_data(feed.connection(), feed.namespace)["message"]
+        page = views.render_page(self.server.template, run=run, view=view, problem=problem)
+        body = page.encode()
         self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Content-Security-Policy", self.server.policy)
         self._send_common_headers()
-        self.wfile.write(body)
+        self._write_body(body)
 
-    def _send_json(self, status: int, data: Any) -> None:
+    def _send_json(self, status: int, data: Any, *, headers: dict[str, str] | None = None) -> None:
         body = json.dumps(data, indent=2).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self._send_common_headers()
-        self.wfile.write(body)
+        self._write_body(body)
+
+    def _write_body(self, body: bytes) -> None:
+        if not self.head_only:
+            self.wfile.write(body)
 
     def _send_common_headers(self) -> None:
         self.send_header("Cache-Control", "no-store")
@@ -222,14 +278,17 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Connection", "close")
             self._send_common_headers()
+            if self.head_only:
+                return
             try:
                 self._write(format_event("snapshot", self._snapshot(name)))
+                self._write(format_event(STATUS, status_data(feed.connection(), feed.namespace)))
                 while True:
                     change = subscription.next(KEEPALIVE_SECONDS)
                     if change is None:
                         self._write(b": keep-alive\n\n")
-                    elif name is None or change.name == name:
-                        self._write(event_for(change, detailed=name is not None))
+                    elif change.kind == STATUS or name is None or change.name == name:
+                        self._write(event_for(change, feed.namespace, detailed=name is not None))
             except EOFError:
                 return  # The feed closed or this client fell behind, and EventSource reconnects.
             except (BrokenPipeError, ConnectionResetError):
@@ -247,8 +306,15 @@ class DashboardHandler(http.server.BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-def event_for(change: Change, *, detailed: bool) -> bytes:
-    """Encode a change as a `run` event (summary or full detail) or a `deleted` event."""
+def event_for(change: Change, namespace: str, *, detailed: bool) -> bytes:
+    """Encode a change as a `run` event (summary or full detail), `deleted` or `status`.
+
+    `namespace` is the run records' namespace, which a `status` event's notice names.
+    """
+    if change.kind == STATUS:
+        return format_event(
+            STATUS, status_data(dict(change.connection or {}), namespace), change.id
+        )
     if change.kind == DELETED or change.record is None:
         return format_event(DELETED, {"name": change.name}, change.id)
     data = views.run_detail(change.record) if detailed else views.run_summary(change.record)

@@ -14,7 +14,7 @@ from typing import Any
 from deployer.engine.workflow import liveness
 from deployer.model.run import NodeRecord, RunRecord
 
-PAGE_MARKER = re.compile(r"__(RUN|VIEW)__")
+PAGE_MARKER = re.compile(r"__(RUN|VIEW|PROBLEM)__")
 # Columns of the run list and the node tree, in page order.
 RUN_COLUMNS = ("Name", "Phase", "Started", "Duration", "Message")
 NODE_COLUMNS = (
@@ -172,10 +172,12 @@ def render_run(detail: dict[str, Any]) -> str:
     return header + table
 
 
-def render_page(template: str, *, run: str, view: str) -> str:
+def render_page(template: str, *, run: str, view: str, problem: str = "") -> str:
     """Fill the page template: `__RUN__` with the escaped run name, `__VIEW__` with HTML.
 
-    One substitution pass, so text inside `view` that looks like a marker stays as it is.
+    `__PROBLEM__` gets the escaped `problem`, the notice shown while the runs may be out
+    of date. One substitution pass, so text inside `view` that looks like a marker stays
+    as it is.
     """
-    values = {"RUN": html.escape(run, quote=True), "VIEW": view}
+    values = {"RUN": html.escape(run, quote=True), "VIEW": view, "PROBLEM": html.escape(problem)}
     return PAGE_MARKER.sub(lambda match: values[match.group(1)], template)

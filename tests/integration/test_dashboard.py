@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from deployer.cluster.client import Cluster
 from deployer.dashboard import DashboardServer, create_server
@@ -69,12 +72,19 @@ class EventStream:
         self.response = urllib.request.urlopen(url, timeout=30)
         assert self.response.headers["Content-Type"] == "text/event-stream"
 
-    def next(self) -> tuple[str, Any]:
+    def next(self, deadline: float | None = None) -> tuple[str, Any]:
+        """Return the next event; past `deadline` (time.monotonic) raise AssertionError.
+
+        The deadline is checked at each line, and the server sends a keep-alive line every
+        15 s, so a stream without events still ends the wait.
+        """
         event, data = "", None
         while True:
             line = self.response.readline().decode()
             if not line:
                 raise AssertionError("event stream ended")
+            if deadline is not None and time.monotonic() > deadline:
+                raise AssertionError("no event before the deadline")
             line = line.rstrip("\n")
             if line.startswith("event: "):
                 event = line.removeprefix("event: ")
@@ -301,3 +311,151 @@ def test_unknown_run_is_404_json(dashboard: DashboardServer) -> None:
         status, body = get_json(dashboard.url + path)
         assert status == 404
         assert "run no-such-run not found" in body["error"]
+
+
+class Relay:
+    """A TCP relay on 127.0.0.1 to the API server that a test can cut and restore.
+
+    Cutting closes the listening socket and every relayed connection, so the dashboard's
+    requests fail as they do when the cluster stops. Restoring listens on the same port.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self.listener: socket.socket | None = None
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.port = listener.getsockname()[1]
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        with self.lock:
+            sockets, self.open = [self.listener, *self.open], []
+            self.listener = None
+        for sock in sockets:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            upstream = socket.create_connection(self.target, timeout=10)
+            upstream.settimeout(None)
+            with self.lock:
+                self.open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+def relayed_kubeconfig(kubeconfig: str, folder: Path) -> tuple[Relay, str]:
+    """Start a Relay to the kubeconfig's API server; return it and a kubeconfig that uses it."""
+    config = yaml.safe_load(Path(kubeconfig).read_text())
+    cluster = config["clusters"][0]["cluster"]
+    host, port = cluster["server"].removeprefix("https://").rsplit(":", 1)
+    relay = Relay((host, int(port)))
+    cluster["server"] = f"https://127.0.0.1:{relay.port}"
+    path = folder / "relayed-kubeconfig"
+    path.write_text(json.dumps(config))
+    return relay, str(path)
+
+
+def wait_for_status(stream: EventStream, connected: bool, seconds: float = 90) -> Any:
+    """Read events until a `status` event with `connected` arrives; return its data."""
+    deadline = time.monotonic() + seconds
+    while True:
+        kind, data = stream.next(deadline)
+        if kind == "status" and data["connected"] is connected:
+            return data
+
+
+def test_dashboard_reports_lost_cluster_and_recovers(kubeconfig: str, tmp_path: Path) -> None:
+    relay, relayed = relayed_kubeconfig(kubeconfig, tmp_path)
+    dashboard = create_server(Cluster.connect(kubeconfig=relayed), address="127.0.0.1", port=0)
+    threading.Thread(target=dashboard.serve_forever, daemon=True).start()
+    stream = EventStream(dashboard.url + "api/events")
+    name = f"dash-outage-{uuid.uuid4().hex[:8]}"
+    store = ClusterRecordStore(Cluster.connect(kubeconfig=kubeconfig))
+    try:
+        assert stream.next()[0] == "snapshot"
+        first = stream.next(time.monotonic() + 30)
+        assert first[0] == "status"
+        assert first[1]["connected"] is True
+        assert get_json(dashboard.url + "api/runs")[0] == 200
+
+        relay.cut()
+        lost = wait_for_status(stream, connected=False)
+        status, body = get_json(dashboard.url + "api/runs")
+        page = get_text(dashboard.url)
+        # A run recorded during the outage shows up once the dashboard lists again.
+        store.save(RunRecord(name=name, namespace="default", workflow={}, phase="Failed").to_dict())
+
+        assert lost["error"]
+        assert lost["message"].startswith("cannot list the run records in namespace")
+        assert status == 503
+        assert body["error"] == lost["message"]
+        assert body["since"] == lost["since"]
+        assert "The runs shown may be out of date" in page
+        assert get_json(dashboard.url + f"api/runs/{name}")[0] == 503
+
+        relay.restore()
+        back = wait_for_status(stream, connected=True)
+        status, listed = get_json(dashboard.url + "api/runs")
+
+        assert back["error"] is None
+        assert back["message"] == ""
+        assert status == 200
+        assert name in {row["name"] for row in listed["runs"]}
+        assert "The runs shown may be out of date" not in get_text(dashboard.url)
+    finally:
+        stream.close()
+        dashboard.close()
+        relay.cut()
+        with contextlib.suppress(Exception):
+            store.delete(name)
+
+
+@pytest.mark.parametrize("address", ["10.0.0.1", "198.51.100.7", "2001:db8::7"])
+def test_dashboard_names_foreign_address(kubeconfig: str, address: str) -> None:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        probe = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        pytest.skip(f"this machine has no {family.name} sockets")
+    with probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            pass  # not an address of this machine, as the test needs
+        else:
+            pytest.skip(f"{address} is an address of this machine")
+
+    done = deployer(
+        kubeconfig, "dashboard", "--address", address, "--port", "0", "--kubeconfig", kubeconfig
+    )
+
+    assert done.returncode == 1, done.stderr
+    assert f"{address} is not an address of this machine" in done.stderr
+    assert "pass one of its addresses to --address" in done.stderr
+    assert "choose another --port" not in done.stderr

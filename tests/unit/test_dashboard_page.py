@@ -36,7 +36,9 @@ class Element {
   createTBody() { return this.appendChild(new Element("tbody")); }
   insertRow() { return this.appendChild(new Element("tr")); }
 }
-const elements = { view: new Element("main"), live: new Element("span") };
+const elements = {
+  view: new Element("main"), live: new Element("span"), cluster: new Element("p"),
+};
 globalThis.document = {
   body: { dataset: { run: RUN } },
   getElementById: (id) => elements[id],
@@ -68,7 +70,8 @@ def run_page(tmp_path: Path, run: str, actions: str) -> dict[str, Any]:
         PRELUDE.replace("RUN", json.dumps(run))
         + page_script()
         + actions
-        + "\nconsole.log(JSON.stringify({view: dump(elements.view), url: sources[0].url}));\n"
+        + "\nconsole.log(JSON.stringify("
+        + "{view: dump(elements.view), cluster: dump(elements.cluster), url: sources[0].url}));\n"
     )
     path = tmp_path / "page.js"
     path.write_text(program)
@@ -150,3 +153,16 @@ def test_run_page_shows_deleted_run(tmp_path: Path) -> None:
     actions = f'send("snapshot", {json.dumps(detail)});\nsend("deleted", {{"name": "alpha"}});\n'
     result = run_page(tmp_path, "alpha", actions)
     assert result["view"]["children"][0]["text"] == "Run alpha was deleted."
+
+
+def test_page_shows_and_clears_status_notice(tmp_path: Path) -> None:
+    lost = {"connected": False, "error": "refused", "since": "x", "message": SCRIPT}
+    back = {"connected": True, "error": None, "since": "y", "message": ""}
+    shown = run_page(tmp_path, "", f'send("status", {json.dumps(lost)});\n')
+    cleared = run_page(
+        tmp_path, "", f'send("status", {json.dumps(lost)});\nsend("status", {json.dumps(back)});\n'
+    )
+
+    assert shown["cluster"]["text"] == SCRIPT
+    assert shown["cluster"]["children"] == []
+    assert cleared["cluster"]["text"] == ""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import http.client
 import json
 import re
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -12,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from deployer.cli.dashboard_cmds import listen_error
 from deployer.dashboard import events, server, views
 from deployer.dashboard.events import RunFeed, Subscription, format_event
 from deployer.engine.workflow.record import encode_record
@@ -78,6 +82,9 @@ class IdleCluster:
     def watch(self, *args: Any, stop: threading.Event, **kwargs: Any) -> Iterator[Any]:
         stop.wait()
         return iter(())
+
+    def get(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {}
 
 
 class ForbiddenCluster:
@@ -261,3 +268,138 @@ def test_server_unknown_run_is_404_json(served: server.DashboardServer) -> None:
     status, body = fetch(served.url + "api/runs/missing")
     assert status == 404
     assert "run missing not found" in json.loads(body)["error"]
+
+
+def head(url: str, method: str = "HEAD") -> tuple[int, http.client.HTTPMessage, bytes]:
+    request = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return int(response.status), response.headers, bytes(response.read())
+
+
+@pytest.mark.parametrize("path", ["", "runs/alpha", "api/runs", "api/runs/alpha"])
+def test_server_head_is_get_without_body(served: server.DashboardServer, path: str) -> None:
+    status, headers, body = head(served.url + path)
+    get_status, get_headers, get_body = head(served.url + path, "GET")
+
+    assert status == get_status == 200
+    assert body == b""
+    assert get_body
+    assert headers["Content-Type"] == get_headers["Content-Type"]
+    # The duration of the running run grows between the two requests, so allow a digit more.
+    assert abs(int(headers["Content-Length"]) - len(get_body)) <= 2
+
+
+def test_server_head_of_event_stream_sends_headers_only(served: server.DashboardServer) -> None:
+    status, headers, body = head(served.url + "api/events")
+
+    assert status == 200
+    assert headers["Content-Type"] == "text/event-stream"
+    assert body == b""
+
+
+@pytest.mark.parametrize("method", ["OPTIONS", "POST", "PUT", "PATCH", "DELETE", "PROPFIND"])
+def test_server_rejects_other_methods(served: server.DashboardServer, method: str) -> None:
+    host, port = served.server_address[:2]
+    connection = http.client.HTTPConnection(str(host), int(port), timeout=5)
+    try:
+        connection.request(method, "/api/runs/alpha")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+
+    assert response.status == 405
+    assert response.getheader("Allow") == "GET, HEAD"
+    assert response.getheader("Content-Type") == "application/json"
+    error = json.loads(body)["error"]
+    assert error.startswith(f"method {method} not allowed: the dashboard is read-only")
+
+
+def test_server_answers_503_when_records_stale(served: server.DashboardServer) -> None:
+    served.feed._set_connected(False, ApiError("connection to the API server failed: refused"))
+
+    for path in ("api/runs", "api/runs/alpha"):
+        status, body = fetch(served.url + path)
+        data = json.loads(body)
+        assert status == 503, path
+        assert "cannot list the run records in namespace deployer-runs since" in data["error"]
+        assert "connection to the API server failed: refused" in data["error"]
+        assert data["since"]
+    status, body = fetch(served.url)
+    assert status == 200
+    assert "connection to the API server failed: refused" in body.decode()
+    assert "The runs shown may be out of date" in body.decode()
+
+
+def test_server_page_has_no_notice_when_connected(served: server.DashboardServer) -> None:
+    status, body = fetch(served.url)
+    assert status == 200
+    assert '<p id="cluster" role="alert"></p>' in body.decode()
+
+
+def test_feed_publishes_status_changes() -> None:
+    feed = RunFeed(IdleCluster([]))
+    failure = ApiError("connection to the API server failed: refused")
+    with feed.subscribe() as subscription:
+        feed._set_connected(True)
+        feed._set_connected(False, failure)
+        feed._set_connected(False, failure)  # no change, so no event
+        feed._set_connected(True)
+        changes = [subscription.next(0.1) for _ in range(3)]
+        assert subscription.next(0.1) is None
+    states = [change.connection for change in changes if change is not None]
+    assert [state["connected"] for state in states] == [True, False, True]
+    assert states[1]["error"] == str(failure)
+    assert states[2]["error"] is None
+    assert all(change is not None and change.kind == events.STATUS for change in changes)
+
+
+def test_status_event_carries_notice() -> None:
+    change = events.Change(
+        id=3,
+        kind=events.STATUS,
+        name="",
+        record=None,
+        connection={"connected": False, "error": "refused", "since": "2026-01-01T00:00:00Z"},
+    )
+    lines = server.event_for(change, "deployer-runs", detailed=False).decode().split("\n")
+    data = json.loads(lines[2].removeprefix("data: "))
+    assert lines[1] == "event: status"
+    assert data["connected"] is False
+    assert data["message"].startswith(
+        "cannot list the run records in namespace deployer-runs since 2026-01-01T00:00:00Z: "
+        "refused."
+    )
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        (
+            OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address"),
+            "cannot listen on 10.0.0.1:8080: 10.0.0.1 is not an address of this machine "
+            "(Cannot assign requested address); pass one of its addresses to --address",
+        ),
+        (
+            OSError(errno.EADDRINUSE, "Address already in use"),
+            "cannot listen on 10.0.0.1:8080: the port is in use (Address already in use); "
+            "choose another --port",
+        ),
+        (
+            OSError(errno.EACCES, "Permission denied"),
+            "cannot listen on 10.0.0.1:8080: permission denied (Permission denied); ports "
+            "below 1024 need privileges",
+        ),
+        (
+            socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+            "cannot listen on 10.0.0.1:8080: 10.0.0.1 is not an IP address or a host name",
+        ),
+    ],
+)
+def test_listen_error_names_cause(failure: OSError, expected: str) -> None:
+    assert listen_error("10.0.0.1", 8080, failure).startswith(expected)
+
+
+def test_listen_error_brackets_ipv6() -> None:
+    failure = OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+    assert listen_error("2001:db8::7", 80, failure).startswith("cannot listen on [2001:db8::7]:80")
