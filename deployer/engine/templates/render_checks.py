@@ -141,6 +141,8 @@ def _manifest_file_problem(file: Path, parameters: Mapping[str, Any], unknown: s
         text = read_text(file)
     except InputError as unreadable:
         return str(unreadable)
+    # NOTE: a name set with `{% set %}` only in a branch that a replaced value skips is
+    # reported as undefined, although the run may define it.
     uses_unknown = jinja.needs_rendering(text) and bool(_names_used(text) & unknown)
     try:
         load_text(text, file=str(file), parameters=parameters, json=file.suffix == ".json")
@@ -169,9 +171,13 @@ def _names_used(text: str) -> set[str]:
 def jsonnet_problem(body: Mapping[str, Any], *, base_dir: Path, values: RunValues) -> str:
     """Evaluate a `jsonnet` template's main file; return its problem, or "" when it is fine.
 
-    Variables known only at run time are replaced by `0` (text) or `null` (code). Then
-    only a syntax error counts, because the output may depend on the missing values.
+    The jsonnet Python package (0.22) offers only evaluate_file and evaluate_snippet, no
+    parse-only call, so the check evaluates. Variables known only at run time are replaced
+    by `0` (text) or `null` (code). Then only a syntax error counts, because the output
+    may depend on the missing values.
     """
+    # NOTE: Jsonnet parses an imported file only when evaluation reaches it, so with
+    # replaced values a syntax error in an import after a runtime error is not found.
     main = str(body["main"])
     lib_paths = body.get("libPaths") or []
     lib_paths = lib_paths if isinstance(lib_paths, list) else [lib_paths]
