@@ -190,7 +190,7 @@ def run_in_thread(
                 interrupts.forward(holder["runner"])
             if live and "runner" in holder and screen is not None:
                 runner = holder["runner"]
-                tree = view.rich_tree(RunRecord.from_dict(runner.book.snapshot()))
+                tree = view.rich_tree(runner.masked_snapshot())
                 screen.update(Group(tree, objects.render()) if objects else tree)
     if live and not console.is_terminal:
         click.echo("")  # rich leaves the last frame without a line break when not on a terminal

@@ -89,3 +89,27 @@ def test_run_record_keeps_names_containing_a_secret(tmp_path: Path) -> None:
     step = next(i for i in stored["nodes"].values() if i["displayName"] == "grafana-admin")
     assert step["result"] == "user=*** pw=***"
     assert node(record, "grafana-admin").template == "say"
+
+
+def test_listeners_see_nodes_masked(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            """
+            entrypoint: main
+            arguments:
+              parameters: [{name: db-password, value: hunter2}]
+            """,
+            """
+              - name: main
+                steps:
+                - - {name: show, template: say, arguments: {parameters: [{name: msg, value: "pw={{workflow.parameters.db-password}}"}]}}
+            """,
+            SAY,
+        ),
+    )
+    seen: list[str] = []
+    record, _ = run(path, listeners=[lambda changed: seen.append(json.dumps(changed.to_dict()))])
+    assert record.phase == "Succeeded"
+    assert any("pw=***" in text for text in seen)
+    assert not any("hunter2" in text for text in seen)

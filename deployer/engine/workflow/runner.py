@@ -20,7 +20,7 @@ from deployer.engine.workflow.call_inputs import resolve_inputs, template_vars, 
 from deployer.engine.workflow.calls import NODE_TYPES, Call, Outcome
 from deployer.engine.workflow.executor import Executor
 from deployer.engine.workflow.masking import Masker
-from deployer.engine.workflow.nodes import NodeBook
+from deployer.engine.workflow.nodes import NodeBook, NodeListener
 from deployer.engine.workflow.record import RecordStore
 from deployer.engine.workflow.record_writer import RecordWriter
 from deployer.engine.workflow.run_options import RunOptions, global_vars, new_record
@@ -66,8 +66,20 @@ class Runner:
         self.parameters = resolve_arguments(workflow, options.parameters)
         self.record = new_record(workflow, options, self.parameters, self.masker)
         self.book = NodeBook(self.record, previous=options.previous)
-        self.book.listeners.extend(options.listeners)
+        self.book.listeners.extend(self._masked(listener) for listener in options.listeners)
         self.globals = global_vars(self.record, self.parameters)
+
+    def _masked(self, listener: NodeListener) -> NodeListener:
+        """Wrap a caller's listener so it sees nodes as the stored record shows them."""
+
+        def masked(node: NodeRecord) -> None:
+            listener(NodeRecord.from_dict(self.masker.mask_data(node.to_dict())))
+
+        return masked
+
+    def masked_snapshot(self) -> RunRecord:
+        """Return the record as it is now, with secret values masked as when stored."""
+        return RunRecord.from_dict(self.masker.mask_data(self.book.snapshot()))
 
     @property
     def name(self) -> str:
