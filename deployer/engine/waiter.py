@@ -3,11 +3,13 @@
 Each object is judged first from the body the apply returned, so kinds that are ready
 once they exist (ConfigMaps, Secrets, Services, RBAC) need no watch at all. The rest get
 one list-then-watch per (resource, namespace), plus a pod watch per namespace for
-workloads and a StorageClass watch for PVCs. Every event runs the readiness rules again
-for the objects it touches. A FAILED verdict ends the wait at once with ObjectFailed; the
-first deadline to pass raises ReadinessTimeout listing every object still not ready.
-Setting the optional `cancel` event ends the wait within half a second, also with
-ReadinessTimeout.
+workloads, a ReplicaSet watch per namespace for Deployments (to tell the pods of the
+current revision) and a StorageClass watch for PVCs. Every event runs the readiness
+rules again for the objects it touches. A FAILED verdict ends the wait at once with
+ObjectFailed, and so does an in-progress reason of `PERSISTENT_REASONS` (FailedCreate)
+that lasts its number of seconds. The first deadline to pass raises ReadinessTimeout
+listing every object still not ready. Setting the optional `cancel` event ends the wait
+within half a second, also with ReadinessTimeout.
 
 To keep memory low on large waves, each watched pod and workload is cut down to the
 fields the readiness rules read as its event arrives (see readiness/projection.py), and
@@ -34,8 +36,8 @@ from deployer.engine.targets import Key, Target
 from deployer.errors import ApiError, DeployerError, ObjectFailed, ReadinessTimeout
 from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.status import State, Status
-from deployer.readiness import evaluate, needs_pods, pod_selector
-from deployer.readiness.projection import pod_fields, workload_fields
+from deployer.readiness import PERSISTENT_REASONS, evaluate, needs_pods, pod_selector
+from deployer.readiness.projection import pod_fields, replica_set_fields, workload_fields
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,11 @@ class Waiter:
         self.pods = PodCache()
         self.workloads = WorkloadIndex()
         self.storage_classes: dict[str, dict[str, Any]] = {}
+        # ReplicaSets by the uid of the Deployment that owns them, then by name.
+        self.replica_sets: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        self.deployments: dict[str, Key] = {}  # uid -> key of the Deployment targets
+        # When each target's current PERSISTENT_REASONS reason was first seen.
+        self.persisting_since: dict[Key, float] = {}
         self.events: LatestEvents[QueuedEvent] = LatestEvents()
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -193,6 +200,9 @@ class Waiter:
             if needs_pods(target.info.kind, target.info.group):
                 target.live = workload_fields(target.live)
                 self.workloads.file(target)
+                uid = (target.live.get("metadata") or {}).get("uid")
+                if _is_deployment(target) and uid:
+                    self.deployments[str(uid)] = target.key
             else:
                 self._settle(pending, target, evaluate(target.live, storage_classes={}))
         return pending
@@ -202,6 +212,7 @@ class Waiter:
     def _start_watches(self, pending: set[Key]) -> None:
         groups: dict[StreamKey, list[str]] = defaultdict(list)
         pod_namespaces: set[str] = set()
+        replica_set_namespaces: set[str] = set()
         for key in pending:
             target = self.targets[key]
             groups[(target.info.api_version, target.info.kind, target.namespace)].append(
@@ -209,11 +220,15 @@ class Waiter:
             )
             if needs_pods(target.info.kind, target.info.group) and target.namespace:
                 pod_namespaces.add(target.namespace)
+                if _is_deployment(target):
+                    replica_set_namespaces.add(target.namespace)
         for (api_version, kind, namespace), names in groups.items():
             selector = f"metadata.name={names[0]}" if len(names) == 1 else None
             self._spawn("object", (api_version, kind, namespace), selector)
         for namespace in sorted(pod_namespaces):
             self._spawn("pod", ("v1", "Pod", namespace), None)
+        for namespace in sorted(replica_set_namespaces):
+            self._spawn("replicaset", ("apps/v1", "ReplicaSet", namespace), None)
         if any(self.targets[key].info.kind == "PersistentVolumeClaim" for key in pending):
             self._spawn("storageclass", ("storage.k8s.io/v1", "StorageClass", None), None)
 
@@ -238,6 +253,8 @@ class Waiter:
                 meta.pop("managedFields", None)
                 if role == "pod":
                     obj = pod_fields(obj)
+                elif role == "replicaset":
+                    obj = replica_set_fields(obj)
                 elif role == "object":
                     obj = workload_fields(obj)
                 key = (role, stream, meta.get("namespace"), meta.get("name"))
@@ -256,7 +273,13 @@ class Waiter:
         deadline = min(self.deadlines[key] for key in pending)
         if self.wave_deadline is not None:
             deadline = min(deadline, self.wave_deadline)
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        persisting = self._persisting_deadline(pending)
+        if persisting is not None and persisting[0] <= deadline:
+            if persisting[0] <= now:
+                raise self._persisted(persisting[1])
+            deadline = persisting[0]  # wake up then to fail the object
+        remaining = deadline - now
         if remaining <= 0:
             raise self._timeout(pending)
         if self.cancel is not None:
@@ -274,6 +297,8 @@ class Waiter:
             self._on_object(pending, stream, event_type, obj)
         elif role == "pod":
             self._on_pod(pending, event_type, obj)
+        elif role == "replicaset":
+            self._on_replica_set(pending, event_type, obj)
         else:
             self._on_storage_class(pending, event_type, obj)
 
@@ -305,6 +330,21 @@ class Waiter:
             if key in pending:
                 self._settle(pending, self.targets[key], self._evaluate(self.targets[key]))
 
+    def _on_replica_set(self, pending: set[Key], event_type: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        for reference in meta.get("ownerReferences") or []:
+            uid = str(reference.get("uid") or "")
+            key = self.deployments.get(uid)
+            if key is None:
+                continue
+            if event_type == "DELETED":
+                self.replica_sets[uid].pop(name, None)
+            else:
+                self.replica_sets[uid][name] = obj
+            if key in pending:
+                self._settle(pending, self.targets[key], self._evaluate(self.targets[key]))
+
     def _on_storage_class(self, pending: set[Key], event_type: str, obj: dict[str, Any]) -> None:
         name = str((obj.get("metadata") or {}).get("name") or "")
         if event_type == "DELETED":
@@ -320,7 +360,16 @@ class Waiter:
         pods: list[dict[str, Any]] = []
         if needs_pods(target.info.kind, target.info.group) and target.namespace:
             pods = self.pods.matching(target.namespace, pod_selector(target.live) or {})
-        return evaluate(target.live, pods=pods, storage_classes=self.storage_classes)
+        replica_sets = None
+        if _is_deployment(target):
+            uid = str((target.live.get("metadata") or {}).get("uid") or "")
+            replica_sets = list(self.replica_sets.get(uid, {}).values())
+        return evaluate(
+            target.live,
+            pods=pods,
+            storage_classes=self.storage_classes,
+            replica_sets=replica_sets,
+        )
 
     def _settle(self, pending: set[Key], target: Target, status: Status) -> None:
         self._update(target, status)
@@ -334,6 +383,10 @@ class Waiter:
     def _update(self, target: Target, status: Status) -> None:
         previous = target.status
         target.status = status
+        if status.state is not State.IN_PROGRESS or status.reason not in PERSISTENT_REASONS:
+            self.persisting_since.pop(target.key, None)
+        elif previous.reason != status.reason or target.key not in self.persisting_since:
+            self.persisting_since[target.key] = time.monotonic()
         if (previous.state, previous.reason) == (status.state, status.reason):
             return
         log.info(
@@ -350,6 +403,25 @@ class Waiter:
         )
 
     # Timeouts
+
+    def _persisting_deadline(self, pending: set[Key]) -> tuple[float, Key] | None:
+        """Return when the first lasting PERSISTENT_REASONS reason fails its object, and which."""
+        found: tuple[float, Key] | None = None
+        for key, since in self.persisting_since.items():
+            if key not in pending:
+                continue
+            limit = since + PERSISTENT_REASONS[self.targets[key].status.reason]
+            if found is None or limit < found[0]:
+                found = (limit, key)
+        return found
+
+    def _persisted(self, key: Key) -> ObjectFailed:
+        target = self.targets[key]
+        status = target.status
+        seconds = PERSISTENT_REASONS[status.reason]
+        return ObjectFailed(
+            f"{target.describe()} failed: {status.reason} for {seconds:.0f} s: {status.message}"
+        )
 
     def _timeout(self, pending: set[Key], *, cancelled: bool = False) -> ReadinessTimeout:
         now = time.monotonic()
@@ -383,6 +455,10 @@ class Waiter:
             + "\n".join(lines)
             + "\nRaise deployer.dev/timeout or --timeout if they are only slow."
         )
+
+
+def _is_deployment(target: Target) -> bool:
+    return target.info.kind == "Deployment" and target.info.group == "apps"
 
 
 def _conditions(obj: Mapping[str, Any]) -> str:

@@ -13,8 +13,10 @@ from deployer.readiness.rules import (
     pod_selector,
     validate_annotations,
 )
+from deployer.readiness.workloads import PERSISTENT_REASONS
 
 __all__ = [
+    "PERSISTENT_REASONS",
     "RULES",
     "Condition",
     "Requirement",

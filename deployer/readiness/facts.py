@@ -16,6 +16,8 @@ class Facts:
 
     pods: Sequence[Mapping[str, Any]] = ()
     storage_classes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # A Deployment's ReplicaSets; None when the caller did not look them up.
+    replica_sets: Sequence[Mapping[str, Any]] | None = None
 
 
 # A kind rule: live object and facts to a readiness verdict.

@@ -19,7 +19,12 @@ from typing import Any
 
 from deployer.readiness.fields import dig, mapping
 from deployer.readiness.rules import FAILURE_ANNOTATION, SUCCESS_ANNOTATION
-from deployer.readiness.selection import needs_pods
+from deployer.readiness.selection import (
+    REVISION_ANNOTATION,
+    TEMPLATE_DIGEST_KEY,
+    needs_pods,
+    template_digest,
+)
 
 Shape = Any  # True, a dict of key to Shape, or a one-element list of Shape
 
@@ -79,18 +84,44 @@ def project(value: Any, shape: Shape) -> Any:
     return [project(item, shape[0]) if isinstance(item, Mapping) else item for item in value]
 
 
+# The fields of a Deployment's ReplicaSets that `selection.current_replica_set` reads.
+REPLICA_SET_SHAPE: Shape = {
+    "apiVersion": True,
+    "kind": True,
+    "metadata": {
+        "name": True,
+        "namespace": True,
+        "labels": True,
+        "annotations": {REVISION_ANNOTATION: True},
+        "ownerReferences": [{"kind": True, "name": True, "uid": True}],
+    },
+    "spec": {"selector": True},
+}
+
+
 def pod_fields(pod: Mapping[str, Any]) -> dict[str, Any]:
     """Return a copy of a pod with only the fields that the workload rules read of pods."""
     projected: dict[str, Any] = project(pod, POD_SHAPE)
     return projected
 
 
+def replica_set_fields(replica_set: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of a ReplicaSet with the fields that tell its pods and template.
+
+    The pod template is replaced by its `selection.template_digest`.
+    """
+    projected: dict[str, Any] = project(replica_set, REPLICA_SET_SHAPE)
+    projected[TEMPLATE_DIGEST_KEY] = template_digest(replica_set)
+    return projected
+
+
 def workload_fields(obj: dict[str, Any]) -> dict[str, Any]:
     """Return a workload with its pod template's spec cut down to the containers.
 
-    The rules read the rest of a workload, so only `spec.template.spec` is cut. Objects
-    of other kinds, and workloads with a success or failure condition annotation (whose
-    path may point anywhere), are returned unchanged.
+    The rules read the rest of a workload, so only `spec.template.spec` is cut. A
+    Deployment keeps the `selection.template_digest` of its whole template, to find its
+    current ReplicaSet. Objects of other kinds, and workloads with a success or failure
+    condition annotation (whose path may point anywhere), are returned unchanged.
     """
     kind = str(obj.get("kind") or "")
     group = str(obj.get("apiVersion") or "").rpartition("/")[0]
@@ -104,4 +135,7 @@ def workload_fields(obj: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(template.get("spec"), Mapping):
         return obj
     cut_template = {**template, "spec": project(template["spec"], POD_SPEC_SHAPE)}
-    return {**obj, "spec": {**spec, "template": cut_template}}
+    cut = {**obj, "spec": {**spec, "template": cut_template}}
+    if kind == "Deployment":
+        cut[TEMPLATE_DIGEST_KEY] = template_digest(obj)
+    return cut

@@ -189,12 +189,15 @@ def evaluate(
     *,
     pods: Sequence[Mapping[str, Any]] = (),
     storage_classes: Mapping[str, Mapping[str, Any]] | None = None,
+    replica_sets: Sequence[Mapping[str, Any]] | None = None,
 ) -> Status:
     """Judge the readiness of one live object, in the order the module docstring lists.
 
     `pods` are the pods found with `pod_selector(obj)` for kinds where `needs_pods` is
     true. The rules apply the full selector to them again, so a superset is fine.
-    `storage_classes` maps StorageClass names to the live objects, for PVCs. Raises
+    `storage_classes` maps StorageClass names to the live objects, for PVCs.
+    `replica_sets` are a Deployment's ReplicaSets, to tell the pods of its current
+    revision; without them, pods are compared with the pod template instead. Raises
     InputError when a readiness annotation is malformed.
     """
     if metadata_of(obj).get("deletionTimestamp"):
@@ -207,5 +210,5 @@ def evaluate(
     verdict = _by_annotations(obj) or _by_kstatus_conditions(obj)
     if verdict is not None:
         return verdict
-    facts = Facts(pods=pods, storage_classes=storage_classes or {})
+    facts = Facts(pods=pods, storage_classes=storage_classes or {}, replica_sets=replica_sets)
     return rule_for(obj)(obj, facts)

@@ -1,11 +1,32 @@
-"""Selection of a workload's pods, and of those among them that run its current template."""
+"""Selection of a workload's pods, and of those among them that run its current template.
+
+A pod runs a workload's current template when it carries the label of the current
+revision:
+
+- Deployment: the `pod-template-hash` of its current ReplicaSet, which is the one whose
+  pod template equals the Deployment's apart from that label, as the Deployment
+  controller finds it. The `deployment.kubernetes.io/revision` annotation alone is not
+  enough: when a change of the template comes with a change of `replicas`, the
+  controller first syncs the scaling, and the Deployment's observedGeneration catches up
+  while its revision still names the old ReplicaSet. The annotation only picks the
+  newest of several matching ReplicaSets;
+- StatefulSet: `controller-revision-hash` equal to `status.updateRevision`;
+- DaemonSet: `pod-template-generation` equal to the DaemonSet's
+  `deprecated.daemonset.template.generation` annotation.
+
+Without them (a Deployment whose ReplicaSets the caller did not look up, an object
+without a revision annotation), `runs_template` compares the pod with the template
+instead.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from deployer.readiness.fields import dig, items, mapping, metadata, spec
+from deployer.readiness.fields import dig, items, mapping, metadata, spec, status
 
 # Workload kinds whose readiness depends on their pods, by API group.
 POD_OWNER_KINDS: Mapping[str, str] = {
@@ -18,6 +39,20 @@ POD_OWNER_KINDS: Mapping[str, str] = {
 
 # The label the Job controller puts on its pods and into a generated spec.selector.
 JOB_UID_LABEL = "batch.kubernetes.io/controller-uid"
+
+# The revision number the Deployment controller writes on a Deployment and its ReplicaSets.
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+# The key under which projection.py stores the `template_digest` of a Deployment or
+# ReplicaSet whose pod template it cut away. No Kubernetes field has this name.
+TEMPLATE_DIGEST_KEY = "_templateDigest"
+# The label with which a ReplicaSet of a Deployment selects its own pods.
+POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
+# The label the StatefulSet and DaemonSet controllers put on each pod: its revision.
+REVISION_LABEL = "controller-revision-hash"
+# The DaemonSet's template generation (apps/v1 keeps it in this annotation), and the
+# label with which the DaemonSet controller stamps it on each pod.
+TEMPLATE_GENERATION_ANNOTATION = "deprecated.daemonset.template.generation"
+TEMPLATE_GENERATION_LABEL = "pod-template-generation"
 
 
 def needs_pods(kind: str, group: str | None = None) -> bool:
@@ -127,9 +162,11 @@ def runs_template(pod: Mapping[str, Any], template: Mapping[str, Any]) -> bool:
 
     Compares the template's labels and annotations (which the pod must carry) and, for
     each container and init container, the image, command, args and literal env values.
+    Used only when the workload's revision cannot be read (see the module docstring).
     NOTE: two revisions that differ only elsewhere (volumes, resources, env from a
-    ConfigMap) look the same here, so an old pod may be judged as a current one. A pod
-    whose image an admission webhook rewrote looks old, so its failures wait for the timeout.
+    ConfigMap, a removed annotation) look the same here, so an old pod may be judged as a
+    current one. A pod whose image an admission webhook rewrote looks old, so its failures
+    wait for the timeout.
     """
     template_meta = mapping(template.get("metadata"))
     pod_meta = metadata(pod)
@@ -145,9 +182,115 @@ def runs_template(pod: Mapping[str, Any], template: Mapping[str, Any]) -> bool:
     ) and _containers_match(template_spec.get("initContainers"), pod_spec.get("initContainers"))
 
 
+def _owned_by(child: Mapping[str, Any], owner: Mapping[str, Any]) -> bool:
+    """Tell whether `child` names `owner` among its ownerReferences (by uid when known)."""
+    owner_meta = metadata(owner)
+    uid = owner_meta.get("uid")
+    for reference in items(metadata(child).get("ownerReferences")):
+        if reference.get("kind") != owner.get("kind"):
+            continue
+        if uid and reference.get("uid") == uid:
+            return True
+        if not uid and reference.get("name") == owner_meta.get("name"):
+            return True
+    return False
+
+
+def template_digest(obj: Mapping[str, Any]) -> str:
+    """Return a SHA-256 of a workload's pod template without its `pod-template-hash` label.
+
+    A Deployment and the ReplicaSet of its current template have the same digest. Reads
+    TEMPLATE_DIGEST_KEY when projection.py stored the digest in place of the template.
+    """
+    stored = obj.get(TEMPLATE_DIGEST_KEY)
+    if isinstance(stored, str):
+        return stored
+    template = dict(mapping(spec(obj).get("template")))
+    template_meta = dict(mapping(template.get("metadata")))
+    labels = dict(mapping(template_meta.get("labels")))
+    labels.pop(POD_TEMPLATE_HASH_LABEL, None)
+    template_meta["labels"] = labels
+    template["metadata"] = template_meta
+    text = json.dumps(template, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _revision(obj: Mapping[str, Any]) -> int:
+    text = str(mapping(metadata(obj).get("annotations")).get(REVISION_ANNOTATION) or "")
+    return int(text) if text.isdigit() else 0
+
+
+def current_replica_set(
+    deployment: Mapping[str, Any], replica_sets: Sequence[Mapping[str, Any]]
+) -> Mapping[str, Any] | None:
+    """Return the Deployment's ReplicaSet of its current template, or None if none exists yet."""
+    namespace = metadata(deployment).get("namespace")
+    wanted = template_digest(deployment)
+    found: Mapping[str, Any] | None = None
+    for replica_set in replica_sets:
+        meta = metadata(replica_set)
+        if namespace and meta.get("namespace") and meta.get("namespace") != namespace:
+            continue
+        if not _owned_by(replica_set, deployment) or template_digest(replica_set) != wanted:
+            continue
+        if found is None or _revision(replica_set) > _revision(found):
+            found = replica_set
+    return found
+
+
+def _template_hash(replica_set: Mapping[str, Any]) -> str | None:
+    for labels in (
+        metadata(replica_set).get("labels"),
+        dig(replica_set, "spec", "selector", "matchLabels"),
+    ):
+        value = mapping(labels).get(POD_TEMPLATE_HASH_LABEL)
+        if value is not None:
+            return str(value)
+    return None
+
+
+def _current_label(
+    obj: Mapping[str, Any], replica_sets: Sequence[Mapping[str, Any]] | None
+) -> tuple[str, str | None] | None:
+    """Return (label, value) that marks the pods of the object's current revision.
+
+    The value is None when the pods of the current revision cannot be identified yet (a
+    Deployment whose current ReplicaSet has not been created or seen), and the result is
+    None when the object gives no revision to compare with.
+    """
+    kind = obj.get("kind")
+    annotations = mapping(metadata(obj).get("annotations"))
+    if kind == "Deployment" and replica_sets is not None and REVISION_ANNOTATION in annotations:
+        # The controller writes the annotation with the first ReplicaSet it creates.
+        replica_set = current_replica_set(obj, replica_sets)
+        return POD_TEMPLATE_HASH_LABEL, _template_hash(replica_set) if replica_set else None
+    if kind == "StatefulSet":
+        revision = status(obj).get("updateRevision")
+        return (REVISION_LABEL, str(revision)) if revision else None
+    if kind == "DaemonSet":
+        generation = annotations.get(TEMPLATE_GENERATION_ANNOTATION)
+        return (TEMPLATE_GENERATION_LABEL, str(generation)) if generation is not None else None
+    return None
+
+
 def current_pods(
-    obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+    obj: Mapping[str, Any],
+    pods: Sequence[Mapping[str, Any]],
+    replica_sets: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Mapping[str, Any]]:
-    """Keep the selected pods that run the object's current pod template."""
-    template = mapping(spec(obj).get("template"))
-    return [pod for pod in select_pods(obj, pods) if runs_template(pod, template)]
+    """Keep the selected pods that run the object's current revision (module docstring).
+
+    `replica_sets` are the Deployment's ReplicaSets, or None when the caller did not look
+    them up; a Deployment is then judged by `runs_template`.
+    """
+    selected = select_pods(obj, pods)
+    marker = _current_label(obj, replica_sets)
+    if marker is None:
+        template = mapping(spec(obj).get("template"))
+        return [pod for pod in selected if runs_template(pod, template)]
+    label, value = marker
+    if value is None:
+        return []
+    return [
+        pod for pod in selected if str(mapping(metadata(pod).get("labels")).get(label)) == value
+    ]

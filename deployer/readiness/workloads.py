@@ -4,6 +4,16 @@ Each rule first waits for the controller to observe the latest generation, becau
 then every replica count describes the previous spec. It then fails at once when a pod of
 the workload waits in CrashLoopBackOff, ImagePullBackOff or a similar state that does not
 clear without a change, and otherwise names the first count that is still short.
+
+Only pods that the controller will not replace by itself count for these failures: for a
+Deployment, and a DaemonSet with RollingUpdate, the pods of the current revision (see
+selection.py), so the old pods of a rollout that fixes a crash loop do not fail it.
+
+A ReplicaFailure condition (pods that cannot be created, for example because their
+ServiceAccount or a quota is missing) gives its reason, such as FailedCreate, to the
+in-progress verdict at once. It can clear by itself when the missing object appears,
+so the waiter fails the object only once the reason has lasted for the number of
+seconds that `PERSISTENT_REASONS` gives it (30 for FailedCreate).
 """
 
 from __future__ import annotations
@@ -24,10 +34,12 @@ from deployer.readiness.fields import (
     status,
 )
 from deployer.readiness.pods import first_failure, pod_name, unschedulable
-from deployer.readiness.selection import current_pods, select_pods
+from deployer.readiness.selection import REVISION_LABEL, current_pods, select_pods
 
-# The label the StatefulSet and DaemonSet controllers put on each pod: its revision.
-REVISION_LABEL = "controller-revision-hash"
+# In-progress reasons that seldom clear by themselves, with how many seconds a waiter
+# lets one last before it fails the object. FailedCreate comes from a ReplicaFailure
+# condition, and it clears when the missing ServiceAccount, quota room or similar appears.
+PERSISTENT_REASONS: Mapping[str, float] = {"FailedCreate": 30.0}
 
 
 def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> Status | None:
@@ -38,11 +50,15 @@ def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> Status | None:
 
 
 def _with_pod_hint(result: Status, pods: Sequence[Mapping[str, Any]], obj: Any) -> Status:
-    """Add a ReplicaFailure condition, or else the scheduler's message for an unschedulable pod."""
-    hint = next((text for text in map(unschedulable, pods) if text), None)
+    """Add a ReplicaFailure condition, or else the scheduler's message for an unschedulable pod.
+
+    A ReplicaFailure condition also gives its reason (FailedCreate) to the verdict.
+    """
     failure = condition(obj, "ReplicaFailure")
     if failure is not None and failure.get("status") == "True":
-        hint = condition_text(failure)
+        reason = str(failure.get("reason") or "ReplicaFailure")
+        return Status(result.state, reason, f"{result.message}; {condition_text(failure)}")
+    hint = next((text for text in map(unschedulable, pods) if text), None)
     if hint is None:
         return result
     return Status(result.state, result.reason, f"{result.message}; {hint}")
@@ -94,7 +110,7 @@ def deployment(obj: Mapping[str, Any], facts: Facts) -> Status:
         and progressing.get("reason") == "ProgressDeadlineExceeded"
     ):
         return failed("ProgressDeadlineExceeded", condition_text(progressing))
-    pods = current_pods(obj, facts.pods)
+    pods = current_pods(obj, facts.pods, facts.replica_sets)
     failure = _pod_failure(pods)
     if failure is not None:
         return failure
@@ -164,17 +180,48 @@ def _with_stale_revision_hint(
     return Status(failure.state, failure.reason, failure.message + hint)
 
 
+def _ordinal(pod: Mapping[str, Any]) -> int | None:
+    """Return the ordinal of a StatefulSet pod from its name (`db-2` is 2)."""
+    suffix = pod_name(pod).rpartition("-")[2]
+    return int(suffix) if suffix.isdigit() else None
+
+
+def _statefulset_stuck_pods(
+    obj: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any]]:
+    """Keep the pods whose failures the StatefulSet controller will not roll away by itself.
+
+    With the default OrderedReady policy, the controller waits for a broken pod to become
+    ready before it replaces any pod, so pods of every revision count. With Parallel and
+    RollingUpdate, it replaces a pod of an older revision whatever its state, except
+    below the partition, so there the pods of older revisions at or above the partition
+    do not count. With OnDelete, nothing is replaced until someone deletes the pod.
+    """
+    strategy = dig(obj, "spec", "updateStrategy", "type") or "RollingUpdate"
+    policy = spec(obj).get("podManagementPolicy") or "OrderedReady"
+    if strategy != "RollingUpdate" or policy != "Parallel":
+        return list(pods)
+    current = {pod_name(pod) for pod in current_pods(obj, pods)}
+    partition = integer(dig(obj, "spec", "updateStrategy", "rollingUpdate", "partition"))
+    kept = []
+    for pod in pods:
+        ordinal = _ordinal(pod)
+        if pod_name(pod) in current or (ordinal is not None and ordinal < partition):
+            kept.append(pod)
+    return kept
+
+
 def statefulset(obj: Mapping[str, Any], facts: Facts) -> Status:
     """Ready when every replica is ready and, for RollingUpdate, on the update revision.
 
-    Pods of every revision count for failures: a StatefulSet with the default OrderedReady
-    policy does not replace a broken pod by itself, even after the template is fixed.
+    Pods of older revisions count for failures where the controller does not replace a
+    broken pod by itself (see `_statefulset_stuck_pods`), even after the template is fixed.
     """
     lag = generation_lag(obj, required=True)
     if lag is not None:
         return lag
     pods = select_pods(obj, facts.pods)
-    failure = _pod_failure(pods)
+    failure = _pod_failure(_statefulset_stuck_pods(obj, pods))
     if failure is not None:
         return _with_stale_revision_hint(failure, obj, pods)
 
@@ -205,11 +252,17 @@ def statefulset(obj: Mapping[str, Any], facts: Facts) -> Status:
 
 
 def daemonset(obj: Mapping[str, Any], facts: Facts) -> Status:
-    """Ready when every node that should run a pod runs an updated, available one."""
+    """Ready when every node that should run a pod runs an updated, available one.
+
+    With RollingUpdate, only pods of the current template count for failures, since the
+    controller replaces the old ones, broken ones first. With OnDelete, every pod counts.
+    """
     lag = generation_lag(obj, required=True)
     if lag is not None:
         return lag
-    pods = current_pods(obj, facts.pods)
+    strategy = dig(obj, "spec", "updateStrategy", "type") or "RollingUpdate"
+    every_pod = strategy == "OnDelete"
+    pods = select_pods(obj, facts.pods) if every_pod else current_pods(obj, facts.pods)
     failure = _pod_failure(pods)
     if failure is not None:
         return failure
@@ -218,7 +271,6 @@ def daemonset(obj: Mapping[str, Any], facts: Facts) -> Status:
     desired = integer(state.get("desiredNumberScheduled"))
     if desired == 0:
         return ready("NoNodes", "no node needs a pod")
-    strategy = dig(obj, "spec", "updateStrategy", "type") or "RollingUpdate"
     gap = None
     if strategy != "OnDelete":
         updated = integer(state.get("updatedNumberScheduled"))
