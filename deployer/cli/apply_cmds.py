@@ -159,6 +159,10 @@ def mask_secrets(body: dict[str, Any]) -> dict[str, Any]:
     return masked
 
 
+def _kept_json(kept: Any) -> dict[str, str]:
+    return {"object": kept.entry.describe(), "reason": kept.reason}
+
+
 def _summary(result: Any) -> dict[str, Any]:
     return {
         "type": "result",
@@ -169,6 +173,7 @@ def _summary(result: Any) -> dict[str, Any]:
         "dryRun": result.count("dry-run"),
         "notChecked": result.count("not-checked"),
         "pruned": [object_name(ref) for ref in result.pruned],
+        "kept": [_kept_json(item) for item in result.kept],
         "inventory": result.inventory,
         "inventoryNamespace": result.inventory_namespace,
         "seconds": round(result.seconds, 3),
@@ -193,6 +198,8 @@ def _print_summary(output: str, summary: dict[str, Any]) -> None:
     if summary["inventory"]:
         text += f"; inventory {summary['inventory']} in namespace {summary['inventoryNamespace']}"
     click.echo(text)
+    for kept in summary["kept"]:
+        click.echo(f"kept {kept['object']}: {kept['reason']}")
 
 
 @click.command("apply")
@@ -405,7 +412,7 @@ def destroy_cmd(
     manifests = load(files, parameters) if files else []
     cluster = connect(kubeconfig, context)
     with progress_view(output) as progress:
-        deleted = destroy(
+        result = destroy(
             cluster,
             inventory_name=inventory_name(inventory, files, namespace, parameters),
             manifests=manifests,
@@ -414,10 +421,14 @@ def destroy_cmd(
             progress=progress,
             timeout_seconds=timeout,
         )
+    deleted = [object_name(ref) for ref in result.deleted]
+    kept = [_kept_json(item) for item in result.kept]
     if output == "json":
-        click.echo(json.dumps({"type": "result", "deleted": [object_name(r) for r in deleted]}))
-    else:
-        click.echo(f"deleted {len(deleted)} object(s)")
+        click.echo(json.dumps({"type": "result", "deleted": deleted, "kept": kept}))
+        return
+    click.echo(f"deleted {len(deleted)} object(s)")
+    for item in kept:
+        click.echo(f"kept {item['object']}: {item['reason']}")
 
 
 def register(group: click.Group) -> None:

@@ -1,24 +1,29 @@
 """The inventory: which objects an apply wrote, stored in the cluster for prune and destroy.
 
 Stored as the ConfigMap `deployer-inventory-<name>` in the inventory namespace (the
-apply's default namespace unless set). Its `objects` key is a JSON list of entries with
-apiVersion, kind, namespace, name and wave. Each apply writes it once, at the end.
+apply's default namespace unless set), labelled `deployer.dev/inventory: <name>` so that
+`list_all` finds every inventory of the cluster. Its `objects` key is a JSON list of
+entries with apiVersion, kind, namespace, name and wave. Each apply writes it once, at
+the end.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from deployer.errors import InputError
+from deployer.errors import ApiError, InputError
 
 if TYPE_CHECKING:
     from deployer.cluster.client import Cluster
+
+log = logging.getLogger(__name__)
 
 PREFIX = "deployer-inventory-"
 LABEL = "deployer.dev/inventory"
@@ -98,12 +103,78 @@ def decode(text: str) -> list[Entry]:
     return [Entry(**item) for item in json.loads(text or "[]")]
 
 
+class StoredEntries(list[Entry]):
+    """The entries of one stored inventory, with the inventory's name and namespace.
+
+    `read` returns them, so that a deletion of the entries can tell which inventory they
+    belong to (see deployer.engine.deletion.delete_in_reverse).
+    """
+
+    def __init__(self, entries: Iterable[Entry], *, name: str, namespace: str) -> None:
+        super().__init__(entries)
+        self.name = name
+        self.namespace = namespace
+
+
+@dataclass(frozen=True)
+class Stored:
+    """One inventory found in the cluster: its name, namespace and entries."""
+
+    name: str
+    namespace: str
+    entries: tuple[Entry, ...]
+
+    def describe(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 def read(cluster: Cluster, name: str, namespace: str) -> list[Entry] | None:
-    """Return the stored entries of inventory `name`, or None when it does not exist."""
+    """Return the stored entries of inventory `name`, or None when it does not exist.
+
+    The list is a StoredEntries, which also names the inventory.
+    """
     stored = cluster.get("v1", "ConfigMap", config_map_name(name), namespace)
     if stored is None:
         return None
-    return decode(str((stored.get("data") or {}).get("objects") or "[]"))
+    entries = decode(str((stored.get("data") or {}).get("objects") or "[]"))
+    return StoredEntries(entries, name=name, namespace=namespace)
+
+
+def list_all(cluster: Cluster, *, fallback: Iterable[str] = ()) -> tuple[list[Stored], bool]:
+    """List the inventories of every namespace, found by their label.
+
+    When listing ConfigMaps across namespaces is forbidden, the inventories of the
+    `fallback` namespaces are listed instead, skipping those where that is forbidden too.
+    Returns the inventories and whether they are all of the cluster's.
+    """
+    try:
+        found, _ = cluster.list("v1", "ConfigMap", None, label_selector=LABEL)
+        complete = True
+    except ApiError as failure:
+        if failure.status != 403:
+            raise
+        found, complete = [], False
+        for namespace in sorted(set(fallback)):
+            try:
+                found += cluster.list("v1", "ConfigMap", namespace, label_selector=LABEL)[0]
+            except ApiError as denied:
+                if denied.status != 403:
+                    raise
+    inventories = []
+    for config_map in found:
+        metadata = config_map.get("metadata") or {}
+        labels = metadata.get("labels") or {}
+        name = str(labels.get(LABEL) or str(metadata.get("name") or "").removeprefix(PREFIX))
+        namespace = str(metadata.get("namespace") or "")
+        try:
+            entries = decode(str((config_map.get("data") or {}).get("objects") or "[]"))
+        except (ValueError, TypeError) as invalid:
+            # What it lists is unknown, so the result cannot count as complete.
+            log.warning("inventory %s in namespace %s is unreadable: %s", name, namespace, invalid)
+            complete = False
+            continue
+        inventories.append(Stored(name, namespace, tuple(entries)))
+    return inventories, complete
 
 
 def write(

@@ -6,7 +6,8 @@ Steps of `apply_manifests`:
    and prune.py). Any problem raises ValidationError and nothing is written.
 2. Per wave, apply every object in parallel, then wait through watches (see waiter.py).
    After a wave with CRDs, discovery is read again so the next wave can use the kinds.
-3. With an inventory name, prune what left the manifests, then store the inventory.
+3. With an inventory name, prune what left the manifests, then store the inventory. The
+   prune keeps what other inventories or the applied objects still need (see prune.py).
 
 Objects with only `metadata.generateName` are created with POST and tracked by the name
 the server returns. They are not idempotent: every apply creates another one, and with
@@ -26,10 +27,10 @@ from dataclasses import dataclass, field
 from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
-from deployer.engine.deletion import delete_in_reverse, entry_ref
+from deployer.engine.deletion import delete_in_reverse, entry_ref, find_kept, report_kept
 from deployer.engine.interrupted import interrupted_message
 from deployer.engine.prepare import NOT_CHECKED, SCHEMA, STAND_IN, Check
-from deployer.engine.prune import planned_entries, risky_prune_problems
+from deployer.engine.prune import Kept, planned_entries, prune_candidates, risky_prune_problems
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
@@ -85,6 +86,7 @@ class ApplyResult:
 
     objects: list[ObjectResult] = field(default_factory=list)
     pruned: list[ObjectRef] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)  # objects the prune did not delete
     inventory: str | None = None
     inventory_namespace: str | None = None
     seconds: float = 0.0
@@ -105,11 +107,13 @@ def validate(
     options: ApplyOptions,
     stand_ins: Sequence[str],
     previous: Sequence[Entry] = (),
+    kept: Sequence[Kept] = (),
 ) -> dict[Key, Check]:
     """Run the static checks, the inventory checks and the dry run of every object.
 
     `stand_ins` are the namespaces to dry-run objects in whose namespace the plan creates.
-    `previous` are the entries of the inventory that the prune compares with the plan.
+    `previous` are the entries of the inventory that the prune compares with the plan,
+    and `kept` those of them that the prune will keep.
     Returns how each object was checked (see prepare.Check), by object key.
     """
     ordered = list(plan.manifests())
@@ -117,7 +121,8 @@ def validate(
     flagged = {problem.object for problem in problems}
     problems += _inventory_problems(cluster, plan, options, stand_ins[0])
     if options.inventory and options.prune and options.guard_prune:
-        problems += risky_prune_problems(options.inventory, plan, previous)
+        keys = {item.entry.key for item in kept}
+        problems += risky_prune_problems(options.inventory, plan, previous, kept=keys)
 
     def already_flagged(manifest: Manifest) -> bool:
         return manifest_label(manifest) in flagged
@@ -178,10 +183,21 @@ def apply_manifests(
     )
     stand_ins = list(dict.fromkeys([store_in, namespace, "default"]))
     previous: list[Entry] = []
+    kept: list[Kept] = []
     if options.inventory:
         previous = inventory.read(cluster, options.inventory, store_in) or []
-    dry = validate(cluster, plan, options=options, stand_ins=stand_ins, previous=previous)
-    result = ApplyResult(inventory=options.inventory, inventory_namespace=store_in)
+        if options.prune and options.guard_prune:
+            kept = find_kept(
+                cluster,
+                prune_candidates(plan, previous),
+                inventory_name=options.inventory,
+                inventory_namespace=store_in,
+                current=planned_entries(plan),
+            )
+    dry = validate(
+        cluster, plan, options=options, stand_ins=stand_ins, previous=previous, kept=kept
+    )
+    result = ApplyResult(inventory=options.inventory, inventory_namespace=store_in, kept=kept)
     if options.dry_run:
         result.objects = _dry_run_results(plan, dry, progress)
         result.seconds = time.monotonic() - started
@@ -203,12 +219,25 @@ def apply_manifests(
             _run_wave(cluster, wave, dry, options, progress, written)
         running = len(plan.waves)
         if options.inventory and options.prune:
-            keep = {_entry(target).key for target in written}
+            current = [_entry(target) for target in written]
+            keep = {entry.key for entry in current}
             removed = [entry for entry in previous if entry.key not in keep]
-            pruned = delete_in_reverse(
-                cluster, removed, progress=progress, timeout_seconds=options.timeout_seconds
+            kept = find_kept(
+                cluster,
+                removed,
+                inventory_name=options.inventory,
+                inventory_namespace=store_in,
+                current=current,
             )
-            previous = []
+            report_kept(kept, progress)
+            skipped = {item.entry.key for item in kept}
+            pruned = delete_in_reverse(
+                cluster,
+                [entry for entry in removed if entry.key not in skipped],
+                progress=progress,
+                timeout_seconds=options.timeout_seconds,
+            )
+            previous = [item.entry for item in kept if item.stays_listed]
     except KeyboardInterrupt:
         raise Interrupted(interrupted_message(plan, written, running)) from None
     finally:
@@ -216,6 +245,7 @@ def apply_manifests(
             _store_inventory(cluster, options.inventory, store_in, written, previous)
     result.objects = [_result(target) for target in written]
     result.pruned = [entry_ref(entry) for entry in pruned]
+    result.kept = kept
     result.seconds = time.monotonic() - started
     return result
 
@@ -408,6 +438,14 @@ def _dry_run_status(check: Check) -> Status:
     return Status(State.APPLIED, "DryRun")
 
 
+@dataclass
+class DestroyResult:
+    """Outcome of `destroy`: the objects deleted, and those kept for other inventories."""
+
+    deleted: list[ObjectRef] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
+
+
 def destroy(
     cluster: Cluster,
     *,
@@ -417,12 +455,13 @@ def destroy(
     inventory_namespace: str | None = None,
     progress: ProgressSink = discard,
     timeout_seconds: float = 300.0,
-) -> list[ObjectRef]:
+) -> DestroyResult:
     """Delete an inventory's objects and/or the given manifests' objects, last wave first.
 
-    Returns the objects that existed and were deleted. The inventory ConfigMap itself is
-    removed at the end. `generateName` manifests are skipped, since their names are only
-    known from an inventory.
+    Returns the objects that existed and were deleted, and those kept because other
+    inventories list or need them (see deployer.engine.prune). The inventory ConfigMap
+    itself is removed at the end. `generateName` manifests are skipped, since their names
+    are only known from an inventory.
     """
     namespace = namespace or cluster.default_namespace
     entries: list[Entry] = []
@@ -441,9 +480,17 @@ def destroy(
             )
         known = {entry.key for entry in entries}
         entries += [entry for entry in stored or [] if entry.key not in known]
+    kept = find_kept(
+        cluster, entries, inventory_name=inventory_name or "", inventory_namespace=store_in
+    )
+    report_kept(kept, progress)
+    skipped = {item.entry.key for item in kept}
     deleted = delete_in_reverse(
-        cluster, entries, progress=progress, timeout_seconds=timeout_seconds
+        cluster,
+        [entry for entry in entries if entry.key not in skipped],
+        progress=progress,
+        timeout_seconds=timeout_seconds,
     )
     if inventory_name:
         inventory.remove(cluster, inventory_name, store_in)
-    return [entry_ref(entry) for entry in deleted]
+    return DestroyResult([entry_ref(entry) for entry in deleted], kept)

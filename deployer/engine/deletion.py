@@ -5,6 +5,10 @@ destroy. The order is `deployer.plan.ranks.delete_position`: reverse apply waves
 CRDs, then Namespaces. Deletion uses foreground propagation, so a Deployment is gone
 only once its ReplicaSets and pods are, and every object of one deletion wave is gone
 before the next wave starts.
+
+Objects that other inventories list or need are kept (see `find_kept` and
+deployer.engine.prune), and so are, for a prune, the Namespaces and CRDs that the
+current apply still uses.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from deployer.cluster import Cluster
-from deployer.cluster.inventory import Entry
+from deployer.cluster import Cluster, inventory
+from deployer.cluster.inventory import Entry, StoredEntries
 from deployer.cluster.watch import wait_gone
+from deployer.engine.prune import CrdOf, Kept, kept_for_others, kept_in_use
 from deployer.errors import ApiError, ReadinessTimeout
 from deployer.model.events import ObjectEvent, ProgressSink
 from deployer.model.objects import ObjectRef
@@ -32,6 +37,74 @@ def entry_ref(entry: Entry) -> ObjectRef:
     return ObjectRef(entry.api_version.rpartition("/")[0], entry.kind, entry.namespace, entry.name)
 
 
+def crd_of(cluster: Cluster) -> CrdOf:
+    """Return a function that names the CRD serving an entry's kind, through discovery."""
+
+    def name(entry: Entry) -> str | None:
+        info = cluster.find_resource(entry.api_version, entry.kind)
+        if info is None or "." not in info.group:
+            return None  # CRD groups contain a dot; "apps" and "batch" are built in
+        return f"{info.plural}.{info.group}"
+
+    return name
+
+
+def find_kept(
+    cluster: Cluster,
+    candidates: Sequence[Entry],
+    *,
+    inventory_name: str,
+    inventory_namespace: str,
+    current: Sequence[Entry] | None = None,
+) -> list[Kept]:
+    """Return the `candidates` that a prune or destroy of an inventory must keep.
+
+    With `current`, the objects of the apply that prunes, the Namespaces and CRDs they
+    need are kept too. The other inventories are listed in every namespace. Where that
+    is forbidden, only those of the inventory's namespace and of the candidates'
+    namespaces are listed, and a warning says so.
+    """
+    if not candidates:
+        return []
+    namer = crd_of(cluster)
+    kept: list[Kept] = []
+    if current is not None:
+        kept = kept_in_use(
+            candidates,
+            current,
+            crd_of=namer,
+            inventory=inventory_name,
+            inventory_namespace=inventory_namespace,
+        )
+    fallback = {inventory_namespace} | {e.namespace for e in candidates if e.namespace}
+    listed, complete = inventory.list_all(cluster, fallback=fallback)
+    if not complete:
+        log.warning(
+            "cannot list the inventories of all namespaces (forbidden), so cluster-scoped "
+            "objects are kept; listed only namespaces %s",
+            ", ".join(sorted(fallback)),
+        )
+    others = [
+        stored
+        for stored in listed
+        if (stored.name, stored.namespace) != (inventory_name, inventory_namespace)
+    ]
+    decided = {item.entry.key for item in kept}
+    rest = [entry for entry in candidates if entry.key not in decided]
+    return kept + kept_for_others(rest, others, crd_of=namer, complete=complete)
+
+
+def report_kept(kept: Iterable[Kept], progress: ProgressSink) -> None:
+    """Log each kept object and send it as a Skipped event with reason Kept."""
+    for item in kept:
+        log.warning("%s", item.describe())
+        progress(
+            ObjectEvent(
+                ref=entry_ref(item.entry), state=State.SKIPPED, reason="Kept", message=item.reason
+            )
+        )
+
+
 def delete_in_reverse(
     cluster: Cluster,
     entries: Iterable[Entry],
@@ -44,7 +117,16 @@ def delete_in_reverse(
 
     Each entry's `wave` is the apply wave it was written in. Entries with the same
     `delete_position` are deleted in parallel, and the next group starts once they are gone.
+    When `entries` are an inventory as `inventory.read` returns them, the objects that
+    other inventories list or need are kept and reported (`find_kept`) instead.
     """
+    if isinstance(entries, StoredEntries):
+        kept = find_kept(
+            cluster, entries, inventory_name=entries.name, inventory_namespace=entries.namespace
+        )
+        report_kept(kept, progress)
+        skipped = {item.entry.key for item in kept}
+        entries = [entry for entry in entries if entry.key not in skipped]
     by_position: dict[tuple[int, int], list[Entry]] = defaultdict(list)
     for entry in set(entries):
         group = entry.api_version.rpartition("/")[0]

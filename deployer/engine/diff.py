@@ -20,6 +20,7 @@ import yaml
 from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry
 from deployer.engine import prepare
+from deployer.engine.deletion import find_kept
 from deployer.errors import ApiError, ConflictError, ImmutableFieldError
 from deployer.model.objects import Manifest
 
@@ -151,21 +152,33 @@ def prune_diffs(
     """Return (entry, deletion diff) for each live inventory object a prune would delete.
 
     These are the inventory's objects that are not among `manifests`, as the next apply
-    with prune sees them. An inventory that does not exist yet prunes nothing.
+    with prune sees them, without those it would keep (see deployer.engine.prune). An
+    inventory that does not exist yet prunes nothing.
     Objects with only generateName are never among the manifests, so the ones an earlier
     apply created show as pruned, as apply then deletes them.
     """
     namespace = namespace or cluster.default_namespace
     resolved = prepare.resolve_namespaces(cluster, manifests, namespace)
-    keep = {
-        Entry(0, manifest.api_version, manifest.kind, manifest.namespace, manifest.name).key
+    store_in = inventory_namespace or namespace
+    stored = inventory.read(cluster, inventory_name, store_in) or []
+    current = [
+        Entry(0, manifest.api_version, manifest.kind, manifest.namespace, manifest.name)
         for manifest in resolved
         if manifest.name
-    }
-    stored = inventory.read(cluster, inventory_name, inventory_namespace or namespace) or []
+    ]
+    keep = {entry.key for entry in current}
+    candidates = [entry for entry in stored if entry.key not in keep]
+    kept = find_kept(
+        cluster,
+        candidates,
+        inventory_name=inventory_name,
+        inventory_namespace=store_in,
+        current=current,
+    )
+    skipped = {item.entry.key for item in kept}
     pruned = []
-    for entry in sorted(stored, key=lambda item: (-item.wave, item.describe())):
-        if entry.key in keep:
+    for entry in sorted(candidates, key=lambda item: (-item.wave, item.describe())):
+        if entry.key in skipped:
             continue
         live = _live_entry(cluster, entry)
         if live is not None:

@@ -111,7 +111,7 @@ def test_prune_removes_objects_that_left(cluster: Cluster, kubeconfig: str, name
 def test_destroy_leaves_nothing_behind(cluster: Cluster, kubeconfig: str, namespace: str) -> None:
     _apply(cluster, STACK, namespace, inventory="shop")
     deleted = destroy(cluster, inventory_name="shop", namespace=namespace)
-    assert len(deleted) == 4
+    assert len(deleted.deleted) == 4
     left = _names(kubeconfig, "configmap,secret,service,deployment,replicaset,pod", namespace)
     assert left == {"configmap/kube-root-ca.crt"}
 
@@ -152,7 +152,7 @@ def test_destroy_by_manifests_removes_namespace_last(cluster: Cluster, kubeconfi
         deleted = destroy(
             cluster, manifests=load_text(text, file="stack.yaml"), progress=events.append
         )
-        assert len(deleted) == 5
+        assert len(deleted.deleted) == 5
         gone = [str(event.ref) for event in events if event.state is State.DELETED]
         assert gone[-1] == f"Namespace {name}"
         listed = kubectl(kubeconfig, "get", "namespace", name, check=False)
@@ -270,7 +270,7 @@ def test_destroy_deletes_custom_resources_then_crd_then_namespace(
         deleted = destroy(
             cluster, inventory_name="gadgets", namespace=namespace, progress=events.append
         )
-        assert len(deleted) == 4
+        assert len(deleted.deleted) == 4
         order = _deletion_order(events)
         assert order.index("Gadget") < order.index("CustomResourceDefinition")
         assert order.index("ConfigMap") < order.index("CustomResourceDefinition")
