@@ -40,7 +40,6 @@ from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
 from deployer.model.status import State, Status
 from deployer.plan import build_plan
-from deployer.plan.graph import manifest_label
 
 log = logging.getLogger(__name__)
 
@@ -118,14 +117,10 @@ def validate(
     """
     ordered = list(plan.manifests())
     problems: list[Problem] = prepare.offline_problems(ordered)
-    flagged = {problem.object for problem in problems}
     problems += _inventory_problems(cluster, plan, options, stand_ins[0])
     if options.inventory and options.prune and options.guard_prune:
         keys = {item.entry.key for item in kept}
         problems += risky_prune_problems(options.inventory, plan, previous, kept=keys)
-
-    def already_flagged(manifest: Manifest) -> bool:
-        return manifest_label(manifest) in flagged
 
     checks = prepare.dry_run_all(
         cluster,
@@ -133,7 +128,6 @@ def validate(
         force=options.force_conflicts,
         parallelism=options.parallelism,
         stand_ins=stand_ins,
-        skip=already_flagged,
         known=problems,
     )
     return {_key(ordered[index]): check for index, check in checks.items()}

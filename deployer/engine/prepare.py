@@ -12,10 +12,12 @@ Every object is sent with `dryRun=All`, in parallel, and judged in one of these 
   field validation as server-side apply has. Success and AlreadyExists mean it is valid.
 - SCHEMA: its CustomResourceDefinition comes from this plan and is not served yet, so
   it is checked against the CRD's schema offline (`deployer.plan.crd_schema`).
-- NOT_CHECKED: none of these could judge it, for example because the stand-in namespace
-  rejected it for reasons of its own (quota, Pod Security, RBAC); `Check.note` says why.
+- NOT_CHECKED: none of these could judge it, for example because every stand-in
+  namespace rejected it for reasons of its own (RBAC, a webhook, a namespace being
+  deleted) before validating it; `Check.note` says why.
 
-Any rejection becomes a Problem, and all problems are raised together as ValidationError.
+Any rejection becomes a Problem, and all problems are raised together as ValidationError,
+with those that the static checks found before.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -61,6 +63,17 @@ NOT_CHECKED = "not-checked"
 # The ServiceAccount admission plugin's rejection of a Pod whose account does not exist
 # (Kubernetes 1.37). It runs before validation, so the Pod was not validated.
 _MISSING_ACCOUNT = re.compile(r"error looking up service account [^/\s]+/([^:\s]+): .*not found")
+
+# Rejections by admission plugins of the validating phase, which the API server runs after
+# it validated the object. Seen on Kubernetes 1.37: in a namespace whose quota allows no
+# Services, an invalid Service is reported as invalid and a valid one as over quota. So
+# such a rejection from a stand-in namespace means that the object itself is valid.
+_AFTER_VALIDATION = ("exceeded quota", "violates PodSecurity")
+
+# A 422 message with several causes, `Service "web" is invalid: [path: detail, ...]`, and
+# the start of each cause after the first: a comma, then a field path and a colon.
+_INVALID_CAUSES = re.compile(r"^(?P<head>.*? is invalid: )\[(?P<causes>.*)\]$", re.DOTALL)
+_CAUSE_START = re.compile(r", (?=[a-z]\w*(?:\[[^\]]*\]|\.[\w-]+)*: )")
 
 
 @dataclass(frozen=True)
@@ -217,7 +230,6 @@ def dry_run_all(
     force: bool,
     parallelism: int,
     stand_ins: Sequence[str] = ("default",),
-    skip: Callable[[Manifest], bool] = lambda _m: False,
     known: Sequence[Problem] = (),
 ) -> dict[int, Check]:
     """Dry-run every manifest; raise ValidationError if any is invalid.
@@ -228,23 +240,26 @@ def dry_run_all(
 
     `known` are problems found before the dry run. When there are any, every dry-run
     failure, conflicts and server errors included, joins them in one ValidationError,
-    so the user sees all problems at once.
+    so the user sees all problems at once. An object that a known problem names is
+    dry-run too, but only what its rejection adds is kept (see `added_problems`), since
+    the server mostly restates the known problem.
 
-    Returns how each manifest that was not skipped was checked, by manifest index. Only
+    Returns how each manifest without known problems was checked, by manifest index. Only
     the `Before` of an object is kept, because 5,000 full dry-run bodies would double the
     memory use.
 
     Conflicts with other field managers (ConflictError) and changes to immutable fields
     (ImmutableFieldError) are raised after the dry run, since the objects themselves are
-    valid; one error lists every such object.
+    valid, and one error lists every such object. With other problems, they join those.
     """
     planned = PlannedNames.of(manifests)
     usable = [namespace for namespace in stand_ins if namespace not in planned.namespaces]
+    known_paths: dict[str, list[str]] = {}
+    for problem in known:
+        known_paths.setdefault(problem.object, []).append(problem.path)
 
     def check(index: int) -> tuple[int, Check | list[Problem] | ApiError | None]:
         manifest = manifests[index]
-        if skip(manifest):
-            return index, None
         try:
             return index, _check(cluster, manifest, planned, force=force, stand_ins=usable)
         except ApiError as error:
@@ -255,14 +270,20 @@ def dry_run_all(
 
     checks: dict[int, Check] = {}
     problems: list[Problem] = []
-    conflicts: list[ApiError] = []
+    conflicts: list[tuple[int, ApiError]] = []
     for index, outcome in outcomes:
+        paths = known_paths.get(manifest_label(manifests[index]))
+        if paths is not None:
+            # Schema problems of custom resources are among the known ones already.
+            if isinstance(outcome, ApiError):
+                problems += added_problems(manifests[index], outcome, paths)
+            continue
         if isinstance(outcome, list):
             problems.extend(outcome)
         elif isinstance(outcome, ApiError) and known:
             problems.append(problem_from_error(manifests[index], outcome))
         elif isinstance(outcome, ConflictError | ImmutableFieldError):
-            conflicts.append(outcome)
+            conflicts.append((index, outcome))
         elif isinstance(outcome, ApiError):
             if _server_failure(outcome):
                 raise outcome
@@ -270,10 +291,40 @@ def dry_run_all(
         elif outcome is not None:
             checks[index] = outcome
     if problems or known:
+        # Conflicts and immutable fields are problems of their own, so they join in.
+        for index, error in conflicts:
+            problems.append(problem_from_error(manifests[index], error))
         raise ValidationError([*known, *problems])
     if conflicts:
-        raise joined_conflicts(conflicts)
+        raise joined_conflicts([error for _, error in conflicts])
     return checks
+
+
+def added_problems(manifest: Manifest, error: ApiError, paths: Sequence[str]) -> list[Problem]:
+    """Return what a rejection of an object with known problems adds to them, if anything.
+
+    Validation errors (422) and conflicts (409) add their causes that start with none of
+    the known problems' field paths. Other rejections, such as a body the server cannot
+    convert, stop at the first wrong type, which the static checks found already.
+    """
+    if error.status not in (409, 422):
+        return []
+    problem = problem_from_error(manifest, error)
+    match = _INVALID_CAUSES.match(problem.message)
+    if match is None:
+        causes = [problem.message]
+        head = ""
+    else:
+        causes = _CAUSE_START.split(match.group("causes"))
+        head = match.group("head")
+    known = [path for path in paths if path]
+    fresh = [cause for cause in causes if not any(cause.startswith(path) for path in known)]
+    if match is None and fresh and any(path in problem.message for path in known):
+        return []  # a message that names a known path but is not a list of causes
+    if not fresh:
+        return []
+    text = head + (fresh[0] if len(fresh) == 1 else "[" + ", ".join(fresh) + "]")
+    return [dataclasses.replace(problem, message=text)]
 
 
 def _check(
@@ -325,6 +376,7 @@ def _check_in_stand_in(
         manifest = _without_account(manifest)
     # NOTE: admission that depends on the new namespace itself (Pod Security labels, a
     # quota or webhook selecting it) cannot run here, so its rejections show at the write.
+    rejections: list[str] = []
     for namespace in stand_ins:
         try:
             cluster.create(with_namespace(manifest, namespace).body, dry_run=True, strict=True)
@@ -332,15 +384,21 @@ def _check_in_stand_in(
             if error.status == 404:
                 continue  # this stand-in does not exist; try the next
             if error.status == 409 and error.reason == "AlreadyExists":
-                break  # validation runs before the existence check
+                return Check(STAND_IN, note=namespace)  # validation runs before this check
+            if error.status == 403 and any(text in str(error) for text in _AFTER_VALIDATION):
+                return Check(STAND_IN, note=namespace)
             if error.status == 403 or "admission webhook" in str(error):
                 # Namespace-scoped admission or RBAC of the stand-in, which may differ
-                # from the new namespace's, so the rejection does not show an invalid object.
-                note = f"stand-in namespace {namespace} rejected it: {error}"
-                log.info("dry run of %s not checked: %s", manifest.ref, note)
-                return Check(NOT_CHECKED, note=note)
+                # from the new namespace's, so the rejection does not show an invalid
+                # object. The next stand-in may accept it.
+                rejections.append(f"stand-in namespace {namespace} rejected it: {error}")
+                continue
             raise
         return Check(STAND_IN, note=namespace)
+    if rejections:
+        note = "; ".join(rejections)
+        log.info("dry run of %s not checked: %s", manifest.ref, note)
+        return Check(NOT_CHECKED, note=note)
     return Check(NOT_CHECKED, note="no stand-in namespace exists: " + ", ".join(stand_ins))
 
 

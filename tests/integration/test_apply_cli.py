@@ -172,11 +172,48 @@ def test_diff_inventory_lists_pruned_objects(
     assert "settings" not in done.stdout
 
 
+NO_POD_CREATE = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {{name: {role}}}
+rules:
+- {{apiGroups: [""], resources: [configmaps], verbs: ["*"]}}
+- {{apiGroups: [""], resources: [namespaces], verbs: [get, patch, create]}}
+- {{apiGroups: [""], resources: [pods], verbs: [patch]}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {{name: {role}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {role}}}
+subjects: [{{kind: ServiceAccount, name: no-pods, namespace: {namespace}}}]
+"""
+
+
+def _no_pod_create_kubeconfig(kubeconfig: str, namespace: str, folder: Path) -> str:
+    """Write a kubeconfig for a ServiceAccount that may patch Pods but not create them.
+
+    Server-side apply only needs the patch permission, while the dry-run create in a
+    stand-in namespace needs create.
+    """
+    kubectl(kubeconfig, "create", "serviceaccount", "no-pods", "-n", namespace)
+    rbac = folder / "rbac.yaml"
+    rbac.write_text(NO_POD_CREATE.format(role=f"no-pod-create-{namespace}", namespace=namespace))
+    kubectl(kubeconfig, "apply", "-f", str(rbac))
+    token = kubectl(kubeconfig, "create", "token", "no-pods", "-n", namespace).stdout.strip()
+    config = json.loads(Path(kubeconfig).read_text())
+    for user in config["users"]:
+        user["user"] = {"token": token}
+    path = folder / "limited.json"
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
 def test_dry_run_counts_only_checked_objects(
     kubeconfig: str, namespace: str, tmp_path: Path
 ) -> None:
-    # A quota of no pods makes the stand-in namespace reject the Pod for its own reasons.
-    kubectl(kubeconfig, "create", "quota", "no-pods", "--hard=pods=0", "-n", namespace)
+    # A user who may not create Pods has every stand-in namespace reject the Pod before
+    # the server validates it.
+    limited = _no_pod_create_kubeconfig(kubeconfig, namespace, tmp_path)
     fresh = f"fresh-{uuid.uuid4().hex[:6]}"
     path = tmp_path / "new.yaml"
     path.write_text(
@@ -185,20 +222,26 @@ def test_dry_run_counts_only_checked_objects(
         f"apiVersion: v1\nkind: Pod\nmetadata: {{name: web, namespace: {fresh}}}\n"
         "spec: {containers: [{name: web, image: nginx}]}\n"
     )
-    common = ["--kubeconfig", kubeconfig, "-n", namespace]
-    done = _deployer("apply", "-f", str(path), "--dry-run=server", *common)
-    assert done.returncode == 0, done.stderr
-    last = done.stdout.splitlines()[-1]
-    assert last == (
-        "dry run passed for 2 of 3 object(s); 1 could not be checked (NotChecked above); "
-        "nothing written"
-    )
-    assert f"Pod {fresh}/web  Applied  NotChecked: stand-in namespace {namespace}" in done.stdout
-    assert "exceeded quota" in done.stdout
-    as_json = _deployer("apply", "-f", str(path), "--dry-run=server", "-o", "json", *common)
-    result = json.loads(as_json.stdout.splitlines()[-1])
-    assert (result["objects"], result["dryRun"], result["notChecked"]) == (3, 2, 1)
-    assert kubectl(kubeconfig, "get", "namespace", fresh, check=False).returncode != 0
+    common = ["--kubeconfig", limited, "-n", namespace]
+    try:
+        done = _deployer("apply", "-f", str(path), "--dry-run=server", *common)
+        assert done.returncode == 0, done.stderr
+        last = done.stdout.splitlines()[-1]
+        assert last == (
+            "dry run passed for 2 of 3 object(s); 1 could not be checked (NotChecked above); "
+            "nothing written"
+        )
+        expected = f"Pod {fresh}/web  Applied  NotChecked: stand-in namespace {namespace}"
+        assert expected in done.stdout
+        assert "stand-in namespace default rejected it" in done.stdout
+        assert "forbidden" in done.stdout
+        as_json = _deployer("apply", "-f", str(path), "--dry-run=server", "-o", "json", *common)
+        result = json.loads(as_json.stdout.splitlines()[-1])
+        assert (result["objects"], result["dryRun"], result["notChecked"]) == (3, 2, 1)
+        assert kubectl(kubeconfig, "get", "namespace", fresh, check=False).returncode != 0
+    finally:
+        role = f"no-pod-create-{namespace}"
+        kubectl(kubeconfig, "delete", "clusterrolebinding,clusterrole", role, check=False)
 
 
 def test_apply_records_default_inventory_and_prunes(

@@ -85,7 +85,7 @@ def test_unconvertible_quantity_alone_is_a_problem(
     assert "quantities must match" in str(raised.value)
 
 
-def test_grouped_kind_with_static_problem_skips_dry_run(
+def test_grouped_kind_static_problems_not_restated(
     cluster: Cluster, namespace: str, tmp_path: Path
 ) -> None:
     text = """
