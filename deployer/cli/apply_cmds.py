@@ -405,7 +405,7 @@ def destroy_cmd(
     deleted too, so objects that left the manifests but were kept with `apply --no-prune`
     go as well.
     """
-    from deployer.engine.apply import destroy
+    from deployer.engine.deletion import destroy
 
     if not files and not inventory:
         raise click.UsageError("give the manifests with -f, or --inventory NAME")

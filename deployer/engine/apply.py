@@ -34,7 +34,7 @@ from deployer.engine.prune import Kept, planned_entries, prune_candidates, risky
 from deployer.engine.targets import Key, Target
 from deployer.engine.timeouts import parse_duration
 from deployer.engine.waiter import Waiter
-from deployer.errors import ApiError, DeployerError, InputError, Interrupted, Problem
+from deployer.errors import ApiError, DeployerError, Interrupted, Problem
 from deployer.model.events import ObjectEvent, ProgressSink, discard
 from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.plan import Plan, Wave
@@ -430,61 +430,3 @@ def _dry_run_status(check: Check) -> Status:
     if check.method == SCHEMA:
         return Status(State.APPLIED, "DryRun", "checked against its CRD's schema")
     return Status(State.APPLIED, "DryRun")
-
-
-@dataclass
-class DestroyResult:
-    """Outcome of `destroy`: the objects deleted, and those kept for other inventories."""
-
-    deleted: list[ObjectRef] = field(default_factory=list)
-    kept: list[Kept] = field(default_factory=list)
-
-
-def destroy(
-    cluster: Cluster,
-    *,
-    inventory_name: str | None = None,
-    manifests: Sequence[Manifest] = (),
-    namespace: str | None = None,
-    inventory_namespace: str | None = None,
-    progress: ProgressSink = discard,
-    timeout_seconds: float = 300.0,
-) -> DestroyResult:
-    """Delete an inventory's objects and/or the given manifests' objects, last wave first.
-
-    Returns the objects that existed and were deleted, and those kept because other
-    inventories list or need them (see deployer.engine.prune). The inventory ConfigMap
-    itself is removed at the end. `generateName` manifests are skipped, since their names
-    are only known from an inventory.
-    """
-    namespace = namespace or cluster.default_namespace
-    entries: list[Entry] = []
-    if manifests:
-        plan = build_plan(
-            prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
-        )
-        entries += planned_entries(plan)
-    store_in = inventory_namespace or namespace
-    if inventory_name:
-        stored = inventory.read(cluster, inventory_name, store_in)
-        if stored is None and not manifests:
-            raise InputError(
-                f"inventory {inventory_name} not found in namespace {store_in}; "
-                "pass --inventory-namespace or the manifests with -f"
-            )
-        known = {entry.key for entry in entries}
-        entries += [entry for entry in stored or [] if entry.key not in known]
-    kept = find_kept(
-        cluster, entries, inventory_name=inventory_name or "", inventory_namespace=store_in
-    )
-    report_kept(kept, progress)
-    skipped = {item.entry.key for item in kept}
-    deleted = delete_in_reverse(
-        cluster,
-        [entry for entry in entries if entry.key not in skipped],
-        progress=progress,
-        timeout_seconds=timeout_seconds,
-    )
-    if inventory_name:
-        inventory.remove(cluster, inventory_name, store_in)
-    return DestroyResult([entry_ref(entry) for entry in deleted], kept)

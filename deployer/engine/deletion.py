@@ -1,6 +1,6 @@
 """Delete objects wave by wave in reverse order, waiting until each wave is gone.
 
-Used by prune (objects that left the manifests), by destroy and by the template kinds'
+Used by prune (objects that left the manifests), by `destroy` and by the template kinds'
 destroy. The order is `deployer.plan.ranks.delete_position`: reverse apply waves, then
 CRDs, then Namespaces. Deletion uses foreground propagation, so a Deployment is gone
 only once its ReplicaSets and pods are, and every object of one deletion wave is gone
@@ -18,15 +18,18 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 from deployer.cluster import Cluster, inventory
 from deployer.cluster.inventory import Entry, StoredEntries
 from deployer.cluster.watch import wait_gone
-from deployer.engine.prune import CrdOf, Kept, kept_for_others, kept_in_use
-from deployer.errors import ApiError, ReadinessTimeout
-from deployer.model.events import ObjectEvent, ProgressSink
-from deployer.model.objects import ObjectRef
+from deployer.engine import prepare
+from deployer.engine.prune import CrdOf, Kept, kept_for_others, kept_in_use, planned_entries
+from deployer.errors import ApiError, InputError, ReadinessTimeout
+from deployer.model.events import ObjectEvent, ProgressSink, discard
+from deployer.model.objects import Manifest, ObjectRef
 from deployer.model.status import State
+from deployer.plan import build_plan
 from deployer.plan.ranks import delete_position
 
 log = logging.getLogger(__name__)
@@ -185,3 +188,61 @@ def _delete_wave(
     for entry in entries:
         progress(ObjectEvent(ref=entry_ref(entry), state=State.DELETED, reason="Deleted"))
     return present
+
+
+@dataclass
+class DestroyResult:
+    """Outcome of `destroy`: the objects deleted, and those kept for other inventories."""
+
+    deleted: list[ObjectRef] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
+
+
+def destroy(
+    cluster: Cluster,
+    *,
+    inventory_name: str | None = None,
+    manifests: Sequence[Manifest] = (),
+    namespace: str | None = None,
+    inventory_namespace: str | None = None,
+    progress: ProgressSink = discard,
+    timeout_seconds: float = 300.0,
+) -> DestroyResult:
+    """Delete an inventory's objects and/or the given manifests' objects, last wave first.
+
+    Returns the objects that existed and were deleted, and those kept because other
+    inventories list or need them (see deployer.engine.prune). The inventory ConfigMap
+    itself is removed at the end. `generateName` manifests are skipped, since their names
+    are only known from an inventory.
+    """
+    namespace = namespace or cluster.default_namespace
+    entries: list[Entry] = []
+    if manifests:
+        plan = build_plan(
+            prepare.resolve_namespaces(cluster, manifests, namespace), default_namespace=namespace
+        )
+        entries += planned_entries(plan)
+    store_in = inventory_namespace or namespace
+    if inventory_name:
+        stored = inventory.read(cluster, inventory_name, store_in)
+        if stored is None and not manifests:
+            raise InputError(
+                f"inventory {inventory_name} not found in namespace {store_in}; "
+                "pass --inventory-namespace or the manifests with -f"
+            )
+        known = {entry.key for entry in entries}
+        entries += [entry for entry in stored or [] if entry.key not in known]
+    kept = find_kept(
+        cluster, entries, inventory_name=inventory_name or "", inventory_namespace=store_in
+    )
+    report_kept(kept, progress)
+    skipped = {item.entry.key for item in kept}
+    deleted = delete_in_reverse(
+        cluster,
+        [entry for entry in entries if entry.key not in skipped],
+        progress=progress,
+        timeout_seconds=timeout_seconds,
+    )
+    if inventory_name:
+        inventory.remove(cluster, inventory_name, store_in)
+    return DestroyResult([entry_ref(entry) for entry in deleted], kept)

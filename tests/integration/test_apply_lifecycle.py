@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from deployer.cluster import Cluster
-from deployer.engine.apply import ApplyOptions, ApplyResult, apply_manifests, destroy
+from deployer.engine.apply import ApplyOptions, ApplyResult, apply_manifests
+from deployer.engine.deletion import destroy
 from deployer.engine.diff import diff_manifests
 from deployer.errors import ConflictError
 from deployer.model.events import ObjectEvent
