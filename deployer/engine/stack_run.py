@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from deployer.cluster import inventory
 from deployer.engine.kinds import TemplateContext
+from deployer.engine.live import judge_live
 from deployer.engine.stack import (
     Stack,
     StackWorkflow,
@@ -38,8 +39,6 @@ from deployer.model.events import ProgressSink, discard
 from deployer.model.run import NodeRecord, RunRecord
 from deployer.model.status import State
 from deployer.model.workflow import DEPLOYER_KINDS, Task, Template, Workflow
-from deployer.readiness.rules import evaluate
-from deployer.readiness.selection import needs_pods, pod_selector
 
 if TYPE_CHECKING:
     from deployer.engine.workflow.submit import Prepared
@@ -381,12 +380,7 @@ def _check_objects(
         if live is None:
             status.not_ready.append(f"{described}: not found")
             continue
-        pods: list[dict[str, Any]] = []
-        selector = pod_selector(live)
-        if needs_pods(object_kind) and selector:
-            labels = ",".join(f"{key}={value}" for key, value in selector.items())
-            pods, _ = cluster.list("v1", "Pod", namespace, label_selector=labels)
-        verdict = evaluate(live, pods=pods)
+        verdict = judge_live(cluster, live)
         if verdict.state not in (State.READY, State.SKIPPED):
             status.not_ready.append(f"{described}: {verdict.message or verdict.reason}")
 

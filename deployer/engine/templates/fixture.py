@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from deployer.engine.kinds import TemplateContext, TemplateResult
+from deployer.engine.live import judge_live
 from deployer.engine.prepare import problem_from_error
 from deployer.engine.templates import fields
 from deployer.engine.templates.common import Spec, describe_refs, guarded
@@ -30,7 +31,6 @@ from deployer.errors import ApiError, ObjectFailed, ReadinessTimeout, Validation
 from deployer.model.events import ObjectEvent
 from deployer.model.objects import Manifest
 from deployer.model.status import State, Status
-from deployer.readiness import evaluate, needs_pods, pod_selector
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def _watch_once(
         if event_type == "DELETED":
             last = None
             continue
-        status = evaluate(obj, pods=_pods_of(ctx.cluster, obj))
+        status = judge_live(ctx.cluster, obj)
         if status != last:
             _emit(ctx, target, status)
             last = status
@@ -197,20 +197,6 @@ def _report_missing(ctx: TemplateContext, target: Manifest, *, seconds_left: flo
         target.ref,
         seconds_left,
     )
-
-
-def _pods_of(cluster: Any, obj: Mapping[str, Any]) -> list[dict[str, Any]]:
-    api_version = str(obj.get("apiVersion", ""))
-    group = api_version.rpartition("/")[0]
-    if not needs_pods(str(obj.get("kind", "")), group):
-        return []
-    selector = pod_selector(obj)
-    if not selector:
-        return []
-    labels = ",".join(f"{key}={value}" for key, value in sorted(selector.items()))
-    namespace = (obj.get("metadata") or {}).get("namespace")
-    pods, _ = cluster.list("v1", "Pod", namespace, label_selector=labels)
-    return list(pods)
 
 
 def _timeout_message(ctx: TemplateContext, target: Manifest, last: Status | None) -> str:
