@@ -33,8 +33,7 @@ def test_on_key_with_boolean_value_gives_two_problems() -> None:
 
 def test_octal_and_null_label_keys_are_flagged() -> None:
     problems = problems_in(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n"
-        "    0644: a\n    ~: b\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels:\n    0644: a\n    ~: b\n"
     )
     assert [problem.path for problem in problems] == [
         "metadata.labels.0644 (line 6)",

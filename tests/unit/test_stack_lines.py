@@ -58,7 +58,7 @@ HEADER = "apiVersion: deployer.dev/v1alpha1\nkind: Stack\n"
             HEADER
             + "spec:\n  parameters:\n    a: x\n    b: yes\n  workflows:\n  - file: wf.yaml\n",
             6,
-            'spec.parameters.b is the boolean true (written yes), but parameters are strings; '
+            "spec.parameters.b is the boolean true (written yes), but parameters are strings; "
             'quote it: "yes"',
         ),
         (
