@@ -82,11 +82,13 @@ def _pod_nodes(record: RunRecord, node: str | None) -> list[Any]:
 KUBELET_UNREACHABLE = re.compile(r"/containerLogs/.*(dial tcp|connection refused|no such host)")
 
 
-def _log_unavailable(pod_node: Any, failed: Exception) -> str:
+def _log_unavailable(pod_node: Any, failed: Exception | str) -> str:
     """Return the one line printed for a pod whose log could not be read."""
     text = str(failed)
     if KUBELET_UNREACHABLE.search(text):
         reason = "the cluster serves no container logs (no kubelet is reachable for the pod)"
+    elif isinstance(failed, str):
+        reason = failed
     else:
         reason = text.splitlines()[0] if text else type(failed).__name__
     line = f"log of pod {pod_node.pod_name} is not available: {reason}"
@@ -96,7 +98,8 @@ def _log_unavailable(pod_node: Any, failed: Exception) -> str:
 
 
 # API statuses of a log request for a pod that does not exist yet (404) or whose container has
-# not started yet (400). A follower requests the log again while the run goes on.
+# not started yet (400). A follower requests the log again while the run goes on, as it does
+# for a pod not yet scheduled to a node.
 NOT_YET_STATUSES = (400, 404)
 # Seconds between two log requests for a pod that is not there yet.
 LOG_RETRY_SECONDS = 1.0
@@ -107,8 +110,8 @@ class LogFollower:
 
     Lines are printed as they arrive, prefixed with the node's display name when `prefix` is
     set, so one pod that is still running does not hold back the others. While `run_over`
-    is not set, a pod that does not exist yet, or whose container has not started, is asked
-    for again every LOG_RETRY_SECONDS.
+    is not set, a pod that does not exist yet, is on no node yet, or whose container has not
+    started, is asked for again every LOG_RETRY_SECONDS.
     """
 
     def __init__(self, target: Target, namespace: str, *, follow: bool, prefix: bool) -> None:
@@ -138,6 +141,9 @@ class LogFollower:
     def _read(self, pod_node: Any) -> None:
         printed = False
         while True:
+            # Once the run is over, one more request is made, then the last failure printed.
+            last_try = self.run_over.is_set()
+            failed: Exception | str
             try:
                 lines = self.target.cluster.pod_log(
                     pod_node.pod_name, self.namespace, container=MAIN_CONTAINER, follow=self.follow
@@ -145,16 +151,26 @@ class LogFollower:
                 for line in lines:
                     printed = True
                     self._echo(f"{pod_node.display_name}: {line}" if self.prefix else line)
+                # The API server answers the log request of a pod on no node with an empty log.
+                if printed or self._scheduled(pod_node.pod_name):
+                    return
+                failed = "the pod was not scheduled to a node"
+            except ApiError as error:
+                if printed or error.status not in NOT_YET_STATUSES:
+                    self._echo(_log_unavailable(pod_node, error), err=True)
+                    return
+                failed = error
+            except Exception as error:  # Cluster.pod_log may raise the client's own errors
+                self._echo(_log_unavailable(pod_node, error), err=True)
                 return
-            except ApiError as failed:
-                waiting = failed.status in NOT_YET_STATUSES and not printed
-                if waiting and not self.run_over.wait(LOG_RETRY_SECONDS):
-                    continue
+            if last_try:
                 self._echo(_log_unavailable(pod_node, failed), err=True)
                 return
-            except Exception as failed:  # Cluster.pod_log may raise the client's own errors
-                self._echo(_log_unavailable(pod_node, failed), err=True)
-                return
+            self.run_over.wait(LOG_RETRY_SECONDS)
+
+    def _scheduled(self, pod_name: str) -> bool:
+        pod = self.target.cluster.get("v1", "Pod", pod_name, self.namespace) or {}
+        return bool((pod.get("spec") or {}).get("nodeName"))
 
     def _echo(self, text: str, *, err: bool = False) -> None:
         with self.lock:
