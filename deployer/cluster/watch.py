@@ -157,7 +157,15 @@ class Watch:
             for line in response:
                 if not line.strip():
                     continue
-                yield self._decode(line)
+                try:
+                    event = json.loads(line)
+                except ValueError as torn:
+                    # A line cut short (the connection shut on stop, or broken) ends the
+                    # stream as a broken connection does.
+                    if self.stop.is_set():
+                        return
+                    raise Transient(0, f"stream ended inside an event: {torn}") from None
+                yield self._decode(event)
         except (urllib3.exceptions.HTTPError, OSError) as failure:
             if not self.stop.is_set():
                 raise Transient(0, f"stream ended: {failure}") from None
@@ -165,8 +173,7 @@ class Watch:
             finished.set()
             response.release_conn()
 
-    def _decode(self, line: bytes) -> Event:
-        event = json.loads(line)
+    def _decode(self, event: dict[str, Any]) -> Event:
         kind = str(event.get("type") or "")
         obj: dict[str, Any] = event.get("object") or {}
         if kind == "ERROR":

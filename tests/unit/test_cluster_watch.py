@@ -128,6 +128,47 @@ def test_watch_bookmarks_are_not_yielded() -> None:
     assert seen == []
 
 
+def test_watch_resumes_after_line_cut_short() -> None:
+    cut = _line("MODIFIED", _object("a", "13"))[:25]
+    seen, _, transport = _run(
+        [([], "10")],
+        [[_line("ADDED", _object("a", "12")), cut], [_line("MODIFIED", _object("a", "14"))]],
+    )
+    assert seen == [("ADDED", "a"), ("MODIFIED", "a")]
+    assert transport.queries[1]["resourceVersion"] == "12"
+
+
+class StoppedMidLine(Stream):
+    """A response whose connection is shut on stop, cutting its last line short."""
+
+    def __init__(self, lines: list[bytes], stop: threading.Event) -> None:
+        super().__init__(lines)
+        self.stop = stop
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.lines[0]
+        self.stop.set()
+        yield self.lines[1][:25]
+
+
+def test_watch_ends_quietly_when_stop_cuts_line() -> None:
+    stop = threading.Event()
+    lines = [_line("ADDED", _object("a", "12")), _line("MODIFIED", _object("a", "13"))]
+    transport = StandInTransport([], stop)
+    transport.open = lambda *_, **__: StoppedMidLine(lines, stop)  # type: ignore[method-assign]
+    watch = Watch(
+        StandInCluster([([], "10")], transport),  # type: ignore[arg-type]
+        CONFIGMAPS,
+        "shop",
+        label_selector=None,
+        field_selector=None,
+        stop=stop,
+        timeout_seconds=10,
+    )
+    seen = [(kind, obj["metadata"]["name"]) for kind, obj in watch.events(None)]
+    assert seen == [("ADDED", "a")]
+
+
 def _drain(events: LatestEvents[str]) -> list[str]:
     items = []
     while len(events):
