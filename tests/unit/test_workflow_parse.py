@@ -505,3 +505,39 @@ def test_invalid_yaml_names_file_and_line(tmp_path: Path) -> None:
 
     with pytest.raises(WorkflowError, match=rf"{path}:\d+: invalid YAML"):
         load_workflow(path)
+
+
+MERGED_TEMPLATES = """\
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {name: wf}
+spec:
+  entrypoint: t1
+  templates:
+  - &base
+    name: t1
+    container: &c
+      image: alpine
+      command: [echo, one]
+  - <<: *base
+    name: t2
+    container:
+      <<: *c
+      command: [echo, two]
+"""
+
+
+def test_written_key_overrides_merged_key(tmp_path: Path) -> None:
+    workflow = load_workflow(write(tmp_path, "wf.yaml", MERGED_TEMPLATES))
+
+    assert list(workflow.templates) == ["t1", "t2"]
+    assert workflow.templates["t1"].body["command"] == ["echo", "one"]
+    assert workflow.templates["t2"].body["command"] == ["echo", "two"]
+    assert workflow.templates["t2"].body["image"] == "alpine"
+
+
+def test_key_written_twice_beside_merge_is_rejected(tmp_path: Path) -> None:
+    text = MERGED_TEMPLATES.replace("    name: t2\n", "    name: t2\n    name: t3\n")
+
+    with pytest.raises(WorkflowError, match=r"wf\.yaml:14: invalid YAML: duplicate key 'name'"):
+        load_workflow(write(tmp_path, "wf.yaml", text))

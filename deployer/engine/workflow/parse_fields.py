@@ -2,7 +2,8 @@
 
 The loader keeps the line of every mapping and of each of its keys, so a problem can
 name `file:line`. Unlike yaml.safe_load it leaves dates such as 2021-01-01 as strings,
-as Kubernetes does when it reads YAML through JSON, and it rejects duplicate keys.
+as Kubernetes does when it reads YAML through JSON. It rejects a key written twice in one
+mapping, but a written key may override one merged in with `<<`.
 Workflow files do not go through deployer.sources.loader, because that loader renders
 Jinja2 first, which would consume Argo's `{{...}}` placeholders.
 """
@@ -28,6 +29,7 @@ from deployer.model.workflow import (
 )
 
 _PLACEHOLDER = re.compile(r"\{\{.*?\}\}", re.DOTALL)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class LineMap(dict[str, Any]):
@@ -45,17 +47,24 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that builds LineMap mappings and rejects duplicate keys."""
 
     def construct_line_map(self, node: yaml.MappingNode) -> LineMap:
+        written_count = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE_TAG)
+        # flatten_mapping puts the keys merged in with `<<` first and the written keys
+        # after them, so a written key overrides a merged one, as in yaml.safe_load.
         self.flatten_mapping(node)
+        first_written = len(node.value) - written_count
         result = LineMap()
         result.line = node.start_mark.line + 1
-        for key_node, value_node in node.value:
+        written: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = self.construct_object(key_node, deep=True)
             if not isinstance(key, str):
                 key = str(key)
-            if key in result:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
+            if index >= first_written:
+                if key in written:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                written.add(key)
             result[key] = self.construct_object(value_node, deep=True)
             result.key_lines[key] = key_node.start_mark.line + 1
         return result
