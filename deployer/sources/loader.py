@@ -308,6 +308,8 @@ def _get_path(body: Mapping[str, Any], path: tuple[str, ...]) -> Any:
 
 
 def _describe_type(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):

@@ -76,6 +76,16 @@ def test_list_with_null_items_gives_no_objects() -> None:
     assert load_text("apiVersion: v1\nkind: List\nitems: null\n", file="a.yaml") == []
 
 
+def test_list_items_as_mapping_names_yaml_type() -> None:
+    text = "apiVersion: v1\nkind: List\nitems: {name: a}\n"
+
+    with pytest.raises(InputError) as caught:
+        load_text(text, file="a.yaml")
+
+    assert "is a mapping, not a list" in str(caught.value)
+    assert "dict" not in str(caught.value)
+
+
 def test_custom_list_kind_without_items_is_kept() -> None:
     text = "apiVersion: example.com/v1\nkind: FooList\nmetadata: {name: f}\nspec: {}\n"
 

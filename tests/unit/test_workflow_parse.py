@@ -541,3 +541,26 @@ def test_key_written_twice_beside_merge_is_rejected(tmp_path: Path) -> None:
 
     with pytest.raises(WorkflowError, match=r"wf\.yaml:14: invalid YAML: duplicate key 'name'"):
         load_workflow(write(tmp_path, "wf.yaml", text))
+
+
+@pytest.mark.parametrize(
+    ("template_body", "message"),
+    [
+        ("    steps: {name: a}\n", "steps must be a list, got a mapping"),
+        ("    steps: go\n", "steps must be a list, got a string"),
+        ("    inputs: [a]\n    suspend: {}\n", "inputs must be a mapping, got a list"),
+        ("    inputs: 3\n    suspend: {}\n", "inputs must be a mapping, got a number"),
+        ("    timeout: {s: 1}\n    suspend: {}\n", "timeout must be a string, got a mapping"),
+    ],
+)
+def test_wrong_field_type_is_named_plainly(
+    tmp_path: Path, template_body: str, message: str
+) -> None:
+    text = minimal().replace("    container: {image: busybox}\n", template_body)
+    path = write(tmp_path, "wf.yaml", text)
+
+    with pytest.raises(WorkflowError) as caught:
+        load_workflow(path)
+
+    assert f"{path}:8: spec.templates[0].{message}" in str(caught.value)
+    assert "LineMap" not in str(caught.value)

@@ -639,7 +639,7 @@ def test_result_of_a_resource_template_is_undefined() -> None:
 @pytest.mark.parametrize(
     ("loop", "message"),
     [
-        ("withParam: '{\"a\": 1}'", "withParam must be a JSON list"),
+        ("withParam: '{\"a\": 1}'", "withParam must be a JSON list, got a mapping"),
         ("withParam: 'not json'", "withParam must be a JSON list"),
         ("withSequence: {count: lots}", "withSequence.count must be an integer"),
         ("withSequence: {count: 2, format: '%s-%s'}", "not a printf format"),

@@ -203,7 +203,11 @@ def test_with_param_empty_list_has_no_children() -> None:
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [('{"a": 1}', "got dict"), ("not json", "must be a JSON list"), ('"text"', "got str")],
+    [
+        ('{"a": 1}', "got a mapping"),
+        ("not json", "must be a JSON list"),
+        ('"text"', "got a string"),
+    ],
 )
 def test_with_param_non_list_names_the_step(text: str, message: str) -> None:
     scope = SCOPE.with_values({"steps.gen.outputs.result": text})

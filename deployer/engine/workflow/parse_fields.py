@@ -123,6 +123,23 @@ def scalar_text(value: object) -> str | None:
     return None
 
 
+def describe_type(value: object) -> str:
+    """Name the YAML type of a parsed value for a message, such as `a mapping` or `a list`."""
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return f"a {type(value).__name__}"
+
+
 def join_path(path: str, key: str) -> str:
     """Join a field path and a key: `spec` + `templates` gives `spec.templates`."""
     return f"{path}.{key}" if path else key
@@ -165,7 +182,7 @@ class Reader:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.problem(node, key, f"{path} must be a mapping, got {type(value).__name__}")
+            self.problem(node, key, f"{path} must be a mapping, got {describe_type(value)}")
             return {}
         return value
 
@@ -175,7 +192,7 @@ class Reader:
         if value is None:
             return []
         if not isinstance(value, list):
-            self.problem(node, key, f"{path} must be a list, got {type(value).__name__}")
+            self.problem(node, key, f"{path} must be a list, got {describe_type(value)}")
             return []
         return value
 
@@ -186,7 +203,7 @@ class Reader:
             return None
         text = scalar_text(value)
         if text is None:
-            self.problem(node, key, f"{path} must be a string, got {type(value).__name__}")
+            self.problem(node, key, f"{path} must be a string, got {describe_type(value)}")
         return text
 
     def required_string(self, node: Mapping[str, Any], key: str, path: str) -> str:

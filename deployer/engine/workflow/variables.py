@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from deployer.engine.workflow.expr_lang import evaluate_expression, expression_text
+from deployer.engine.workflow.parse_fields import describe_type
 from deployer.errors import WorkflowError
 from deployer.model.workflow import Step, WithSequence
 
@@ -196,7 +197,7 @@ def _param_items(step: Step, text: str) -> list[Any]:
         ) from exc
     if not isinstance(values, list):
         raise WorkflowError(
-            f"step {step.name}: withParam must be a JSON list, got {type(values).__name__} "
+            f"step {step.name}: withParam must be a JSON list, got {describe_type(values)} "
             f"{_preview(text)}"
         )
     return values
