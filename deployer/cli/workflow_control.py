@@ -232,9 +232,17 @@ def _follow_new_pods(target: Target, run: str, follower: LogFollower) -> None:
 
 
 def _control(run: str, control: str, value: str, target: Target) -> RunRecord:
+    from deployer.engine.workflow import liveness
+
     record = target.load(run)
     if record.done:
         raise WorkflowError(f"run {run} already ended ({record.phase}); nothing to {control}")
+    if liveness.abandoned(record):
+        raise WorkflowError(
+            f"run {run} is abandoned: the process that ran it ({record.client}) is gone, so "
+            f"nothing would act on a {control} request; continue the run with "
+            f"`deployer retry {run}`, or remove it with `deployer delete {run}`"
+        )
     target.store.request(run, control, value)
     return record
 
@@ -252,6 +260,13 @@ def resume_cmd(
     if not waiting:
         click.echo(
             f"run {run} has no suspended node yet; the next one to suspend resumes", err=True
+        )
+    elif node and not any(node in (n.id, n.name, n.display_name) for n in waiting):
+        names = ", ".join(n.display_name for n in waiting)
+        click.echo(
+            f"run {run} has no suspended node {node!r} (suspended now: {names}); it resumes "
+            f"when a node of that name suspends, or ask again with `--node NAME`",
+            err=True,
         )
     click.echo(f"run {run}: resume requested")
 
