@@ -466,9 +466,28 @@ def test_exit_handler_sees_workflow_status() -> None:
 @pytest.mark.parametrize(
     ("loop", "value", "message"),
     [
-        ("withItems: [{os: linux, arch: amd}, {os: mac}]", "{{item.arch}}", "not every item has"),
-        ("withItems: [a, b]", "{{item.os}}", "the loop items are not maps"),
-        ("withSequence: {count: 2}", "{{item.os}}", "the loop items are not maps"),
+        (
+            "withItems: [{os: linux, arch: amd}, {os: mac}]",
+            "{{item.arch}}",
+            "loop item 1 has no key arch (its keys: os)",
+        ),
+        (
+            "withItems: [{os: debian}, {oss: ubuntu}]",
+            "{{item.os}}",
+            "undefined variable {{item.os}}: loop item 1 has no key os (its keys: oss)",
+        ),
+        (
+            "withItems: [{os: debian}, plain, {}]",
+            "{{item.os}}",
+            "loop item 1 is not a mapping; loop item 2 has no key os (its keys: none)",
+        ),
+        (
+            "withItems: [{os: a}, {}, {}, {}, {}]",
+            "{{item.os}}",
+            "loop item 3 has no key os (its keys: none); and 1 more",
+        ),
+        ("withItems: [a, b]", "{{item.os}}", "the loop items are not mappings"),
+        ("withSequence: {count: 2}", "{{item.os}}", "the loop items are not mappings"),
     ],
 )
 def test_item_key_missing_from_items(loop: str, value: str, message: str) -> None:

@@ -122,7 +122,7 @@ def check_call(
     _check_loop(checker, owner, call, where, names)
 
     call_names = names.with_calls(
-        names.visible, names.hidden, item=call.loops, item_keys=_item_keys(call)
+        names.visible, names.hidden, item=call.loops, item_shapes=_item_shapes(call)
     )
     for text in texts:
         for reason in undefined_reasons(text, call_names):
@@ -183,14 +183,14 @@ def _check_arguments(
         )
 
 
-def _item_keys(call: Step) -> frozenset[str] | None:
-    """Return the keys every loop item has, or None when items are known only at run time."""
+def _item_shapes(call: Step) -> tuple[frozenset[str] | None, ...] | None:
+    """Return the keys of each loop item (None for an item that is not a mapping).
+
+    Returns None when the items are known only at run time (withParam). withSequence
+    items are numbers, so they count as one item that is not a mapping.
+    """
     if call.with_sequence is not None:
-        return frozenset()
+        return (None,)
     if call.with_items is None:
         return None
-    keys: frozenset[str] | None = None
-    for item in call.with_items:
-        item_keys = frozenset(item) if isinstance(item, Mapping) else frozenset()
-        keys = item_keys if keys is None else keys & item_keys
-    return keys if keys is not None else frozenset()
+    return tuple(frozenset(item) if isinstance(item, Mapping) else None for item in call.with_items)

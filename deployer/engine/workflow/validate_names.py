@@ -63,8 +63,9 @@ class Names:
     pod: bool = False  # `{{pod.name}}` exists: container and script templates
     exit_handler: bool = False  # `{{workflow.status}}` and `{{workflow.failures}}` exist
     item: bool = False
-    # Keys that every loop item has; None when the items are known only at run time.
-    item_keys: frozenset[str] | None = None
+    # Keys of each loop item, None for an item that is not a mapping. The tuple is None
+    # when the items are known only at run time.
+    item_shapes: tuple[frozenset[str] | None, ...] | None = None
     prefix: str = "steps"  # "steps" in a steps template, "tasks" in a DAG
     # Steps or tasks that have finished before this point, with the template each calls
     # (None when the call itself is invalid and was reported already).
@@ -80,10 +81,10 @@ class Names:
         hidden: Mapping[str, str],
         *,
         item: bool,
-        item_keys: frozenset[str] | None = None,
+        item_shapes: tuple[frozenset[str] | None, ...] | None = None,
     ) -> Names:
         """Return these names with the given steps or tasks, and the loop item if `item`."""
-        return replace(self, visible=visible, hidden=hidden, item=item, item_keys=item_keys)
+        return replace(self, visible=visible, hidden=hidden, item=item, item_shapes=item_shapes)
 
 
 def undefined_reasons(text: str, names: Names) -> list[str]:
@@ -146,15 +147,29 @@ def _check_item(name: str, rest: str, names: Names) -> str | None:
     undefined = f"undefined variable {{{{{name}}}}}"
     if not names.item:
         return f"{undefined}: only a withItems/withParam/withSequence call has an item"
-    if not rest or names.item_keys is None:
+    if not rest or names.item_shapes is None:
         return None
     key = rest.split(".")[0]
-    if key in names.item_keys:
+    lacking = [
+        (index, keys)
+        for index, keys in enumerate(names.item_shapes)
+        if keys is None or key not in keys
+    ]
+    if not lacking:
         return None
-    if not names.item_keys:
-        return f"{undefined}: the loop items are not maps"
-    listed = ", ".join(sorted(names.item_keys))
-    return f"{undefined}: not every item has the key {key} (keys in every item: {listed})"
+    if all(keys is None for keys in names.item_shapes):
+        return f"{undefined}: the loop items are not mappings"
+    descriptions = [_describe_item(index, keys, key) for index, keys in lacking[:3]]
+    if len(lacking) > 3:
+        descriptions.append(f"and {len(lacking) - 3} more")
+    return f"{undefined}: " + "; ".join(descriptions)
+
+
+def _describe_item(index: int, keys: frozenset[str] | None, key: str) -> str:
+    if keys is None:
+        return f"loop item {index} is not a mapping"
+    listed = ", ".join(sorted(keys)) or "none"
+    return f"loop item {index} has no key {key} (its keys: {listed})"
 
 
 def _check_group(
