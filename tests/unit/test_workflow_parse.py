@@ -237,7 +237,10 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
             minimal().replace("kind: Workflow", "kind: CronWorkflow"),
             "not supported: kind CronWorkflow",
         ),
-        (minimal().replace("argoproj.io/v1alpha1", "v1"), "found: none"),
+        (
+            minimal().replace("argoproj.io/v1alpha1", "v1"),
+            "no argoproj.io/v1alpha1 Workflow or WorkflowTemplate document found",
+        ),
         (minimal() + "    script: {image: x, source: y}\n", "needs exactly one of"),
         (minimal().replace("container: {image: busybox}", "inputs: {}"), "found none"),
         (minimal() + "  - name: main\n    suspend: {}\n", "duplicate template name 'main'"),
@@ -564,3 +567,33 @@ def test_wrong_field_type_is_named_plainly(
 
     assert f"{path}:8: spec.templates[0].{message}" in str(caught.value)
     assert "LineMap" not in str(caught.value)
+
+
+def test_file_without_workflow_lists_its_kinds(tmp_path: Path) -> None:
+    text = """\
+    apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: web}
+    ---
+    apiVersion: v1
+    kind: Service
+    metadata: {name: web}
+    """
+    path = write(tmp_path, "web.yaml", text)
+
+    with pytest.raises(WorkflowError) as caught:
+        load_workflow(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path}: no argoproj.io/v1alpha1 Workflow or WorkflowTemplate ")
+    assert "apps/v1 Deployment at line 1, v1 Service at line 5" in message
+    assert f"deployer apply -f {path}" in message
+
+
+def test_empty_file_is_named_empty(tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.yaml", "# nothing yet\n")
+
+    with pytest.raises(
+        WorkflowError, match="Workflow or WorkflowTemplate document found; the file is empty"
+    ):
+        load_workflow(path)

@@ -87,6 +87,8 @@ def load_workflow(path: Path, *, templates_dirs: Sequence[Path] = ()) -> Workflo
     such as WorkflowTemplates used by `templateRef`, are allowed.
     """
     documents = load_documents(path)
+    if not documents:
+        raise WorkflowError(_no_workflow_message(path))
     workflows = [w for w in documents if w.kind == "Workflow"]
     if not workflows:
         workflows = [w for w in documents if w.kind == "WorkflowTemplate"]
@@ -101,6 +103,25 @@ def load_workflow(path: Path, *, templates_dirs: Sequence[Path] = ()) -> Workflo
         return workflow
     templates = load_workflow_templates(workflow_template_paths(path, templates_dirs))
     return merge_workflow_template_ref(workflow, templates)
+
+
+def _no_workflow_message(path: Path) -> str:
+    """Describe a file without workflows: the kinds it contains and how to apply them."""
+    kinds = []
+    for doc in fields.load_yaml_documents(path):
+        if not isinstance(doc, Mapping):
+            kinds.append(f"{fields.describe_type(doc)} document")
+            continue
+        kind = f"{doc.get('apiVersion', '(no apiVersion)')} {doc.get('kind', '(no kind)')}"
+        line = fields.line_of(doc)
+        kinds.append(f"{kind} at line {line}" if line is not None else kind)
+    message = f"{path}: no {API_VERSION} Workflow or WorkflowTemplate document found"
+    if not kinds:
+        return f"{message}; the file is empty"
+    return (
+        f"{message}; the file contains {', '.join(kinds)}. "
+        f"To apply plain Kubernetes manifests, run `deployer apply -f {path}`"
+    )
 
 
 def workflow_template_paths(workflow_file: Path, templates_dirs: Sequence[Path] = ()) -> list[Path]:
