@@ -108,6 +108,19 @@ def test_diamond_dag_joins_both_branches(kubeconfig: str, namespace: str) -> Non
     assert len(run_pods(kubeconfig, namespace, record["name"])) == 4
 
 
+def test_dag_continue_on_meets_dependencies(kubeconfig: str, namespace: str) -> None:
+    done, record = submit(kubeconfig, namespace, "dag-continue-on.yaml")
+    assert done.returncode == 0, done.stderr
+    assert record["phase"] == "Succeeded"
+    nodes = nodes_by_display(record)
+    assert nodes["B"]["phase"] == "Failed"
+    assert nodes["G"]["phase"] == "Error"
+    for name in ("D", "E", "H"):
+        assert nodes[name]["phase"] == "Succeeded", name
+    assert nodes["F"]["phase"] == "Omitted"
+    assert nodes["B"]["finishedAt"] <= nodes["D"]["startedAt"]
+
+
 def test_loops_over_maps_exact_items_and_param(kubeconfig: str, namespace: str) -> None:
     done, record = submit(kubeconfig, namespace, "loops.yaml")
     assert done.returncode == 0, done.stderr

@@ -398,6 +398,68 @@ def test_dag_failure_named_by_bare_depends_fails_run(tmp_path: Path) -> None:
     assert record.phase == "Failed"
 
 
+def test_dag_continue_on_meets_dependencies(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                dag:
+                  tasks:
+                  - {name: A, template: say, arguments: {parameters: [{name: msg, value: a}]}}
+                  - {name: B, template: fail, dependencies: [A], continueOn: {failed: true}}
+                  - {name: C, template: say, dependencies: [A], arguments: {parameters: [{name: msg, value: c}]}}
+                  - {name: D, template: say, dependencies: [B, C], arguments: {parameters: [{name: msg, value: d}]}}
+                  - {name: E, template: say, depends: B, arguments: {parameters: [{name: msg, value: e}]}}
+                  - {name: F, template: say, depends: B.Succeeded, arguments: {parameters: [{name: msg, value: f}]}}
+                  - {name: G, template: pull, continueOn: {error: true}}
+                  - {name: H, template: say, dependencies: [G], arguments: {parameters: [{name: msg, value: h}]}}
+                  - {name: I, template: say, depends: G, arguments: {parameters: [{name: msg, value: i}]}}
+              - name: fail
+                metadata: {annotations: {deployer.dev/sim: fail}}
+                container: {image: busybox:1.36}
+              - name: pull
+                metadata: {annotations: {deployer.dev/sim: imagepull}}
+                container: {image: busybox:1.36}
+            """,
+            SAY,
+        ),
+    )
+    record, _ = run(path)
+    assert node(record, "B").phase == "Failed"
+    assert node(record, "G").phase == "Error"
+    for name in ("D", "E", "H", "I"):
+        assert node(record, name).phase == "Succeeded", name
+    assert node(record, "F").phase == "Omitted"
+    assert record.phase == "Succeeded"
+
+
+def test_dag_continue_on_failed_does_not_cover_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        workflow(
+            "entrypoint: main\n",
+            """
+              - name: main
+                dag:
+                  failFast: false
+                  tasks:
+                  - {name: G, template: pull, continueOn: {failed: true}}
+                  - {name: H, template: say, dependencies: [G], arguments: {parameters: [{name: msg, value: h}]}}
+              - name: pull
+                metadata: {annotations: {deployer.dev/sim: imagepull}}
+                container: {image: busybox:1.36}
+            """,
+            SAY,
+        ),
+    )
+    record, _ = run(path)
+    assert node(record, "G").phase == "Error"
+    assert node(record, "H").phase == "Omitted"
+    assert record.phase == "Failed"
+
+
 def test_dag_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -210,6 +210,31 @@ def test_dependencies_list_means_all_succeeded() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("bad", True),
+        ("err", False),
+        ("bad.Succeeded", False),
+        ("!bad", False),
+        ("ok && bad", True),
+    ],
+)
+def test_bare_depends_accepts_continued_phase(text: str, expected: bool) -> None:
+    continued = {"bad": frozenset({"Failed"})}
+
+    assert parse_depends(text).evaluate(PHASES, continued=continued) is expected
+
+
+def test_dependencies_list_accepts_continued_phase() -> None:
+    continued = {"bad": frozenset({"Failed"}), "err": frozenset({"Error"})}
+
+    assert depends_from_dependencies(["ok", "bad", "err"]).evaluate(PHASES, continued=continued)
+    assert not depends_from_dependencies(["bad", "err"]).evaluate(
+        PHASES, continued={"bad": frozenset({"Error"}), "err": frozenset({"Failed"})}
+    )
+
+
+@pytest.mark.parametrize(
     ("expression", "expected"),
     [
         ("1 + 2 * 3", 7),

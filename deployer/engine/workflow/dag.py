@@ -4,9 +4,11 @@ A DAG task is node `N.task`; the children of a looped task are `N.task(0:value)`
 TaskGroup node `N.task`. A DAG fails when a task fails (or errors) unless the task has a
 matching `continueOn`, or another task's `depends` expression handles the failure with
 `A.Failed`, `A.Errored`, `A.AllFailed` or `A.AnySucceeded` (that task then decides what the
-failure means). With `dag.failFast` (the default) no task starts after an unhandled failure;
-with the template's `failFast: true` none starts after any failure, and the DAG fails. Tasks
-that never start for either reason are recorded as Omitted, naming the task that failed.
+failure means). A task whose failure its `continueOn` allows still meets the dependencies of
+the tasks that list it in `dependencies` or name it bare in `depends`, as in Argo. With
+`dag.failFast` (the default) no task starts after an unhandled failure; with the template's
+`failFast: true` none starts after any failure, and the DAG fails. Tasks that never start for
+either reason are recorded as Omitted, naming the task that failed.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class _DagRun:
         self.done: queue.Queue[tuple[Task, NodeRecord, list[NodeRecord]]] = queue.Queue()
         self.failures: list[NodeRecord] = []
         self.fail_fast = FailFast(call.template)
+        self.continued = scope.continued_phases(call.template.dag)
 
     def run(self, tasks: list[Task]) -> Outcome:
         template = self.call.template
@@ -97,7 +100,9 @@ class _DagRun:
             for task in list(waiting):
                 if limit and running + started >= limit:
                     return started
-                verdict = scope.dependencies_met(task, self.phases, self.child_phases)
+                verdict = scope.dependencies_met(
+                    task, self.phases, self.child_phases, self.continued
+                )
                 if verdict is None:
                     continue
                 waiting.remove(task)

@@ -12,7 +12,10 @@ operands as text.
 
 `depends` combines task results: `A`, `A.Succeeded`, `A.Failed`, `A.Errored`,
 `A.Skipped`, `A.Omitted`, `A.Daemoned`, `A.AnySucceeded`, `A.AllFailed`, with
-`&& || !` and parentheses. A bare `A` means `A.Succeeded || A.Skipped || A.Daemoned`.
+`&& || !` and parentheses. A bare `A` means `A.Succeeded || A.Skipped || A.Daemoned`,
+plus `A.Failed` when task A has `continueOn.failed` and `A.Errored` when it has
+`continueOn.error`, as Argo expands it (`expandDependency` in workflow/common/ancestry.go,
+v3 and v4).
 """
 
 from __future__ import annotations
@@ -366,24 +369,34 @@ class DependsExpr:
         phases: Mapping[str, str],
         *,
         all_children: Mapping[str, Sequence[str]] | None = None,
+        continued: Mapping[str, Iterable[str]] | None = None,
     ) -> bool:
         """Evaluate against finished tasks' phases (Argo's: Succeeded, Failed, Error, ...).
 
         `all_children` gives the phases of each loop task's children, for AnySucceeded
-        and AllFailed; a task missing there counts as its own single child. Daemoned is
-        never true, because deployer runs no daemon steps. Raises WorkflowError for a
+        and AllFailed; a task missing there counts as its own single child. `continued`
+        maps a task to the phases (Failed, Error) that its `continueOn` allows, which a
+        bare reference to that task also accepts. Daemoned
+        is never true, because deployer runs no daemon steps. Raises WorkflowError for a
         task with no phase yet.
         """
         if self.op == "!":
-            return not self.operands[0].evaluate(phases, all_children=all_children)
+            return not self.operands[0].evaluate(
+                phases, all_children=all_children, continued=continued
+            )
         if self.op in ("&&", "||"):
-            results = (o.evaluate(phases, all_children=all_children) for o in self.operands)
+            results = (
+                operand.evaluate(phases, all_children=all_children, continued=continued)
+                for operand in self.operands
+            )
             return all(results) if self.op == "&&" else any(results)
         if self.task not in phases:
             raise WorkflowError(f"depends {self.text!r}: task {self.task} has not finished yet")
         phase = phases[self.task]
         if self.result is None:
-            return phase in ("Succeeded", "Skipped")
+            return phase in ("Succeeded", "Skipped") or phase in (continued or {}).get(
+                self.task, ()
+            )
         if self.result in ("AnySucceeded", "AllFailed"):
             children = (all_children or {}).get(self.task, [phase])
             if self.result == "AnySucceeded":

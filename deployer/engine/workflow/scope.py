@@ -8,7 +8,7 @@ for substitution, `when`, `depends`, expressions and loop expansion.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from deployer.engine.workflow import expressions, variables
@@ -102,16 +102,38 @@ def failure_handled_names(task: Task) -> set[str]:
     return expression.failure_handled_tasks() if expression else set()
 
 
+def continued_phases(tasks: Iterable[Task]) -> dict[str, frozenset[str]]:
+    """Map each task with `continueOn` to the phases it allows: Failed, Error or both."""
+    found = {}
+    for task in tasks:
+        allowed = task.continue_on
+        if allowed is None:
+            continue
+        phases = {"Failed"} if allowed.failed else set()
+        if allowed.error:
+            phases.add("Error")
+        found[task.name] = frozenset(phases)
+    return found
+
+
 def dependencies_met(
-    task: Task, phases: Mapping[str, str], child_phases: Mapping[str, Sequence[str]]
+    task: Task,
+    phases: Mapping[str, str],
+    child_phases: Mapping[str, Sequence[str]],
+    continued: Mapping[str, frozenset[str]] | None = None,
 ) -> bool | None:
-    """Return None while a dependency is unfinished, else whether the task should run."""
+    """Return None while a dependency is unfinished, else whether the task should run.
+
+    `continued` is the `continued_phases` of the DAG's tasks. A dependency that ended in a
+    phase its `continueOn` allows counts as met, both in `dependencies` and as a bare name
+    in `depends`.
+    """
     expression = _depends(task)
     if expression is None:
         return True
     if any(name not in phases for name in expression.tasks()):
         return None
-    return expression.evaluate(phases, all_children=child_phases)
+    return expression.evaluate(phases, all_children=child_phases, continued=continued)
 
 
 def node_vars(
