@@ -597,3 +597,15 @@ def test_empty_file_is_named_empty(tmp_path: Path) -> None:
         WorkflowError, match="Workflow or WorkflowTemplate document found; the file is empty"
     ):
         load_workflow(path)
+
+
+@pytest.mark.parametrize("field", ["templateDefaults", "ttlStrategy", "volumeClaimGC"])
+def test_unsupported_argo_field_is_not_a_typo(tmp_path: Path, field: str) -> None:
+    path = write(tmp_path, "wf.yaml", minimal(spec_extra=f"  {field}: {{}}\n"))
+
+    with pytest.raises(WorkflowError) as caught:
+        load_workflow(path)
+
+    message = str(caught.value)
+    assert f"{path}:6: not supported: spec.{field}; deployer does not support this Argo" in message
+    assert "did you mean" not in message

@@ -338,6 +338,11 @@ def test_workflow_parameter_without_value_needs_one() -> None:
         ("{{workflow.status}}", "defined only in templates that an onExit handler runs"),
         ("{{pod.name}}", "only container and script templates run a pod"),
         ("{{workflow.outputs.parameters.g}}", "not supported"),
+        (
+            "{{workflow.parameters.json}}",
+            "not supported: {{workflow.parameters.json}}; deployer does not define this Argo "
+            "variable yet",
+        ),
         ("{{inputs.artifacts.a}}", "not supported"),
         ("{{=asInt(inputs.parameters.nope)}}", "undefined variable {{inputs.parameters.nope}}"),
         ("{{=1 +}}", "invalid expression"),

@@ -40,6 +40,54 @@ _SPEC_KEYS = frozenset(
         "workflowTemplateRef",
     }
 )
+# Every field of Argo's io.argoproj.workflow.v1alpha1.WorkflowSpec OpenAPI schema,
+# so that an unsupported one is not reported as a typo.
+_ARGO_SPEC_FIELDS = frozenset(
+    {
+        "activeDeadlineSeconds",
+        "affinity",
+        "archiveLogs",
+        "arguments",
+        "artifactGC",
+        "artifactRepositoryRef",
+        "automountServiceAccountToken",
+        "dnsConfig",
+        "dnsPolicy",
+        "entrypoint",
+        "executor",
+        "hooks",
+        "hostAliases",
+        "hostNetwork",
+        "imagePullSecrets",
+        "metrics",
+        "nodeSelector",
+        "onExit",
+        "parallelism",
+        "podDisruptionBudget",
+        "podGC",
+        "podMetadata",
+        "podPriority",
+        "podPriorityClassName",
+        "podSpecPatch",
+        "priority",
+        "retryStrategy",
+        "schedulerName",
+        "securityContext",
+        "serviceAccountName",
+        "shutdown",
+        "suspend",
+        "synchronization",
+        "templateDefaults",
+        "templates",
+        "tolerations",
+        "ttlStrategy",
+        "volumeClaimGC",
+        "volumeClaimTemplates",
+        "volumes",
+        "workflowMetadata",
+        "workflowTemplateRef",
+    }
+)
 _YAML_SUFFIXES = (".yaml", ".yml")
 
 
@@ -245,7 +293,7 @@ def _read_workflow(reader: Reader, doc: Mapping[str, Any]) -> Workflow:
     metadata = reader.mapping(doc, "metadata", "metadata")
     reader.check_keys(metadata, "metadata", _METADATA_KEYS)
     spec = reader.mapping(doc, "spec", "spec")
-    reader.check_keys(spec, "spec", _SPEC_KEYS)
+    reader.check_keys(spec, "spec", _SPEC_KEYS, _ARGO_SPEC_FIELDS)
 
     name = reader.string(metadata, "name", "metadata.name") or ""
     generate_name = reader.string(metadata, "generateName", "metadata.generateName") or ""

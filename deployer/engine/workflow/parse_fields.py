@@ -167,10 +167,27 @@ class Reader:
         lines = "\n".join(f"  {p}" for p in self.problems)
         raise WorkflowError(f"{len(self.problems)} problems in {self.file}:\n{lines}")
 
-    def check_keys(self, node: Mapping[str, Any], path: str, allowed: frozenset[str]) -> None:
-        """Report every key of `node` outside `allowed` as `not supported: <path.key>`."""
+    def check_keys(
+        self,
+        node: Mapping[str, Any],
+        path: str,
+        allowed: frozenset[str],
+        argo_fields: frozenset[str] = frozenset(),
+    ) -> None:
+        """Report every key of `node` outside `allowed` as `not supported: <path.key>`.
+
+        A key in `argo_fields` is named as an Argo field that deployer lacks, not as a typo.
+        """
         for key in node:
             if key in allowed:
+                continue
+            if key in argo_fields:
+                self.problem(
+                    node,
+                    key,
+                    f"not supported: {join_path(path, key)}; deployer does not support this "
+                    "Argo field yet",
+                )
                 continue
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""

@@ -190,6 +190,10 @@ def _check_group(
 
 def _check_workflow(name: str, rest: str, names: Names) -> str | None:
     group = rest.partition(".")[0]
+    if rest == "parameters.json" and "json" not in names.workflow_parameters:
+        # NOTE: Argo defines this variable (all workflow parameters as JSON), but the
+        # runner does not set it yet.
+        return f"not supported: {{{{{name}}}}}; deployer does not define this Argo variable yet"
     if group == "parameters" and rest != "parameters":
         return _check_group(
             name, rest, "parameters", names.workflow_parameters, "workflow parameters"
