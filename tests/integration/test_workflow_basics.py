@@ -121,6 +121,34 @@ def test_dag_continue_on_meets_dependencies(kubeconfig: str, namespace: str) -> 
     assert nodes["B"]["finishedAt"] <= nodes["D"]["startedAt"]
 
 
+def test_script_command_options_reach_pod(kubeconfig: str, namespace: str) -> None:
+    done, record = submit(kubeconfig, namespace, "script-options.yaml")
+    assert done.returncode == 0, done.stderr
+    assert record["phase"] == "Succeeded"
+    commands = sorted(
+        pod["spec"]["containers"][0]["command"] + pod["spec"]["containers"][0]["args"]
+        for pod in run_pods(kubeconfig, namespace, record["name"])
+    )
+    assert commands == [
+        ["/bin/bash", "-e", "-c", "echo hi"],
+        ["python", "-u", "-c", "print(1)"],
+        ["sh", "-x", "-c", "echo hi"],
+    ]
+
+
+def test_script_unknown_interpreter_rejected_before_run(
+    kubeconfig: str, namespace: str, tmp_path: Path
+) -> None:
+    text = (WORKFLOWS / "script-options.yaml").read_text()
+    path = tmp_path / "script-r.yaml"
+    path.write_text(text.replace("command: [python, -u]", "command: [Rscript, --vanilla]"))
+    done = deployer(kubeconfig, "submit", str(path), "-n", namespace)
+    assert done.returncode != 0
+    assert f"{path}:18: template unbuffered: script interpreter 'Rscript'" in done.stderr
+    pods = kubectl(kubeconfig, "get", "pods", "-n", namespace, "-o", "name")
+    assert pods.stdout.strip() == ""
+
+
 def test_loops_over_maps_exact_items_and_param(kubeconfig: str, namespace: str) -> None:
     done, record = submit(kubeconfig, namespace, "loops.yaml")
     assert done.returncode == 0, done.stderr

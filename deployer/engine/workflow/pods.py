@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,7 @@ SCRIPT_FLAGS = {
     "perl": "-e",
     "ruby": "-e",
 }
+_VERSION_SUFFIX = re.compile(r"[\d.]+$")
 
 
 def short_hash(text: str, length: int = 10) -> str:
@@ -66,20 +68,51 @@ class PodResult:
     log: str = ""
 
 
+def script_interpreter(command: Sequence[str]) -> str:
+    """Return the interpreter of a script's `command`: its first element, or the one after `env`.
+
+    The other elements are the interpreter's options, such as `-x` in `[sh, -x]`.
+    """
+    first = command[0].rsplit("/", 1)[-1]
+    if first == "env" and len(command) > 1:
+        return command[1].rsplit("/", 1)[-1]
+    return first
+
+
+def script_flag(command: Sequence[str]) -> str | None:
+    """Return the flag with which a script's interpreter takes its program text, or None.
+
+    A version suffix is ignored, so `python3.12` takes `-c` as `python` does.
+    """
+    interpreter = script_interpreter(command)
+    return SCRIPT_FLAGS.get(interpreter) or SCRIPT_FLAGS.get(_VERSION_SUFFIX.sub("", interpreter))
+
+
+def unsupported_interpreter(command: Sequence[str]) -> str:
+    """Return the error message for a script `command` whose interpreter has no known flag."""
+    return (
+        f"script interpreter {script_interpreter(command)!r} (command {list(command)}) is not "
+        f"supported; use one of {', '.join(sorted(SCRIPT_FLAGS))}"
+    )
+
+
 def main_container(body: Mapping[str, Any], *, script: bool) -> dict[str, Any]:
-    """Build the main container from a `container` or `script` template body."""
+    """Build the main container from a `container` or `script` template body.
+
+    A script runs as its `command` (interpreter and options), then the interpreter's flag,
+    the `source` and the template's `args`: `[sh, -x]` runs `sh -x -c SOURCE`. Argo instead
+    passes the path of a file that contains the source, so options before it work alike.
+    """
+    # NOTE: a shell (`sh -c SOURCE a b`) receives the first of `args` as $0, but Argo's
+    # `sh FILE a b` passes it as $1.
     container = {key: value for key, value in body.items() if key != "source"}
     container["name"] = MAIN_CONTAINER
     if not script:
         return container
     command = [str(c) for c in container.get("command") or ["sh"]]
-    interpreter = command[-1].rsplit("/", 1)[-1]
-    flag = SCRIPT_FLAGS.get(interpreter)
+    flag = script_flag(command)
     if flag is None:
-        raise WorkflowError(
-            f"script interpreter {command[-1]!r} is not supported; use one of "
-            f"{', '.join(sorted(SCRIPT_FLAGS))}"
-        )
+        raise WorkflowError(unsupported_interpreter(command))
     container["command"] = command
     container["args"] = [flag, str(body.get("source", "")), *container.get("args", [])]
     return container

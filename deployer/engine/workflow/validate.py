@@ -20,6 +20,7 @@ from deployer.engine.workflow.arguments import workflow_name_problem
 from deployer.engine.workflow.expr_lang import expression_variables
 from deployer.engine.workflow.expressions import parse_depends
 from deployer.engine.workflow.graph import ancestors, exit_handler_templates, find_cycle
+from deployer.engine.workflow.pods import script_flag, unsupported_interpreter
 from deployer.engine.workflow.validate_calls import Checker, check_call, check_enum, missing_inputs
 from deployer.engine.workflow.validate_names import Names, strings_of, undefined_reasons
 from deployer.errors import InputError, WorkflowError
@@ -153,6 +154,8 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     )
     for problem in problems:
         checker.report(owner, problem.line, where, problem.message)
+    if template.kind == "script":
+        _check_script_command(checker, owner, template, where)
     if template.kind == "steps":
         calls = _check_steps(checker, owner, template, names)
     elif template.kind == "dag":
@@ -175,6 +178,20 @@ def _check_template(checker: Checker, owner: Workflow, template: Template) -> No
     for text in texts:
         for reason in undefined_reasons(text, names):
             checker.report(owner, template.line, where, reason)
+
+
+def _check_script_command(
+    checker: Checker, owner: Workflow, template: Template, where: str
+) -> None:
+    """Report a script whose interpreter the runner cannot pass the `source` to."""
+    raw = template.body.get("command") or ["sh"]
+    if not isinstance(raw, list):
+        return  # The field checks report a command that is not a list.
+    command = [str(part) for part in raw]
+    if any("{{" in part for part in command):
+        return  # Known only after substitution, so the runner checks it.
+    if script_flag(command) is None:
+        checker.report(owner, template.line, where, unsupported_interpreter(command))
 
 
 def _check_inputs(checker: Checker, owner: Workflow, template: Template, names: Names) -> None:
