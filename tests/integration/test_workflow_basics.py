@@ -130,9 +130,9 @@ def test_script_command_options_reach_pod(kubeconfig: str, namespace: str) -> No
         for pod in run_pods(kubeconfig, namespace, record["name"])
     )
     assert commands == [
-        ["/bin/bash", "-e", "-c", "echo hi"],
+        ["/bin/bash", "-e", "-c", "echo hi", "script"],
         ["python", "-u", "-c", "print(1)"],
-        ["sh", "-x", "-c", "echo hi"],
+        ["sh", "-x", "-c", "echo hi", "script"],
     ]
 
 

@@ -12,24 +12,30 @@ from deployer.engine.workflow.pods import main_container
 from deployer.engine.workflow.validate import validate
 from deployer.errors import WorkflowError
 
+# A shell's $0 and node's process.argv[1] get a stand-in name, so that the template's
+# first argument is $1 and process.argv[2], as when Argo passes the script file there.
+SHELL_ARGS = ["-c", "echo hi", "script", "a"]
+PYTHON_ARGS = ["-c", "echo hi", "a"]
+
 
 @pytest.mark.parametrize(
-    ("command", "expected_command", "flag"),
+    ("command", "expected_command", "expected_args"),
     [
-        (None, ["sh"], "-c"),
-        (["sh"], ["sh"], "-c"),
-        (["/bin/bash"], ["/bin/bash"], "-c"),
-        (["sh", "-x"], ["sh", "-x"], "-c"),
-        (["bash", "-e"], ["bash", "-e"], "-c"),
-        (["bash", "-eu", "-o", "pipefail"], ["bash", "-eu", "-o", "pipefail"], "-c"),
-        (["python", "-u"], ["python", "-u"], "-c"),
-        (["python3.12", "-W", "ignore"], ["python3.12", "-W", "ignore"], "-c"),
-        (["/usr/bin/env", "python3"], ["/usr/bin/env", "python3"], "-c"),
-        (["node", "--no-warnings"], ["node", "--no-warnings"], "-e"),
+        (None, ["sh"], SHELL_ARGS),
+        (["sh"], ["sh"], SHELL_ARGS),
+        (["/bin/bash"], ["/bin/bash"], SHELL_ARGS),
+        (["sh", "-x"], ["sh", "-x"], SHELL_ARGS),
+        (["bash", "-e"], ["bash", "-e"], SHELL_ARGS),
+        (["bash", "-eu", "-o", "pipefail"], ["bash", "-eu", "-o", "pipefail"], SHELL_ARGS),
+        (["python", "-u"], ["python", "-u"], PYTHON_ARGS),
+        (["python3.12", "-W", "ignore"], ["python3.12", "-W", "ignore"], PYTHON_ARGS),
+        (["/usr/bin/env", "python3"], ["/usr/bin/env", "python3"], PYTHON_ARGS),
+        (["node", "--no-warnings"], ["node", "--no-warnings"], ["-e", "echo hi", "script", "a"]),
+        (["perl"], ["perl"], ["-e", "echo hi", "a"]),
     ],
 )
 def test_script_command_keeps_interpreter_options(
-    command: list[str] | None, expected_command: list[str], flag: str
+    command: list[str] | None, expected_command: list[str], expected_args: list[str]
 ) -> None:
     body: dict[str, Any] = {"image": "alpine", "source": "echo hi", "args": ["a"]}
     if command is not None:
@@ -38,7 +44,7 @@ def test_script_command_keeps_interpreter_options(
     container = main_container(body, script=True)
 
     assert container["command"] == expected_command
-    assert container["args"] == [flag, "echo hi", "a"]
+    assert container["args"] == expected_args
     assert "source" not in container
 
 

@@ -43,6 +43,11 @@ SCRIPT_FLAGS = {
     "ruby": "-e",
 }
 _VERSION_SUFFIX = re.compile(r"[\d.]+$")
+# Interpreters that take the first argument after their program text as the program's own
+# name ($0 of a shell, process.argv[1] of node). Argo passes the script file there, so a
+# stand-in name goes there and the template's `args` keep the positions they have in Argo.
+NAME_FIRST = frozenset({"sh", "bash", "ash", "dash", "zsh", "node"})
+SCRIPT_NAME = "script"
 
 
 def short_hash(text: str, length: int = 10) -> str:
@@ -101,10 +106,9 @@ def main_container(body: Mapping[str, Any], *, script: bool) -> dict[str, Any]:
 
     A script runs as its `command` (interpreter and options), then the interpreter's flag,
     the `source` and the template's `args`: `[sh, -x]` runs `sh -x -c SOURCE`. Argo instead
-    passes the path of a file that contains the source, so options before it work alike.
+    passes the path of a file that contains the source, so options before it work alike, and
+    a shell's `$1` or node's `process.argv[2]` is the first of `args` in both.
     """
-    # NOTE: a shell (`sh -c SOURCE a b`) receives the first of `args` as $0, but Argo's
-    # `sh FILE a b` passes it as $1.
     container = {key: value for key, value in body.items() if key != "source"}
     container["name"] = MAIN_CONTAINER
     if not script:
@@ -114,7 +118,9 @@ def main_container(body: Mapping[str, Any], *, script: bool) -> dict[str, Any]:
     if flag is None:
         raise WorkflowError(unsupported_interpreter(command))
     container["command"] = command
-    container["args"] = [flag, str(body.get("source", "")), *container.get("args", [])]
+    interpreter = _VERSION_SUFFIX.sub("", script_interpreter(command))
+    name = [SCRIPT_NAME] if interpreter in NAME_FIRST else []
+    container["args"] = [flag, str(body.get("source", "")), *name, *container.get("args", [])]
     return container
 
 
