@@ -140,21 +140,27 @@ class LogFollower:
 
     def _read(self, pod_node: Any) -> None:
         printed = False
+        on_node = False
         while True:
             # Once the run is over, one more request is made, then the last failure printed.
             last_try = self.run_over.is_set()
             failed: Exception | str
             try:
-                lines = self.target.cluster.pod_log(
-                    pod_node.pod_name, self.namespace, container=MAIN_CONTAINER, follow=self.follow
-                )
-                for line in lines:
-                    printed = True
-                    self._echo(f"{pod_node.display_name}: {line}" if self.prefix else line)
-                # The API server answers the log request of a pod on no node with an empty log.
-                if printed or self._scheduled(pod_node.pod_name):
+                # The API server answers the log request of a pod on no node with an empty
+                # log, so the log is read only once the pod has a node.
+                failed = "" if on_node else self._not_on_node(pod_node.pod_name)
+                on_node = not failed
+                if on_node:
+                    lines = self.target.cluster.pod_log(
+                        pod_node.pod_name,
+                        self.namespace,
+                        container=MAIN_CONTAINER,
+                        follow=self.follow,
+                    )
+                    for line in lines:
+                        printed = True
+                        self._echo(f"{pod_node.display_name}: {line}" if self.prefix else line)
                     return
-                failed = "the pod was not scheduled to a node"
             except ApiError as error:
                 if printed or error.status not in NOT_YET_STATUSES:
                     self._echo(_log_unavailable(pod_node, error), err=True)
@@ -168,9 +174,14 @@ class LogFollower:
                 return
             self.run_over.wait(LOG_RETRY_SECONDS)
 
-    def _scheduled(self, pod_name: str) -> bool:
-        pod = self.target.cluster.get("v1", "Pod", pod_name, self.namespace) or {}
-        return bool((pod.get("spec") or {}).get("nodeName"))
+    def _not_on_node(self, pod_name: str) -> str:
+        """Return why the pod has no node yet, or "" once it has one."""
+        pod = self.target.cluster.get("v1", "Pod", pod_name, self.namespace)
+        if pod is None:
+            return f"pod {pod_name} does not exist"
+        if not (pod.get("spec") or {}).get("nodeName"):
+            return "the pod was not scheduled to a node"
+        return ""
 
     def _echo(self, text: str, *, err: bool = False) -> None:
         with self.lock:

@@ -78,7 +78,14 @@ def test_delete_rejects_live_run_without_force(store: MemoryRecordStore) -> None
     assert "approve-55mpv" in store.records
 
 
-class NoLogsCluster:
+class ScheduledPods:
+    """Answers a pod lookup with a pod that has a node, as every pod of these runs has."""
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any]:
+        return {"metadata": {"name": name, "namespace": namespace}, "spec": {"nodeName": "n1"}}
+
+
+class NoLogsCluster(ScheduledPods):
     """A cluster whose API server cannot reach any kubelet, like the local cluster."""
 
     def pod_log(self, name: str, namespace: str, **options: Any) -> list[str]:
@@ -117,7 +124,7 @@ def test_logs_without_kubelet_print_one_line_per_pod(
     assert lines[0].endswith("termination message of say0: hi")
 
 
-class StreamingCluster:
+class StreamingCluster(ScheduledPods):
     """Serves pod logs like a kubelet: `slow` sends its line only after `fast` has sent its own."""
 
     def __init__(self) -> None:
