@@ -346,6 +346,8 @@ def test_workflow_parameter_without_value_needs_one() -> None:
         ("{{inputs.artifacts.a}}", "not supported"),
         ("{{=asInt(inputs.parameters.nope)}}", "undefined variable {{inputs.parameters.nope}}"),
         ("{{=1 +}}", "invalid expression"),
+        ("{{=sprig.upper('x')}}", "not supported: sprig functions (sprig.upper)"),
+        ("{{=lenght('x')}}", "unknown function lenght; supported:"),
         ("{{bogus}}", "undefined variable {{bogus}}"),
     ],
 )

@@ -38,19 +38,36 @@ _JSONPATH_SEGMENT = re.compile(
 
 
 def expression_variables(text: str) -> set[str]:
-    """Return the dotted variable names an expression reads, for static checks."""
+    """Return the dotted variable names an expression reads, for static checks.
+
+    Raises WorkflowError, as evaluation would, for a syntax error or a call of a function
+    that is not supported, so that the expression fails before the run starts.
+    """
     names: set[str] = set()
 
     def visit(node: Node) -> None:
         if node.op == "var":
             names.add(".".join(node.args))
             return
+        if node.op == "call":
+            reason = _call_problem(str(node.args[0]))
+            if reason:
+                raise WorkflowError(f"cannot evaluate expression {text!r}: {reason}")
         for arg in node.args:
             if isinstance(arg, Node):
                 visit(arg)
 
     visit(parse_expression(text))
     return names
+
+
+def _call_problem(name: str) -> str:
+    """Return why a call of function `name` cannot be evaluated, or "" when it can."""
+    if name.startswith("sprig."):
+        return f"not supported: sprig functions ({name})"
+    if name not in _FUNCTIONS:
+        return f"unknown function {name}; supported: {', '.join(sorted(_FUNCTIONS))}"
+    return ""
 
 
 def evaluate_expression(text: str, resolve: Resolve) -> Any:
@@ -186,12 +203,10 @@ class _Evaluator:
             raise self.fail(f"cannot index {container!r} with {index!r}") from exc
 
     def _eval_call(self, name: str, *args: Node) -> Any:
-        if name.startswith("sprig."):
-            raise self.fail(f"not supported: sprig functions ({name})")
-        function = _FUNCTIONS.get(name)
-        if function is None:
-            known = ", ".join(sorted(_FUNCTIONS))
-            raise self.fail(f"unknown function {name}; supported: {known}")
+        reason = _call_problem(name)
+        if reason:
+            raise self.fail(reason)
+        function = _FUNCTIONS[name]
         values = [self.evaluate(arg) for arg in args]
         try:
             return function(*values)
