@@ -47,7 +47,12 @@ def run_duration(run: RunRecord) -> float | None:
     clock = NodeRecord(
         id="", name="", display_name="", type="Workflow", started=run.started, finished=run.finished
     )
-    return clock.duration_seconds()
+    return tenths(clock.duration_seconds())
+
+
+def tenths(seconds: float | None) -> float | None:
+    """Round a duration to 0.1 s: finer digits only make each response differ."""
+    return None if seconds is None else round(seconds, 1)
 
 
 def run_summary(run: RunRecord) -> dict[str, Any]:
@@ -74,7 +79,7 @@ def node_view(node: NodeRecord, depth: int) -> dict[str, Any]:
     """Return one node of `/api/runs/NAME` with its depth in the tree and its duration."""
     data = node.to_dict()
     data["depth"] = depth
-    data["durationSeconds"] = node.duration_seconds()
+    data["durationSeconds"] = tenths(node.duration_seconds())
     return data
 
 

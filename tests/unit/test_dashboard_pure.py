@@ -187,6 +187,13 @@ def test_run_detail_lists_nodes_in_tree_order() -> None:
     assert "workflow" not in detail
 
 
+def test_running_durations_are_rounded_to_tenths() -> None:
+    detail = views.run_detail(make_record("alpha"))
+    running = [detail["durationSeconds"], detail["nodes"][0]["durationSeconds"]]
+
+    assert all(seconds == round(seconds, 1) for seconds in running)
+
+
 def test_abandoned_running_run_is_marked() -> None:
     summary = views.run_summary(make_record("alpha"))
     assert summary["abandoned"] is True
