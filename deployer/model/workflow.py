@@ -122,6 +122,16 @@ class ContinueOn:
     failed: bool = False
     error: bool = False
 
+    @property
+    def phases(self) -> frozenset[str]:
+        """The failure phases (Failed, Error) after which the caller continues."""
+        phases = set()
+        if self.failed:
+            phases.add("Failed")
+        if self.error:
+            phases.add("Error")
+        return frozenset(phases)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Step:

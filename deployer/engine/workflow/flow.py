@@ -50,11 +50,9 @@ def lookup(runner: Runner, step: Step, source: Workflow) -> tuple[Template, Work
 
 def failed_unhandled(step: Step, node: NodeRecord) -> bool:
     """Return whether a finished child fails its parent, taking `continueOn` into account."""
-    if node.phase == "Failed":
-        return not (step.continue_on and step.continue_on.failed)
-    if node.phase == "Error":
-        return not (step.continue_on and step.continue_on.error)
-    return False
+    if node.phase not in ("Failed", "Error"):
+        return False
+    return step.continue_on is None or node.phase not in step.continue_on.phases
 
 
 def call_step(

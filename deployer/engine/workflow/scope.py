@@ -104,16 +104,7 @@ def failure_handled_names(task: Task) -> set[str]:
 
 def continued_phases(tasks: Iterable[Task]) -> dict[str, frozenset[str]]:
     """Map each task with `continueOn` to the phases it allows: Failed, Error or both."""
-    found = {}
-    for task in tasks:
-        allowed = task.continue_on
-        if allowed is None:
-            continue
-        phases = {"Failed"} if allowed.failed else set()
-        if allowed.error:
-            phases.add("Error")
-        found[task.name] = frozenset(phases)
-    return found
+    return {task.name: task.continue_on.phases for task in tasks if task.continue_on}
 
 
 def dependencies_met(
