@@ -142,12 +142,13 @@ class LogFollower:
         printed = False
         on_node = False
         while True:
-            # Once the run is over, one more request is made, then the last failure printed.
+            # After the run is over, one more request is made and then the last failure is
+            # printed.
             last_try = self.run_over.is_set()
             failed: Exception | str
             try:
-                # The API server answers the log request of a pod on no node with an empty
-                # log, so the log is read only once the pod has a node.
+                # The API server returns an empty log for a pod with no node, so the log is
+                # read only once the pod has a node.
                 failed = "" if on_node else self._not_on_node(pod_node.pod_name)
                 on_node = not failed
                 if on_node:
@@ -175,7 +176,7 @@ class LogFollower:
             self.run_over.wait(LOG_RETRY_SECONDS)
 
     def _not_on_node(self, pod_name: str) -> str:
-        """Return why the pod has no node yet, or "" once it has one."""
+        """Return the reason the pod has no node yet, or "" once it has one."""
         pod = self.target.cluster.get("v1", "Pod", pod_name, self.namespace)
         if pod is None:
             return f"pod {pod_name} does not exist"

@@ -51,7 +51,7 @@ def run_duration(run: RunRecord) -> float | None:
 
 
 def tenths(seconds: float | None) -> float | None:
-    """Round a duration to 0.1 s: finer digits only make each response differ."""
+    """Round a duration to 0.1 s, because finer digits only make each response differ."""
     return None if seconds is None else round(seconds, 1)
 
 

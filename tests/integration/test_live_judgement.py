@@ -58,9 +58,7 @@ def wait_for(check: Any, seconds: float = 60) -> None:
         time.sleep(0.5)
 
 
-def test_deployment_ignores_pods_of_no_current_revision(
-    kubeconfig: str, namespace: str, tmp_path: Path
-) -> None:
+def test_deployment_ignores_stray_pods(kubeconfig: str, namespace: str, tmp_path: Path) -> None:
     manifests = tmp_path / "web.yaml"
     manifests.write_text(DEPLOYMENT.format(namespace=namespace))
     kubectl(kubeconfig, "apply", "-f", str(manifests))

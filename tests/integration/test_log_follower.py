@@ -39,7 +39,7 @@ def follow_gated_pod(kubeconfig: str, namespace: str, name: str) -> LogFollower:
     return follower
 
 
-def test_follower_waits_for_pod_to_be_scheduled(
+def test_follower_waits_for_scheduling(
     kubeconfig: str, namespace: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     follower = follow_gated_pod(kubeconfig, namespace, "gated")

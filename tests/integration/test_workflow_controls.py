@@ -1,4 +1,5 @@
-"""resume, stop and terminate say when no process would act on the request."""
+"""resume, stop and terminate reject a run whose process is gone, and resume names the nodes
+that are suspended."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from tests.integration.test_workflow_basics import ENTRY, WORKFLOWS, deployer
-from tests.integration.test_workflow_lifecycle import record_of, wait_for_node
+from tests.integration.test_workflow_lifecycle import record_of, suspended_run, wait_for_node
 
 pytestmark = pytest.mark.cluster
 
@@ -31,7 +32,7 @@ def killed_suspended_run(kubeconfig: str, namespace: str) -> str:
 
 
 @pytest.mark.parametrize("control", ["resume", "stop", "terminate"])
-def test_control_of_abandoned_run_is_refused(kubeconfig: str, namespace: str, control: str) -> None:
+def test_abandoned_run_rejects_controls(kubeconfig: str, namespace: str, control: str) -> None:
     run = killed_suspended_run(kubeconfig, namespace)
 
     answer = deployer(kubeconfig, control, run)
@@ -42,20 +43,8 @@ def test_control_of_abandoned_run_is_refused(kubeconfig: str, namespace: str, co
     assert record_of(kubeconfig, run)["phase"] == "Running"
 
 
-def test_resume_of_unknown_node_names_suspended_ones(kubeconfig: str, namespace: str) -> None:
-    started = deployer(
-        kubeconfig,
-        "submit",
-        str(WORKFLOWS / "suspend.yaml"),
-        "-n",
-        namespace,
-        "--detach",
-        "-o",
-        "name",
-    )
-    assert started.returncode == 0, started.stderr
-    run = started.stdout.strip()
-    wait_for_node(kubeconfig, run, "approve", "Running")
+def test_resume_unknown_node_lists_suspended(kubeconfig: str, namespace: str) -> None:
+    run = suspended_run(kubeconfig, namespace)
     try:
         answer = deployer(kubeconfig, "resume", run, "--node", "aprove")
         assert answer.returncode == 0, answer.stderr

@@ -41,6 +41,24 @@ def wait_for_node(kubeconfig: str, run: str, display: str, phase: str, timeout: 
     raise AssertionError(f"node {display} of run {run} never reached {phase}")
 
 
+def suspended_run(kubeconfig: str, namespace: str) -> str:
+    """Submit the suspend workflow detached and return its run once it waits at `approve`."""
+    started = deployer(
+        kubeconfig,
+        "submit",
+        str(WORKFLOWS / "suspend.yaml"),
+        "-n",
+        namespace,
+        "--detach",
+        "-o",
+        "name",
+    )
+    assert started.returncode == 0, started.stderr
+    run = started.stdout.strip()
+    wait_for_node(kubeconfig, run, "approve", "Running")
+    return run
+
+
 def test_suspend_is_resumed_from_another_process(kubeconfig: str, namespace: str) -> None:
     started = deployer(
         kubeconfig,

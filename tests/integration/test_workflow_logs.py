@@ -8,26 +8,14 @@ import time
 
 import pytest
 
-from tests.integration.test_workflow_basics import ENTRY, WORKFLOWS, deployer, nodes_by_display
-from tests.integration.test_workflow_lifecycle import record_of, wait_for_node
+from tests.integration.test_workflow_basics import ENTRY, deployer, nodes_by_display
+from tests.integration.test_workflow_lifecycle import record_of, suspended_run
 
 pytestmark = pytest.mark.cluster
 
 
 def test_logs_follow_reaches_pods_started_later(kubeconfig: str, namespace: str) -> None:
-    started = deployer(
-        kubeconfig,
-        "submit",
-        str(WORKFLOWS / "suspend.yaml"),
-        "-n",
-        namespace,
-        "--detach",
-        "-o",
-        "name",
-    )
-    assert started.returncode == 0, started.stderr
-    run = started.stdout.strip()
-    wait_for_node(kubeconfig, run, "approve", "Running")
+    run = suspended_run(kubeconfig, namespace)
     with subprocess.Popen(
         [sys.executable, "-c", ENTRY, "logs", run, "-f", "--kubeconfig", kubeconfig],
         stdout=subprocess.PIPE,

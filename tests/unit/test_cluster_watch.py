@@ -128,7 +128,7 @@ def test_watch_bookmarks_are_not_yielded() -> None:
     assert seen == []
 
 
-def test_watch_resumes_after_line_cut_short() -> None:
+def test_watch_resumes_after_cut_line() -> None:
     cut = _line("MODIFIED", _object("a", "13"))[:25]
     seen, _, transport = _run(
         [([], "10")],
@@ -151,7 +151,7 @@ class StoppedMidLine(Stream):
         yield self.lines[1][:25]
 
 
-def test_watch_ends_quietly_when_stop_cuts_line() -> None:
+def test_stop_ends_watch_on_cut_line() -> None:
     stop = threading.Event()
     lines = [_line("ADDED", _object("a", "12")), _line("MODIFIED", _object("a", "13"))]
     transport = StandInTransport([], stop)

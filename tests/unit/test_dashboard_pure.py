@@ -187,7 +187,7 @@ def test_run_detail_lists_nodes_in_tree_order() -> None:
     assert "workflow" not in detail
 
 
-def test_running_durations_are_rounded_to_tenths() -> None:
+def test_running_durations_rounded_to_tenths() -> None:
     detail = views.run_detail(make_record("alpha"))
     running = [detail["durationSeconds"], detail["nodes"][0]["durationSeconds"]]
 

@@ -79,7 +79,7 @@ def test_delete_rejects_live_run_without_force(store: MemoryRecordStore) -> None
 
 
 class ScheduledPods:
-    """Answers a pod lookup with a pod that has a node, as every pod of these runs has."""
+    """Pod lookups that return a pod with a node, as every pod of these runs has one."""
 
     def get(self, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any]:
         return {"metadata": {"name": name, "namespace": namespace}, "spec": {"nodeName": "n1"}}

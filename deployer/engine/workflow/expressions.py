@@ -374,11 +374,10 @@ class DependsExpr:
         """Evaluate against finished tasks' phases (Argo's: Succeeded, Failed, Error, ...).
 
         `all_children` gives the phases of each loop task's children, for AnySucceeded
-        and AllFailed; a task missing there counts as its own single child. `continued`
+        and AllFailed. A task missing there counts as its own single child. `continued`
         maps a task to the phases (Failed, Error) that its `continueOn` allows, which a
-        bare reference to that task also accepts. Daemoned
-        is never true, because deployer runs no daemon steps. Raises WorkflowError for a
-        task with no phase yet.
+        bare reference to that task also accepts. Daemoned is never true, because deployer
+        runs no daemon steps. Raises WorkflowError for a task with no phase yet.
         """
         if self.op == "!":
             return not self.operands[0].evaluate(
